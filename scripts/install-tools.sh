@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every tool the build and the tests need, from the package registries
+# only, idempotently: a second run checks versions and returns in seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TRUNK_VERSION=0.21.14
+# Must equal the wasm-bindgen version in Cargo.lock (trunk refuses any other).
+WASM_BINDGEN_VERSION=0.2.129
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { echo "install-tools: $*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! trunk --version 2>/dev/null | grep -q "trunk $TRUNK_VERSION"; then
+  say "cargo install trunk $TRUNK_VERSION (about 10 minutes on 2 cores)"
+  cargo install trunk --version "=$TRUNK_VERSION" --locked
+fi
+
+if ! wasm-bindgen --version 2>/dev/null | grep -q "wasm-bindgen $WASM_BINDGEN_VERSION"; then
+  say "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --locked
+fi
+
+missing_debs=()
+[ -x /usr/bin/chromium ] || missing_debs+=(chromium)
+if [ ${#missing_debs[@]} -gt 0 ]; then
+  say "apt-get install ${missing_debs[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_debs[@]}"
+fi
+
+# npm ci is quick but not free; skip it when node_modules matches the lockfile.
+if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.porthole-lock; then
+  say "npm ci"
+  npm ci --no-audit --no-fund
+  cp package-lock.json node_modules/.porthole-lock
+fi

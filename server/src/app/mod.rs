@@ -1,0 +1,250 @@
+//! The app, in GitLab Rails' role: projects, environments, clusters, and the
+//! authorize endpoint the relay asks before every terminal session.
+//!
+//! `GET /<project>/-/environments/<id>/terminal.ws/authorize` answers only
+//! requests signed by the relay ([`crate::jwt`]), finds the environment's
+//! pods through its cluster's Kubernetes API ([`discovery`]) and answers the
+//! first container of the first Running pod as GitLab's `Channel` settings.
+//! Users, login and roles come later; for now the demo user is implicit.
+
+pub mod discovery;
+
+use crate::jwt::{JwtError, WorkhorseSecret};
+use crate::routes::TerminalKind;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use discovery::{Cluster, Terminal};
+use serde::Serialize;
+use shared::channel::{API_REQUEST_HEADER, AuthorizeResponse, ChannelSettings, WORKHORSE_CONTENT_TYPE};
+use std::sync::Arc;
+
+/// GitLab's default exec command (`lib/gitlab/kubernetes.rb` `EXEC_COMMAND`).
+pub const DEFAULT_COMMAND: [&str; 3] = ["sh", "-c", "bash || sh"];
+
+/// A project and its environments.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Numeric id, as in `/api/v4/projects/:id`.
+    pub id: u64,
+    /// Full path, `namespace/project`.
+    pub path: String,
+    /// Environments.
+    pub environments: Vec<Environment>,
+}
+
+impl Project {
+    /// GitLab's `full_path_slug`: lowercase, every run of other characters
+    /// than `a-z0-9` as one `-`, no leading or trailing `-`
+    /// (`$CI_PROJECT_PATH_SLUG`), e.g. `demo/shop` → `demo-shop`.
+    pub fn path_slug(&self) -> String {
+        let mut slug = String::new();
+        for c in self.path.to_lowercase().chars() {
+            if c.is_ascii_alphanumeric() {
+                slug.push(c);
+            } else if !slug.ends_with('-') {
+                slug.push('-');
+            }
+        }
+        slug.trim_matches('-').to_string()
+    }
+}
+
+/// An environment: where its pods are, and what a terminal runs.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// Numeric id, unique across projects.
+    pub id: u64,
+    /// Name, e.g. `production`.
+    pub name: String,
+    /// Slug, e.g. `production` (`$CI_ENVIRONMENT_SLUG`).
+    pub slug: String,
+    /// The cluster its pods run in.
+    pub cluster: Cluster,
+    /// The Kubernetes namespace of its pods.
+    pub namespace: String,
+    /// The command a terminal execs.
+    pub command: Vec<String>,
+}
+
+/// The app's state.
+pub struct App {
+    secret: WorkhorseSecret,
+    projects: Vec<Project>,
+}
+
+impl App {
+    /// An app with these projects, verifying relay requests with `secret`.
+    pub fn new(secret: WorkhorseSecret, projects: Vec<Project>) -> App {
+        App { secret, projects }
+    }
+
+    /// The demo: project `demo/shop` (id 1) with environment `production`
+    /// (id 1), whose pods are in the local cluster.
+    pub fn demo(secret: WorkhorseSecret, cluster: &crate::local_cluster::LocalCluster) -> App {
+        let environment = Environment {
+            id: 1,
+            name: "production".into(),
+            slug: "production".into(),
+            cluster: Cluster { api_url: cluster.api_url(), token: cluster.token.clone(), ca_pem: cluster.ca_pem.clone() },
+            namespace: crate::local_cluster::pods::DEMO_NAMESPACE.into(),
+            command: DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect(),
+        };
+        App::new(secret, vec![Project { id: 1, path: "demo/shop".into(), environments: vec![environment] }])
+    }
+
+    fn environment(&self, project: &str, id: u64) -> Option<(&Project, &Environment)> {
+        let project = self.projects.iter().find(|p| p.path == project)?;
+        let env = project.environments.iter().find(|e| e.id == id)?;
+        Some((project, env))
+    }
+
+    /// The authorize endpoint (the dispatcher has classified the path).
+    pub async fn authorize(&self, headers: &HeaderMap, project: &str, kind: TerminalKind, id: u64) -> Result<Response, AppError> {
+        let token = headers.get(API_REQUEST_HEADER).and_then(|v| v.to_str().ok());
+        self.secret.verify(token).map_err(AppError::Unauthorized)?;
+        let TerminalKind::Environment = kind;
+        let (project, env) = self.environment(project, id).ok_or(AppError::NotFound("environment not found"))?;
+        let terminals = discovery::terminals(&env.cluster, &env.namespace, &project.path_slug(), &env.slug)
+            .await
+            .map_err(AppError::Cluster)?;
+        let terminal = terminals.first().ok_or(AppError::NotFound("no running pods for this environment"))?;
+        let channel = channel_for(env, terminal).map_err(AppError::Cluster)?;
+        tracing::info!(project = project.path, environment = env.name, pod = terminal.pod, container = terminal.container, "authorized a terminal");
+        Ok(([(header::CONTENT_TYPE, WORKHORSE_CONTENT_TYPE)], Json(AuthorizeResponse { channel })).into_response())
+    }
+}
+
+/// The Channel settings for a terminal, as Rails' `terminals_for_pod` +
+/// `add_terminal_auth` build them.
+fn channel_for(env: &Environment, terminal: &Terminal) -> Result<ChannelSettings, String> {
+    let mut url = url::Url::parse(&env.cluster.api_url).map_err(|e| format!("cluster API URL: {e}"))?;
+    let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+    url.set_scheme(scheme).map_err(|()| "cluster API URL has no host".to_string())?;
+    url.path_segments_mut()
+        .map_err(|()| "cluster API URL cannot be a base".to_string())?
+        .pop_if_empty()
+        .extend(["api", "v1", "namespaces", &env.namespace, "pods", &terminal.pod, "exec"]);
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("container", &terminal.container);
+        for (key, value) in [("stderr", "true"), ("stdin", "true"), ("stdout", "true"), ("tty", "true")] {
+            q.append_pair(key, value);
+        }
+        for part in &env.command {
+            q.append_pair("command", part);
+        }
+    }
+    Ok(ChannelSettings {
+        subprotocols: shared::k8s::Protocol::DEFAULT_OFFER.iter().map(|p| p.name().to_string()).collect(),
+        url: url.to_string(),
+        header: [("Authorization".to_string(), vec![format!("Bearer {}", env.cluster.token)])].into(),
+        ca_pem: env.cluster.ca_pem.clone(),
+        max_session_time: 0,
+    })
+}
+
+/// Why the app refused; each answer is logged.
+#[derive(Debug)]
+pub enum AppError {
+    /// 401: the request is not signed by the relay.
+    Unauthorized(JwtError),
+    /// 404, with what was not found.
+    NotFound(&'static str),
+    /// 502: the cluster's API failed or refused.
+    Cluster(String),
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, message) = match &self {
+            AppError::Unauthorized(e) => (StatusCode::UNAUTHORIZED, e.to_string()),
+            AppError::NotFound(what) => (StatusCode::NOT_FOUND, what.to_string()),
+            AppError::Cluster(e) => (StatusCode::BAD_GATEWAY, format!("cluster error: {e}")),
+        };
+        tracing::info!(status = status.as_u16(), %message, "authorize refused");
+        (status, format!("{message}\n")).into_response()
+    }
+}
+
+/// One project in `GET /api/v4/projects`.
+#[derive(Debug, Serialize)]
+pub struct ProjectJson {
+    /// Id.
+    pub id: u64,
+    /// `namespace/project`.
+    pub path_with_namespace: String,
+}
+
+/// One environment in `GET /api/v4/projects/:id/environments`.
+#[derive(Debug, Serialize)]
+pub struct EnvironmentJson {
+    /// Id.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// Slug.
+    pub slug: String,
+    /// Always `available` here.
+    pub state: &'static str,
+    /// The environment's terminal page.
+    pub terminal_path: String,
+}
+
+/// `GET /api/v4/projects`.
+pub async fn list_projects(State(app): State<Arc<App>>) -> Json<Vec<ProjectJson>> {
+    Json(app.projects.iter().map(|p| ProjectJson { id: p.id, path_with_namespace: p.path.clone() }).collect())
+}
+
+/// `GET /api/v4/projects/:id/environments`.
+pub async fn list_environments(State(app): State<Arc<App>>, Path(id): Path<u64>) -> Response {
+    let Some(project) = app.projects.iter().find(|p| p.id == id) else {
+        return (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "404 Project Not Found"}))).into_response();
+    };
+    let envs = project
+        .environments
+        .iter()
+        .map(|e| EnvironmentJson {
+            id: e.id,
+            name: e.name.clone(),
+            slug: e.slug.clone(),
+            state: "available",
+            terminal_path: format!("/{}/-/environments/{}/terminal", project.path, e.id),
+        })
+        .collect::<Vec<_>>();
+    Json(envs).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_like_gitlab() {
+        let p = |path: &str| Project { id: 1, path: path.into(), environments: vec![] }.path_slug();
+        assert_eq!(p("demo/shop"), "demo-shop");
+        assert_eq!(p("Group/Sub.Group/my_app"), "group-sub-group-my-app");
+    }
+
+    #[test]
+    fn channel_like_rails_builds_it() {
+        let env = Environment {
+            id: 1,
+            name: "production".into(),
+            slug: "production".into(),
+            cluster: Cluster { api_url: "https://127.0.0.1:6443".into(), token: "t0k".into(), ca_pem: "PEM".into() },
+            namespace: "ns".into(),
+            command: DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect(),
+        };
+        let terminal = Terminal { pod: "web-1".into(), container: "app".into(), created_at: None };
+        let c = channel_for(&env, &terminal).unwrap();
+        assert_eq!(
+            c.url,
+            "wss://127.0.0.1:6443/api/v1/namespaces/ns/pods/web-1/exec?container=app&stderr=true&stdin=true&stdout=true&tty=true&command=sh&command=-c&command=bash+%7C%7C+sh"
+        );
+        assert_eq!(c.header["Authorization"], ["Bearer t0k"]);
+        assert_eq!(c.subprotocols, ["v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io"]);
+        assert_eq!(c.validate(), Ok(()));
+    }
+}

@@ -1,0 +1,72 @@
+//! Run-time configuration of one `porthole` process, and the data dir.
+//!
+//! The data dir (`--data-dir`, default `./data`) holds everything generated
+//! on first start and kept across restarts:
+//!
+//! ```text
+//! <data-dir>/workhorse_secret              base64 of 32 bytes: relay ↔ app JWT key
+//! <data-dir>/local-cluster/ca.crt          the local cluster's CA (PEM)
+//! <data-dir>/local-cluster/server.{crt,key} its serving certificate and key
+//! <data-dir>/local-cluster/token           the bearer token it requires
+//! <data-dir>/local-cluster/kubeconfig      a kubeconfig for kubectl
+//! <data-dir>/local-cluster/pods/<ns>/<pod>/ each pod's working directory
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything a [`crate::Porthole`] needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the browser-facing HTTP server (app, relay, frontend) listens;
+    /// port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Where the local cluster's Kubernetes API (HTTPS) listens; port 0 picks
+    /// a free port and the kubeconfig is rewritten with it.
+    pub cluster_listen: SocketAddr,
+    /// The data dir (see the module doc).
+    pub data_dir: PathBuf,
+    /// The built frontend (`trunk build` output).
+    pub dist_dir: PathBuf,
+    /// The app the relay authorizes against (GitLab Rails' role); `None` =
+    /// the app in this process, reached over HTTP like any other.
+    pub app_url: Option<url::Url>,
+    /// The relay pings the browser this often (Workhorse: 30 s).
+    pub browser_ping_interval: Duration,
+    /// How long the local cluster waits, after SIGHUP, before it SIGKILLs what
+    /// is left of an exec's processes.
+    pub kill_grace: Duration,
+}
+
+impl Config {
+    /// Defaults for a data dir: listen on 127.0.0.1:8080, the local cluster on
+    /// a free port, the frontend from `frontend/dist`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            cluster_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            dist_dir: PathBuf::from("frontend/dist"),
+            app_url: None,
+            browser_ping_interval: Duration::from_secs(30),
+            kill_grace: Duration::from_secs(2),
+        }
+    }
+
+    /// The local cluster's folder in the data dir.
+    pub fn cluster_dir(&self) -> PathBuf {
+        self.data_dir.join("local-cluster")
+    }
+}
+
+/// Writes a file readable by its owner only (mode 0600), creating parents.
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(contents)
+}

@@ -1,0 +1,158 @@
+//! Porthole's server: a shell in a running pod, from the browser.
+//!
+//! One `porthole` process plays three roles, which talk to each other only
+//! over the same HTTP and WebSocket contracts they would use across machines:
+//!
+//! - the **relay** ([`relay`], GitLab Workhorse's role) takes the browser's
+//!   WebSocket on `…/-/environments/<id>/terminal.ws`, asks the app to
+//!   authorize it over HTTP (a signed JWT, [`jwt`]), dials the upstream named
+//!   in the answer's Channel settings, and only then upgrades the browser and
+//!   relays frames, translating subprotocols ([`relay::browser`],
+//!   [`relay::upstream`]) with flow control;
+//! - the **app** ([`app`], GitLab Rails' role) knows projects, environments
+//!   and clusters, finds an environment's pods through the Kubernetes API and
+//!   answers authorize requests; it also serves the frontend's files;
+//! - the **local cluster** ([`local_cluster`]) is a stand-in Kubernetes API
+//!   server over TLS: pods as JSON, and exec over WebSocket into real PTYs
+//!   ([`pty`]).
+//!
+//! [`Porthole::start`] starts all three on the addresses in [`Config`] (port 0
+//! is fine: tests do that) and [`Porthole::shutdown`] ends every session.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod config;
+pub mod jwt;
+pub mod local_cluster;
+pub mod pty;
+pub mod relay;
+pub mod routes;
+pub mod shutdown;
+pub mod tls;
+pub mod wsframe;
+
+pub use config::Config;
+
+use app::App;
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use local_cluster::LocalCluster;
+use relay::Relay;
+use routes::Route;
+use shutdown::Shutdown;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+/// A running porthole.
+pub struct Porthole {
+    /// Where the browser-facing server listens.
+    pub addr: SocketAddr,
+    /// The local cluster.
+    pub cluster: LocalCluster,
+    shutdown: Shutdown,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// What the catch-all handler dispatches to.
+struct Services {
+    app: Arc<App>,
+    relay: Relay,
+    dist_dir: PathBuf,
+}
+
+impl Porthole {
+    /// Starts the local cluster, the app and the relay.
+    pub async fn start(config: Config) -> anyhow::Result<Porthole> {
+        tls::install_default_provider();
+        std::fs::create_dir_all(&config.data_dir)?;
+        let shutdown = Shutdown::new();
+        let secret = jwt::WorkhorseSecret::load_or_create(&config.data_dir.join("workhorse_secret"))?;
+        let cluster = LocalCluster::start(&config, shutdown.clone()).await?;
+        let app = Arc::new(App::demo(secret.clone(), &cluster));
+
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let app_url = match &config.app_url {
+            Some(url) => url.clone(),
+            None => {
+                let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+                let host = if host.contains(':') { format!("[{host}]") } else { host };
+                url::Url::parse(&format!("http://{host}:{}", addr.port()))?
+            }
+        };
+        let relay = Relay::new(app_url, secret, config.browser_ping_interval, shutdown.clone());
+        let services = Arc::new(Services { app: app.clone(), relay, dist_dir: config.dist_dir.clone() });
+
+        let router = Router::new()
+            .route("/api/v4/projects", get(app::list_projects))
+            .route("/api/v4/projects/{id}/environments", get(app::list_environments))
+            .with_state(app)
+            .fallback(dispatch)
+            .with_state(services)
+            .layer(axum::middleware::from_fn(routes::deny_websocket))
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+        let graceful = shutdown.clone();
+        let server = tokio::spawn(async move {
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(async move { graceful.wait().await }).await {
+                tracing::error!(error = %e, "server failed");
+            }
+        });
+        tracing::info!(url = %format!("http://{addr}"), "porthole listening");
+        Ok(Porthole { addr, cluster, shutdown, server })
+    }
+
+    /// `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Ends every session (close code 4008) and stops serving.
+    pub async fn shutdown(self) {
+        self.shutdown.trigger();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.server).await;
+    }
+}
+
+/// Terminal WebSockets to the relay, authorize requests to the app, anything
+/// else to the frontend's files (`index.html` for unknown paths, so the
+/// client-side router can take them).
+async fn dispatch(State(services): State<Arc<Services>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request) -> Response {
+    match routes::classify(request.uri().path()) {
+        Route::TerminalWs { .. } if !routes::is_websocket_upgrade(request.headers()) => {
+            tracing::info!(path = request.uri().path(), "terminal.ws without upgrade headers");
+            (StatusCode::BAD_REQUEST, "this endpoint needs a WebSocket upgrade (Connection: Upgrade, Upgrade: websocket)\n")
+                .into_response()
+        }
+        Route::TerminalWs { .. } => services.relay.handle(request, peer).await,
+        Route::TerminalAuthorize { project, kind, id } => {
+            match services.app.authorize(request.headers(), &project, kind, id).await {
+                Ok(response) => response,
+                Err(e) => e.into_response(),
+            }
+        }
+        Route::Other => static_files(&services.dist_dir, request).await,
+    }
+}
+
+async fn static_files(dist: &std::path::Path, request: Request) -> Response {
+    let index = dist.join("index.html");
+    if !index.exists() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the frontend is not built: {} is missing (run `make run`)\n", index.display()),
+        )
+            .into_response();
+    }
+    let serve = tower_http::services::ServeDir::new(dist).fallback(tower_http::services::ServeFile::new(index));
+    match serve.oneshot(request).await {
+        Ok(response) => response.into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}

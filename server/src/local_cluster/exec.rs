@@ -1,0 +1,377 @@
+//! `GET /api/v1/namespaces/{ns}/pods/{pod}/exec` over WebSocket, as the
+//! kubelet and API server serve it (see `shared::k8s` for the framing).
+//!
+//! Order of events on one exec:
+//! 1. refuse before the upgrade: a missing pod (404), a bad container or
+//!    command (400), `tty=false` (400, not supported here), no WebSocket
+//!    upgrade (400), or no supported subprotocol offered (400) — each with a
+//!    `metav1.Status` body;
+//! 2. upgrade with the first subprotocol the client offered that we support,
+//!    and send the empty "connected" frame on stdout;
+//! 3. wait up to [`INITIAL_RESIZE_WAIT`] for the client's first resize, so
+//!    the shell starts at the right size (kubectl sends its size first);
+//! 4. run the command in a PTY: stdin (0) in, output out on stdout (1),
+//!    resize (4) applied, v5 close of stdin (`[255,0]`) delivered as EOT;
+//! 5. when the process exits: drain its output, write the status on channel
+//!    3 (JSON on v4/v5; text on failure only on v1), send a Close frame;
+//!    when the client goes first: hang up the process's session.
+
+use super::ClusterState;
+use crate::pty::{self, Spec};
+use crate::wsframe::{from_axum, to_axum};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use shared::k8s::{self, Outcome, Protocol, ResizeMessage, Status};
+use shared::porthole::TerminalSize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// How long an exec waits for the client's first resize before it starts the
+/// process at the default size.
+pub const INITIAL_RESIZE_WAIT: Duration = Duration::from_millis(300);
+
+/// The size a PTY starts at when the client sends none (the runtimes' default).
+pub const DEFAULT_SIZE: TerminalSize = TerminalSize { cols: 80, rows: 24 };
+
+/// After the process exits, output still arriving is forwarded until the PTY
+/// is quiet this long (a background job may hold the terminal open).
+const DRAIN_IDLE: Duration = Duration::from_millis(150);
+
+/// Largest frame accepted from a client (4 MiB).
+const MAX_MESSAGE: usize = 4 << 20;
+
+/// The exec query: `command` repeated, `container`, and the stream flags.
+#[derive(Debug, Default, PartialEq)]
+struct ExecQuery {
+    command: Vec<String>,
+    container: Option<String>,
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+    tty: bool,
+}
+
+impl ExecQuery {
+    fn parse(query: &str) -> ExecQuery {
+        let mut q = ExecQuery::default();
+        let flag = |v: &str| matches!(v, "true" | "1" | "True" | "TRUE");
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            match key.as_ref() {
+                "command" => q.command.push(value.into_owned()),
+                "container" => q.container = Some(value.into_owned()),
+                "stdin" => q.stdin = flag(&value),
+                "stdout" => q.stdout = flag(&value),
+                "stderr" => q.stderr = flag(&value),
+                "tty" => q.tty = flag(&value),
+                _ => {}
+            }
+        }
+        q
+    }
+}
+
+/// An error before the upgrade, answered as a `metav1.Status` body.
+pub(super) fn status_response(code: StatusCode, reason: &str, message: impl Into<String>) -> Response {
+    let message = message.into();
+    tracing::info!(status = code.as_u16(), %message, "local cluster refused a request");
+    let body = serde_json::json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {},
+        "status": "Failure", "message": message, "reason": reason, "code": code.as_u16(),
+    });
+    (code, axum::Json(body)).into_response()
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    status_response(StatusCode::BAD_REQUEST, "BadRequest", message)
+}
+
+/// The first subprotocol the client offered that is supported; `Ok(None)` when
+/// it offered none (the empty subprotocol means `channel.k8s.io`).
+fn negotiate(headers: &HeaderMap) -> Result<Option<Protocol>, String> {
+    let offered: Vec<String> = headers
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if offered.is_empty() {
+        return Ok(None);
+    }
+    offered
+        .iter()
+        .find_map(|name| Protocol::from_name(name))
+        .map(Some)
+        .ok_or_else(|| format!("none of the offered subprotocols {offered:?} is supported"))
+}
+
+/// The exec handler.
+pub(super) async fn exec(
+    State(state): State<Arc<ClusterState>>,
+    Path((namespace, pod_name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let query = ExecQuery::parse(query.as_deref().unwrap_or(""));
+    let Some(pod) = state.pod(&namespace, &pod_name) else {
+        return status_response(StatusCode::NOT_FOUND, "NotFound", format!("pods \"{pod_name}\" not found"));
+    };
+    let container = match &query.container {
+        Some(c) if pod.containers.contains(c) => c.clone(),
+        Some(c) => return bad_request(format!("container {c} is not valid for pod {pod_name}")),
+        None if pod.containers.len() == 1 => pod.containers[0].clone(),
+        None => {
+            return bad_request(format!(
+                "a container name must be specified for pod {pod_name}, choose one of: [{}]",
+                pod.containers.join(" ")
+            ));
+        }
+    };
+    if query.command.is_empty() {
+        return bad_request("you must specify at least one command for the container");
+    }
+    if !(query.stdin || query.stdout || query.stderr) {
+        return bad_request("you must specify at least one of stdin, stdout, stderr");
+    }
+    if !query.tty {
+        return bad_request("the local cluster only runs exec with tty=true");
+    }
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return bad_request(format!("exec needs a WebSocket upgrade: {rejection}")),
+    };
+    let protocol = match negotiate(&headers) {
+        Ok(p) => p,
+        Err(message) => return bad_request(message),
+    };
+    let spec = Spec {
+        argv: query.command.clone(),
+        env: pod.exec_env(&container),
+        cwd: pod.dir.clone(),
+        size: DEFAULT_SIZE,
+    };
+    let grace = state.kill_grace;
+    tracing::info!(namespace, pod = pod_name, container, command = ?query.command, protocol = ?protocol, "exec");
+    let upgrade = match protocol {
+        Some(p) => upgrade.protocols([p.name()]),
+        None => upgrade,
+    };
+    upgrade
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| run(socket, protocol.unwrap_or(Protocol::V1), spec, query.stdin, grace))
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+type Stream = SplitStream<WebSocket>;
+
+async fn send(sink: &mut Sink, protocol: Protocol, channel: u8, payload: &[u8]) -> Result<(), axum::Error> {
+    sink.send(to_axum(k8s::encode(protocol, channel, payload))).await
+}
+
+/// One exec, from the upgrade to the end.
+async fn run(socket: WebSocket, protocol: Protocol, mut spec: Spec, stdin: bool, grace: Duration) {
+    let (mut sink, mut stream) = socket.split();
+    if send(&mut sink, protocol, k8s::STDOUT, b"").await.is_err() {
+        return;
+    }
+    let Some(early_input) = wait_for_initial_size(&mut stream, protocol, &mut spec).await else {
+        return;
+    };
+    let process = match pty::spawn(&spec) {
+        Ok(p) => p,
+        Err(e) => {
+            let status = Status::internal_error(format!("failed to start {:?}: {e}", spec.argv));
+            finish(&mut sink, &mut stream, protocol, &status).await;
+            return;
+        }
+    };
+    let pty::PtyProcess { mut child, pid, mut reader, mut writer } = process;
+    for bytes in early_input {
+        if writer.write_all(&bytes).await.is_err() {
+            break;
+        }
+    }
+    let ended = tokio::select! {
+        code = pump_output(&mut sink, &mut reader, &mut child, protocol) => code,
+        () = pump_input(&mut stream, &mut writer, protocol, stdin) => None,
+    };
+    drop((reader, writer));
+    pty::hang_up(child, pid, grace);
+    match ended {
+        Some(code) => {
+            tracing::info!(code, "exec finished");
+            finish(&mut sink, &mut stream, protocol, &Status::for_exit_code(code)).await;
+        }
+        None => tracing::info!("exec client went away; hung up its session"),
+    }
+}
+
+/// Reads frames until the first resize (applied to `spec.size`) or until
+/// [`INITIAL_RESIZE_WAIT`]; returns the stdin bytes that came first, or
+/// `None` when the client went away.
+async fn wait_for_initial_size(stream: &mut Stream, protocol: Protocol, spec: &mut Spec) -> Option<Vec<bytes::Bytes>> {
+    let deadline = tokio::time::Instant::now() + INITIAL_RESIZE_WAIT;
+    let mut early = Vec::new();
+    while early.len() < 64 {
+        let msg = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => break,
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return None,
+            Ok(Some(Ok(msg))) => msg,
+        };
+        let Some(frame) = from_axum(msg) else { continue };
+        match k8s::decode(protocol, frame) {
+            Ok((k8s::RESIZE, payload)) => {
+                if let Ok(Some(size)) = ResizeMessage::parse_last(&payload) {
+                    if let Ok(size) = TerminalSize::new(size.width.into(), size.height.into()) {
+                        spec.size = size;
+                    }
+                    break;
+                }
+            }
+            Ok((k8s::STDIN, payload)) => early.push(payload),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::info!(error = %e, "bad frame from exec client");
+                return None;
+            }
+        }
+    }
+    Some(early)
+}
+
+/// Forwards PTY output on stdout until the process has exited and its output
+/// is drained; returns the exit code, or `None` when the client is gone.
+async fn pump_output(
+    sink: &mut Sink,
+    reader: &mut pty_process::OwnedReadPty,
+    child: &mut tokio::process::Child,
+    protocol: Protocol,
+) -> Option<i32> {
+    let mut buf = vec![0u8; 32 << 10];
+    let mut exit: Option<i32> = None;
+    loop {
+        let exited = exit.is_some();
+        let read = async {
+            if exited {
+                tokio::time::timeout(DRAIN_IDLE, reader.read(&mut buf)).await.unwrap_or(Ok(0))
+            } else {
+                reader.read(&mut buf).await
+            }
+        };
+        tokio::select! {
+            read = read => match read {
+                Ok(n) if n > 0 => {
+                    if send(sink, protocol, k8s::STDOUT, &buf[..n]).await.is_err() {
+                        return None;
+                    }
+                }
+                // EOF, or EIO once every holder of the terminal is gone.
+                _ => {
+                    if exit.is_none() {
+                        exit = Some(child.wait().await.map(pty::exit_code).unwrap_or(255));
+                    }
+                    return exit;
+                }
+            },
+            status = child.wait(), if !exited => {
+                exit = Some(status.map(pty::exit_code).unwrap_or(255));
+            }
+        }
+    }
+}
+
+/// Applies client frames until the client goes away (or breaks the protocol).
+async fn pump_input(stream: &mut Stream, writer: &mut pty_process::OwnedWritePty, protocol: Protocol, stdin: bool) {
+    while let Some(Ok(msg)) = stream.next().await {
+        if matches!(msg, Message::Close(_)) {
+            return;
+        }
+        let Some(frame) = from_axum(msg) else { continue };
+        let (channel, payload) = match k8s::decode(protocol, frame) {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                tracing::info!(error = %e, "bad frame from exec client; closing");
+                return;
+            }
+        };
+        match channel {
+            k8s::STDIN if stdin => {
+                if writer.write_all(&payload).await.is_err() {
+                    return;
+                }
+            }
+            k8s::RESIZE => match ResizeMessage::parse_last(&payload) {
+                Ok(Some(size)) => match TerminalSize::new(size.width.into(), size.height.into()) {
+                    Ok(size) => {
+                        let _ = writer.resize(pty::to_pty_size(size));
+                    }
+                    Err(e) => tracing::info!(error = %e, "ignoring resize"),
+                },
+                Ok(None) => {}
+                Err(e) => tracing::info!(error = %e, "ignoring malformed resize"),
+            },
+            k8s::CLOSE if protocol.has_close_signal() => {
+                if payload.len() != 1 {
+                    tracing::info!(len = payload.len(), "malformed close signal; closing");
+                    return;
+                }
+                // A terminal has no separate stdin to close: EOT is what a
+                // person closing input at the keyboard sends.
+                if payload[0] == k8s::STDIN && stdin && writer.write_all(b"\x04").await.is_err() {
+                    return;
+                }
+            }
+            other => tracing::debug!(channel = other, "ignoring frame on a channel the client may not write"),
+        }
+    }
+}
+
+/// Writes the status on channel 3, closes the WebSocket and waits briefly for
+/// the client's Close, so that buffered output is not cut off.
+async fn finish(sink: &mut Sink, stream: &mut Stream, protocol: Protocol, status: &Status) {
+    if let Some(payload) = k8s::encode_status(protocol, status) {
+        debug_assert!(matches!(k8s::parse_status(protocol, &payload), Outcome::Exited(_) | Outcome::Failed(_)));
+        let _ = send(sink, protocol, k8s::STATUS, &payload).await;
+    }
+    let _ = sink.send(Message::Close(Some(axum::extract::ws::CloseFrame { code: 1000, reason: "".into() }))).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(Ok(msg)) = stream.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_like_gitlab_builds_it() {
+        let q = ExecQuery::parse("container=web&stderr=true&stdin=true&stdout=true&tty=true&command=sh&command=-c&command=bash+%7C%7C+sh");
+        assert_eq!(q.command, ["sh", "-c", "bash || sh"]);
+        assert_eq!(q.container.as_deref(), Some("web"));
+        assert!(q.stdin && q.stdout && q.stderr && q.tty);
+        assert_eq!(ExecQuery::parse(""), ExecQuery::default());
+    }
+
+    #[test]
+    fn negotiation_takes_the_first_supported_offer() {
+        let mut h = HeaderMap::new();
+        assert_eq!(negotiate(&h), Ok(None));
+        h.insert("sec-websocket-protocol", "chat, v4.channel.k8s.io, v5.channel.k8s.io".parse().unwrap());
+        assert_eq!(negotiate(&h), Ok(Some(Protocol::V4)));
+        h.insert("sec-websocket-protocol", "chat".parse().unwrap());
+        assert!(negotiate(&h).is_err());
+    }
+}

@@ -1,0 +1,203 @@
+//! The local cluster: a stand-in for the Kubernetes API server, faithful for
+//! the parts Porthole uses, so that real clients (kubectl, the `kubernetes`
+//! Python client, our own relay and app) work against it.
+//!
+//! It serves HTTPS with its own CA ([`crate::tls::LocalCa`]) and requires a
+//! bearer token, like a real API server, and writes a kubeconfig for itself
+//! to `<data-dir>/local-cluster/kubeconfig`. Endpoints:
+//!
+//! - `GET /version`
+//! - `GET /api/v1/pods`, `GET /api/v1/namespaces/{ns}/pods` — `v1.PodList`
+//! - `GET /api/v1/namespaces/{ns}/pods/{pod}` — `v1.Pod`
+//! - `GET /api/v1/namespaces/{ns}/pods/{pod}/exec` — WebSocket exec ([`exec`])
+//!
+//! Errors are `metav1.Status` JSON with the HTTP status, as the API server
+//! answers them.
+
+mod exec;
+pub mod pods;
+
+use crate::config::{Config, write_private};
+use crate::shutdown::Shutdown;
+use crate::tls::{LocalCa, serve_tls, server_config};
+use axum::Router;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use exec::status_response;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::List;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
+use pods::LocalPod;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use exec::{DEFAULT_SIZE, INITIAL_RESIZE_WAIT};
+
+/// A running local cluster.
+#[derive(Debug, Clone)]
+pub struct LocalCluster {
+    /// Where its HTTPS API listens.
+    pub addr: SocketAddr,
+    /// The CA that signed its serving certificate (PEM).
+    pub ca_pem: String,
+    /// The bearer token it requires.
+    pub token: String,
+    /// The kubeconfig it wrote for itself.
+    pub kubeconfig: PathBuf,
+}
+
+impl LocalCluster {
+    /// The API server URL, `https://127.0.0.1:<port>`.
+    pub fn api_url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// Starts the cluster: loads or creates its CA, certificate and token,
+    /// binds `config.cluster_listen`, writes the kubeconfig and serves until
+    /// `shutdown`.
+    pub async fn start(config: &Config, shutdown: Shutdown) -> anyhow::Result<LocalCluster> {
+        let dir = config.cluster_dir();
+        std::fs::create_dir_all(&dir)?;
+        let ca = LocalCa::load_or_create(&dir)?;
+        let token_file = dir.join("token");
+        if !token_file.exists() {
+            let token: [u8; 24] = rand::random();
+            write_private(&token_file, hex(&token).as_bytes())?;
+        }
+        let token = std::fs::read_to_string(&token_file)?.trim().to_string();
+        let pods = pods::demo_pods(&dir.join("pods"));
+        for pod in &pods {
+            std::fs::create_dir_all(&pod.dir)?;
+        }
+        let listener = tokio::net::TcpListener::bind(config.cluster_listen).await?;
+        let addr = listener.local_addr()?;
+        let cluster = LocalCluster { addr, ca_pem: ca.ca_pem.clone(), token: token.clone(), kubeconfig: dir.join("kubeconfig") };
+        write_private(&cluster.kubeconfig, cluster.kubeconfig_yaml().as_bytes())?;
+
+        let state = Arc::new(ClusterState { pods, token, kill_grace: config.kill_grace });
+        let tls = server_config(&ca.cert_pem, &ca.key_pem)?;
+        tokio::spawn(serve_tls(listener, tls, router(state), shutdown));
+        tracing::info!(url = %cluster.api_url(), kubeconfig = %cluster.kubeconfig.display(), "local cluster listening");
+        Ok(cluster)
+    }
+
+    /// A kubeconfig with one cluster, user and context, all named `porthole-local`.
+    pub fn kubeconfig_yaml(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: porthole-local\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: porthole-local\n  user:\n    token: {token}\ncontexts:\n- name: porthole-local\n  context:\n    cluster: porthole-local\n    user: porthole-local\n    namespace: {ns}\ncurrent-context: porthole-local\n",
+            server = self.api_url(),
+            ca = STANDARD.encode(&self.ca_pem),
+            token = self.token,
+            ns = pods::DEMO_NAMESPACE,
+        )
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the handlers share.
+pub(crate) struct ClusterState {
+    pods: Vec<LocalPod>,
+    token: String,
+    kill_grace: Duration,
+}
+
+impl ClusterState {
+    fn pod(&self, namespace: &str, name: &str) -> Option<&LocalPod> {
+        self.pods.iter().find(|p| p.namespace == namespace && p.name == name)
+    }
+}
+
+impl LocalPod {
+    /// The environment of an exec in this pod's `container`: a clean one,
+    /// nothing inherited from porthole.
+    fn exec_env(&self, container: &str) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("PATH".to_string(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()),
+            ("HOSTNAME".to_string(), self.name.clone()),
+            ("HOME".to_string(), self.dir.display().to_string()),
+            ("TERM".to_string(), "xterm-256color".to_string()),
+            ("PORTHOLE_CONTAINER".to_string(), container.to_string()),
+        ];
+        env.extend(self.env.iter().cloned());
+        env
+    }
+}
+
+fn router(state: Arc<ClusterState>) -> Router {
+    Router::new()
+        .route("/version", get(version))
+        .route("/api/v1/pods", get(list_all_pods))
+        .route("/api/v1/namespaces/{namespace}/pods", get(list_pods))
+        .route("/api/v1/namespaces/{namespace}/pods/{pod}", get(get_pod))
+        .route("/api/v1/namespaces/{namespace}/pods/{pod}/exec", get(exec::exec).post(exec::exec))
+        .fallback(|| async { status_response(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource") })
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .with_state(state)
+}
+
+/// `Authorization: Bearer <token>` or 401, compared in constant time.
+async fn require_token(State(state): State<Arc<ClusterState>>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(presented.as_bytes(), state.token.as_bytes()) {
+        next.run(request).await
+    } else {
+        status_response(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized")
+    }
+}
+
+/// Equal-length inputs take the same time whatever their contents.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn version() -> impl IntoResponse {
+    axum::Json(serde_json::json!({
+        "major": "1", "minor": "33", "gitVersion": "v1.33.0-porthole", "platform": "linux/amd64",
+    }))
+}
+
+fn pod_list(pods: Vec<Pod>) -> axum::Json<List<Pod>> {
+    axum::Json(List { items: pods, metadata: ListMeta { resource_version: Some("1".into()), ..ListMeta::default() } })
+}
+
+async fn list_all_pods(State(state): State<Arc<ClusterState>>) -> impl IntoResponse {
+    pod_list(state.pods.iter().map(LocalPod::to_k8s).collect())
+}
+
+async fn list_pods(State(state): State<Arc<ClusterState>>, Path(namespace): Path<String>) -> impl IntoResponse {
+    pod_list(state.pods.iter().filter(|p| p.namespace == namespace).map(LocalPod::to_k8s).collect())
+}
+
+async fn get_pod(State(state): State<Arc<ClusterState>>, Path((namespace, name)): Path<(String, String)>) -> Response {
+    match state.pod(&namespace, &name) {
+        Some(pod) => axum::Json(pod.to_k8s()).into_response(),
+        None => status_response(StatusCode::NOT_FOUND, "NotFound", format!("pods \"{name}\" not found")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_compare() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

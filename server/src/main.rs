@@ -1,0 +1,50 @@
+//! `porthole`: the relay, the app and the local cluster in one process.
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A shell in a running pod, from the browser.
+#[derive(Debug, Parser)]
+#[command(name = "porthole", version)]
+struct Args {
+    /// Where the web server (app, relay, frontend) listens.
+    #[arg(long, env = "PORTHOLE_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where generated secrets, certificates and the kubeconfig are kept.
+    #[arg(long, env = "PORTHOLE_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// The built frontend (trunk's output).
+    #[arg(long, env = "PORTHOLE_DIST_DIR", default_value = "frontend/dist")]
+    dist_dir: PathBuf,
+    /// Where the local cluster's Kubernetes API listens (port 0: any free port).
+    #[arg(long, env = "PORTHOLE_CLUSTER_LISTEN", default_value = "127.0.0.1:0")]
+    cluster_listen: SocketAddr,
+    /// The app the relay authorizes against; default: this process.
+    #[arg(long, env = "PORTHOLE_APP_URL")]
+    app_url: Option<url::Url>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PORTHOLE_LOG").unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let mut config = server::Config::new(args.data_dir);
+    config.listen = args.listen;
+    config.dist_dir = args.dist_dir;
+    config.cluster_listen = args.cluster_listen;
+    config.app_url = args.app_url;
+    let porthole = server::Porthole::start(config).await?;
+    // Tests and scripts read these two lines to find the ports.
+    println!("porthole listening on {}", porthole.url());
+    println!("local cluster listening on {} (kubeconfig: {})", porthole.cluster.api_url(), porthole.cluster.kubeconfig.display());
+    println!("open {}/demo/shop/-/environments/1/terminal", porthole.url());
+    tokio::signal::ctrl_c().await?;
+    tracing::info!("shutting down");
+    porthole.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! The relay's side of the authorize contract: ask the app
+//! `GET <request path>/authorize` with the browser's headers and a fresh JWT,
+//! exactly as Workhorse asks Rails (`internal/api/api.go` `PreAuthorize`).
+//!
+//! Only `200` with content type `application/vnd.gitlab-workhorse+json` is an
+//! authorization. Any other answer is passed back to the browser (status and
+//! up to 32 KiB of body), so the app's 401/403/404 reach the user unchanged.
+
+use super::RelayError;
+use crate::jwt::WorkhorseSecret;
+use axum::http::{HeaderMap, HeaderName, StatusCode, request::Parts};
+use shared::channel::{API_REQUEST_HEADER, AuthorizeResponse, ChannelSettings, WORKHORSE_CONTENT_TYPE};
+use std::time::Duration;
+
+/// Body bytes of a refusal passed back to the browser (Workhorse's
+/// `failureResponseLimit`).
+pub const FAILURE_BODY_LIMIT: usize = 32 << 10;
+
+/// Largest authorization body accepted (1 MiB; a CA bundle fits).
+const AUTHORIZATION_BODY_LIMIT: usize = 1 << 20;
+
+/// Request headers never forwarded to the app: hop-by-hop headers and the
+/// body's own (`api.go` `newRequest`).
+const DROPPED_HEADERS: [&str; 13] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-type",
+    "content-encoding",
+    "content-length",
+    "content-disposition",
+    "accept-encoding",
+];
+
+/// Calls the app's authorize endpoint.
+#[derive(Debug, Clone)]
+pub struct Authorizer {
+    app_url: url::Url,
+    secret: WorkhorseSecret,
+    http: reqwest::Client,
+}
+
+impl Authorizer {
+    /// An authorizer for the app at `app_url` (scheme, host, port; its path
+    /// is replaced by the request's).
+    pub fn new(app_url: url::Url, secret: WorkhorseSecret) -> Authorizer {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("a plain HTTP client always builds");
+        Authorizer { app_url, secret, http }
+    }
+
+    /// The Channel settings for the browser request `parts`, or the app's refusal.
+    pub async fn authorize(&self, parts: &Parts) -> Result<ChannelSettings, RelayError> {
+        let mut url = self.app_url.clone();
+        url.set_path(&format!("{}/authorize", parts.uri.path()));
+        url.set_query(parts.uri.query());
+        let response = self
+            .http
+            .get(url.clone())
+            .headers(forwarded_headers(&parts.headers))
+            .header(API_REQUEST_HEADER, self.secret.sign())
+            .header("Gitlab-Workhorse", concat!("porthole-", env!("CARGO_PKG_VERSION")))
+            .send()
+            .await
+            .map_err(|e| RelayError::AuthorizeUnreachable(e.to_string()))?;
+        let status = response.status();
+        let content_type = response.headers().get(http::header::CONTENT_TYPE).cloned();
+        let is_authorization = status == StatusCode::OK
+            && content_type.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(WORKHORSE_CONTENT_TYPE));
+        let limit = if is_authorization { AUTHORIZATION_BODY_LIMIT } else { FAILURE_BODY_LIMIT };
+        let body = read_limited(response, limit).await.map_err(|e| RelayError::AuthorizeUnreachable(e.to_string()))?;
+        if !is_authorization {
+            return Err(RelayError::Refused { status, content_type, body });
+        }
+        let parsed: AuthorizeResponse =
+            serde_json::from_slice(&body).map_err(|e| RelayError::InvalidChannel(format!("authorize answer: {e}")))?;
+        Ok(parsed.channel)
+    }
+}
+
+/// The browser's headers, less those never forwarded.
+fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
+    // Headers named in `Connection` are hop-by-hop too.
+    let named_by_connection: Vec<String> = headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_ascii_lowercase())
+        .collect();
+    let mut out = HeaderMap::new();
+    for (name, value) in headers {
+        let n = name.as_str();
+        if n == "host" || DROPPED_HEADERS.contains(&n) || named_by_connection.iter().any(|c| c == n) {
+            continue;
+        }
+        out.append(HeaderName::from(name), value.clone());
+    }
+    out
+}
+
+/// The body, cut at `limit` bytes.
+async fn read_limited(mut response: reqwest::Response, limit: usize) -> reqwest::Result<bytes::Bytes> {
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() == limit {
+            break;
+        }
+    }
+    Ok(body.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_and_body_headers_are_dropped() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("cookie", "_porthole_session=abc"),
+            ("connection", "Upgrade, X-Secret-Hop"),
+            ("x-secret-hop", "1"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-protocol", "v1.porthole"),
+            ("accept-encoding", "gzip"),
+            ("host", "example"),
+        ] {
+            h.append(HeaderName::from_static(k), v.parse().unwrap());
+        }
+        let out = forwarded_headers(&h);
+        let names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["cookie", "sec-websocket-protocol"]);
+    }
+}

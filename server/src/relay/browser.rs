@@ -1,0 +1,154 @@
+//! The browser side of a session: which subprotocol, and what its frames mean.
+//!
+//! Porthole's own `v1.porthole` is preferred (it carries resize, flow control,
+//! exit status and the end reason); GitLab's `terminal.gitlab.com` and
+//! `base64.terminal.gitlab.com` work as GitLab's frontend expects (bytes only).
+
+use axum::http::HeaderMap;
+use bytes::Bytes;
+use shared::gitlab::{self, Encoding};
+use shared::porthole::{self, ClientEvent, ClientMessage, ServerMessage, TerminalSize};
+use shared::{DecodeError, Frame};
+
+/// The browser's subprotocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserCodec {
+    /// `v1.porthole`.
+    Porthole,
+    /// `terminal.gitlab.com` or `base64.terminal.gitlab.com`.
+    Gitlab(Encoding),
+}
+
+/// What a browser frame asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrowserEvent {
+    /// Bytes for stdin.
+    Input(Bytes),
+    /// A new terminal size.
+    Resize(TerminalSize),
+    /// Output bytes the terminal has processed.
+    Ack(u64),
+}
+
+/// Why the browser's subprotocol offer was refused (400 before the upgrade).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsupportedSubprotocols(pub Vec<String>);
+
+impl BrowserCodec {
+    /// Subprotocols the relay speaks to browsers, in order of preference.
+    pub const SUBPROTOCOLS: [&'static str; 3] = [porthole::SUBPROTOCOL, gitlab::TERMINAL, gitlab::BASE64_TERMINAL];
+
+    /// Picks the preferred subprotocol among those offered. With no offer at
+    /// all, the session speaks `terminal.gitlab.com` without naming it (as
+    /// Workhorse relays an unnamed session raw); the returned name is `None`.
+    pub fn negotiate(headers: &HeaderMap) -> Result<(BrowserCodec, Option<&'static str>), UnsupportedSubprotocols> {
+        let offered: Vec<String> = headers
+            .get_all("sec-websocket-protocol")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if offered.is_empty() {
+            return Ok((BrowserCodec::Gitlab(Encoding::Binary), None));
+        }
+        let name = Self::SUBPROTOCOLS
+            .into_iter()
+            .find(|name| offered.iter().any(|o| o == name))
+            .ok_or(UnsupportedSubprotocols(offered))?;
+        let codec = match Encoding::from_subprotocol(name) {
+            Some(encoding) => BrowserCodec::Gitlab(encoding),
+            None => BrowserCodec::Porthole,
+        };
+        Ok((codec, Some(name)))
+    }
+
+    /// True when the browser acknowledges output (flow control applies).
+    pub fn acknowledges_output(self) -> bool {
+        self == BrowserCodec::Porthole
+    }
+
+    /// Decodes a frame from the browser.
+    pub fn decode(self, frame: Frame) -> Result<BrowserEvent, DecodeError> {
+        match self {
+            BrowserCodec::Gitlab(encoding) => gitlab::decode(encoding, frame).map(BrowserEvent::Input),
+            BrowserCodec::Porthole => Ok(match porthole::decode_client(frame)? {
+                ClientEvent::Input(bytes) => BrowserEvent::Input(bytes),
+                ClientEvent::Control(ClientMessage::Resize { cols, rows }) => {
+                    BrowserEvent::Resize(TerminalSize::new(cols.into(), rows.into())?)
+                }
+                ClientEvent::Control(ClientMessage::Ack { bytes }) => BrowserEvent::Ack(bytes),
+            }),
+        }
+    }
+
+    /// Encodes output bytes for the browser.
+    pub fn output(self, bytes: Bytes) -> Frame {
+        match self {
+            BrowserCodec::Porthole => Frame::Binary(bytes),
+            BrowserCodec::Gitlab(encoding) => gitlab::encode(encoding, bytes),
+        }
+    }
+
+    /// Encodes a control message; `None` where the subprotocol has none.
+    pub fn control(self, msg: &ServerMessage) -> Option<Frame> {
+        match self {
+            BrowserCodec::Porthole => Some(porthole::encode_server(msg)),
+            BrowserCodec::Gitlab(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("sec-websocket-protocol", value.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn negotiation_prefers_porthole_then_gitlab_binary() {
+        assert_eq!(
+            BrowserCodec::negotiate(&offer("base64.terminal.gitlab.com, terminal.gitlab.com")),
+            Ok((BrowserCodec::Gitlab(Encoding::Binary), Some("terminal.gitlab.com")))
+        );
+        assert_eq!(
+            BrowserCodec::negotiate(&offer("terminal.gitlab.com, v1.porthole")),
+            Ok((BrowserCodec::Porthole, Some("v1.porthole")))
+        );
+        assert_eq!(
+            BrowserCodec::negotiate(&offer("base64.terminal.gitlab.com")),
+            Ok((BrowserCodec::Gitlab(Encoding::Base64), Some("base64.terminal.gitlab.com")))
+        );
+        assert_eq!(BrowserCodec::negotiate(&HeaderMap::new()), Ok((BrowserCodec::Gitlab(Encoding::Binary), None)));
+        assert_eq!(BrowserCodec::negotiate(&offer("chat, mqtt")), Err(UnsupportedSubprotocols(vec!["chat".into(), "mqtt".into()])));
+    }
+
+    #[test]
+    fn porthole_frames() {
+        let c = BrowserCodec::Porthole;
+        assert_eq!(c.decode(Frame::Binary(Bytes::from_static(b"ls\r"))), Ok(BrowserEvent::Input(Bytes::from_static(b"ls\r"))));
+        assert_eq!(
+            c.decode(Frame::Text(r#"{"type":"resize","cols":100,"rows":30}"#.into())),
+            Ok(BrowserEvent::Resize(TerminalSize { cols: 100, rows: 30 }))
+        );
+        assert_eq!(c.decode(Frame::Text(r#"{"type":"ack","bytes":5}"#.into())), Ok(BrowserEvent::Ack(5)));
+        assert!(c.decode(Frame::Text("ls".into())).is_err());
+        assert!(c.control(&ServerMessage::Exit { code: 1 }).is_some());
+        assert!(c.acknowledges_output());
+    }
+
+    #[test]
+    fn gitlab_frames_carry_bytes_only() {
+        let c = BrowserCodec::Gitlab(Encoding::Base64);
+        assert_eq!(c.decode(Frame::Text("bHMNCg==".into())), Ok(BrowserEvent::Input(Bytes::from_static(b"ls\r\n"))));
+        assert_eq!(c.output(Bytes::from_static(b"hi")), Frame::Text("aGk=".into()));
+        assert_eq!(c.control(&ServerMessage::Exit { code: 1 }), None);
+        assert!(c.decode(Frame::Text("%%%".into())).is_err());
+        assert!(!c.acknowledges_output());
+    }
+}

@@ -1,0 +1,55 @@
+//! Dialing the upstream WebSocket named by the Channel settings: its URL, its
+//! headers, its subprotocols in order, and `CAPem` as the only trusted roots
+//! when set (so a runner's self-signed certificate is pinned).
+
+use super::RelayError;
+use super::upstream::UpstreamCodec;
+use shared::channel::ChannelSettings;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+
+/// An upstream connection.
+pub type Upstream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long connecting (TCP, TLS, WebSocket handshake) may take.
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Dials the upstream; `forwarded_for` becomes its `X-Forwarded-For`.
+pub async fn dial(channel: &ChannelSettings, forwarded_for: &str) -> Result<(Upstream, UpstreamCodec), RelayError> {
+    let mut request = channel.url.as_str().into_client_request().map_err(|e| RelayError::InvalidChannel(format!("Url: {e}")))?;
+    let headers = request.headers_mut();
+    let offer = channel.subprotocols.join(", ");
+    let bad = |what: &str| RelayError::InvalidChannel(format!("bad header value in {what}"));
+    headers.insert("sec-websocket-protocol", HeaderValue::from_str(&offer).map_err(|_| bad("Subprotocols"))?);
+    for (name, values) in &channel.header {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("Header"))?;
+        for value in values {
+            headers.append(name.clone(), HeaderValue::from_str(value).map_err(|_| bad("Header"))?);
+        }
+    }
+    headers.insert("x-forwarded-for", HeaderValue::from_str(forwarded_for).map_err(|_| bad("X-Forwarded-For"))?);
+
+    let connector = if channel.url.starts_with("wss://") {
+        Connector::Rustls(crate::tls::client_config(&channel.ca_pem).map_err(|e| RelayError::InvalidChannel(e.to_string()))?)
+    } else {
+        Connector::Plain
+    };
+    let connect = tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector));
+    let (upstream, response) = match tokio::time::timeout(DIAL_TIMEOUT, connect).await {
+        Err(_) => return Err(RelayError::Dial("timed out connecting to the upstream".into())),
+        Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
+            let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+            return Err(RelayError::Dial(format!("upstream answered {}: {}", response.status(), body.trim())));
+        }
+        Ok(Err(e)) => return Err(RelayError::Dial(e.to_string())),
+        Ok(Ok(pair)) => pair,
+    };
+    let negotiated = response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let codec = UpstreamCodec::from_subprotocol(negotiated)
+        .filter(|_| channel.subprotocols.iter().any(|s| s == negotiated))
+        .ok_or_else(|| RelayError::Dial(format!("upstream chose subprotocol {negotiated:?}, which was not offered or has no codec")))?;
+    Ok((upstream, codec))
+}

@@ -1,0 +1,192 @@
+//! The relay, in GitLab Workhorse's role (`workhorse/internal/channel/`).
+//!
+//! For `GET /<project>/-/environments/<id>/terminal.ws` with upgrade headers,
+//! in this order, all visible in [`Relay::connect`]:
+//! 1. check the browser's upgrade, subprotocol offer and initial size (400);
+//! 2. ask the app to authorize ([`authorize`]): its refusal goes back as is;
+//! 3. validate the Channel settings (500);
+//! 4. dial the upstream with the Channel's URL, headers and CA ([`dial`], 502);
+//! 5. only then upgrade the browser, and relay frames ([`session`]).
+//!
+//! The relay keeps nothing between requests; everything comes from the
+//! authorize answer, and the upstream URL and its credentials never reach
+//! the browser.
+
+pub mod authorize;
+pub mod browser;
+pub mod dial;
+pub mod session;
+pub mod upstream;
+
+use crate::shutdown::Shutdown;
+use axum::extract::FromRequestParts;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use browser::{BrowserCodec, UnsupportedSubprotocols};
+use session::SessionInfo;
+use shared::porthole::TerminalSize;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Largest message accepted from a browser (4 MiB: a 1 MiB paste in base64
+/// fits with room to spare).
+pub const MAX_BROWSER_MESSAGE: usize = 4 << 20;
+
+/// The relay's configuration.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    authorizer: authorize::Authorizer,
+    ping_interval: Duration,
+    shutdown: Shutdown,
+}
+
+/// Why a terminal request was refused before the upgrade; each is logged.
+#[derive(Debug)]
+pub enum RelayError {
+    /// 400: not a valid WebSocket upgrade (axum's reason).
+    NotWebSocket(String),
+    /// 400: none of the offered subprotocols is spoken here.
+    UnsupportedSubprotocols(UnsupportedSubprotocols),
+    /// 400: `cols`/`rows` in the URL are not a valid size.
+    BadSize(shared::DecodeError),
+    /// The app refused: its status, content type and body (≤ 32 KiB) pass through.
+    Refused {
+        /// The app's status.
+        status: StatusCode,
+        /// The app's content type.
+        content_type: Option<HeaderValue>,
+        /// The app's body, cut at [`authorize::FAILURE_BODY_LIMIT`].
+        body: bytes::Bytes,
+    },
+    /// 502: the app could not be reached.
+    AuthorizeUnreachable(String),
+    /// 500: the Channel settings are unusable.
+    InvalidChannel(String),
+    /// 502: the upstream could not be dialed, or chose no usable subprotocol.
+    Dial(String),
+}
+
+impl IntoResponse for RelayError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            RelayError::Refused { status, content_type, body } => {
+                tracing::info!(status = status.as_u16(), "authorize refused the terminal");
+                let mut response = (status, body).into_response();
+                if let Some(ct) = content_type {
+                    response.headers_mut().insert(header::CONTENT_TYPE, ct);
+                }
+                return response;
+            }
+            RelayError::NotWebSocket(e) => (StatusCode::BAD_REQUEST, format!("not a WebSocket handshake: {e}")),
+            RelayError::UnsupportedSubprotocols(UnsupportedSubprotocols(offered)) => (
+                StatusCode::BAD_REQUEST,
+                format!("unsupported subprotocols {offered:?}; this endpoint speaks {:?}", BrowserCodec::SUBPROTOCOLS),
+            ),
+            RelayError::BadSize(e) => (StatusCode::BAD_REQUEST, format!("bad terminal size in the URL: {e}")),
+            RelayError::AuthorizeUnreachable(e) => (StatusCode::BAD_GATEWAY, format!("authorize request failed: {e}")),
+            RelayError::InvalidChannel(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("invalid channel settings: {e}")),
+            RelayError::Dial(e) => (StatusCode::BAD_GATEWAY, format!("connecting to the terminal failed: {e}")),
+        };
+        tracing::warn!(status = status.as_u16(), %message, "terminal request refused");
+        (status, format!("{message}\n")).into_response()
+    }
+}
+
+impl Relay {
+    /// A relay that authorizes against the app at `app_url`.
+    pub fn new(app_url: url::Url, secret: crate::jwt::WorkhorseSecret, ping_interval: Duration, shutdown: Shutdown) -> Relay {
+        Relay { authorizer: authorize::Authorizer::new(app_url, secret), ping_interval, shutdown }
+    }
+
+    /// Handles a terminal WebSocket request from `peer`.
+    pub async fn handle(&self, request: axum::extract::Request, peer: SocketAddr) -> Response {
+        match self.connect(request, peer).await {
+            Ok(response) => response,
+            Err(e) => e.into_response(),
+        }
+    }
+
+    async fn connect(&self, request: axum::extract::Request, peer: SocketAddr) -> Result<Response, RelayError> {
+        let (mut parts, _body) = request.into_parts();
+        let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
+            .await
+            .map_err(|rejection| RelayError::NotWebSocket(rejection.body_text()))?;
+        let (browser_codec, browser_protocol) =
+            BrowserCodec::negotiate(&parts.headers).map_err(RelayError::UnsupportedSubprotocols)?;
+        let initial_size = TerminalSize::from_query(parts.uri.query().unwrap_or("")).map_err(RelayError::BadSize)?;
+
+        let channel = self.authorizer.authorize(&parts).await?;
+        channel.validate().map_err(|e| RelayError::InvalidChannel(e.to_string()))?;
+
+        let (upstream, upstream_codec) = dial::dial(&channel, &forwarded_for(&parts.headers, peer)).await?;
+        let (pod, container) = kube_target(&channel.url);
+        tracing::info!(path = parts.uri.path(), ?browser_codec, ?upstream_codec, pod, container, "terminal connected");
+
+        let info = SessionInfo {
+            initial_size,
+            pod,
+            container,
+            max_session_time: channel.max_session_time,
+            ping_interval: self.ping_interval,
+        };
+        let shutdown = self.shutdown.clone();
+        let upgrade = match browser_protocol {
+            Some(name) => upgrade.protocols([name]),
+            None => upgrade,
+        };
+        Ok(upgrade
+            .max_message_size(MAX_BROWSER_MESSAGE)
+            .max_frame_size(MAX_BROWSER_MESSAGE)
+            .on_upgrade(move |socket| async move {
+                session::run(socket, upstream, browser_codec, upstream_codec, info, shutdown).await;
+            }))
+    }
+}
+
+/// `X-Forwarded-For` for the upstream: earlier values joined with `, `, then
+/// the browser's address (Workhorse `connectToServer`).
+fn forwarded_for(headers: &HeaderMap, peer: SocketAddr) -> String {
+    let mut values: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    let ip = peer.ip().to_string();
+    values.push(&ip);
+    values.join(", ")
+}
+
+/// Pod and container of a Kubernetes exec URL
+/// (`…/pods/<pod>/exec?container=<c>`), for the status line.
+fn kube_target(url: &str) -> (Option<String>, Option<String>) {
+    let Ok(url) = url::Url::parse(url) else { return (None, None) };
+    let segments: Vec<&str> = url.path_segments().map(|s| s.collect()).unwrap_or_default();
+    let pod = match segments.as_slice() {
+        [.., "pods", pod, "exec"] => Some(pod.to_string()),
+        _ => None,
+    };
+    let container = pod.as_ref().and_then(|_| url.query_pairs().find(|(k, _)| k == "container").map(|(_, v)| v.into_owned()));
+    (pod, container)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_appends_the_peer() {
+        let peer: SocketAddr = "10.0.0.9:5000".parse().unwrap();
+        assert_eq!(forwarded_for(&HeaderMap::new(), peer), "10.0.0.9");
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "1.1.1.1".parse().unwrap());
+        h.append("x-forwarded-for", "2.2.2.2, 3.3.3.3".parse().unwrap());
+        assert_eq!(forwarded_for(&h, peer), "1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.9");
+    }
+
+    #[test]
+    fn pod_and_container_from_exec_urls() {
+        assert_eq!(
+            kube_target("wss://h:1/api/v1/namespaces/ns/pods/web-1/exec?container=app&command=sh"),
+            (Some("web-1".into()), Some("app".into()))
+        );
+        assert_eq!(kube_target("wss://runner:8093/session/abc/exec"), (None, None));
+        assert_eq!(kube_target("not a url"), (None, None));
+    }
+}

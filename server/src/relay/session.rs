@@ -1,0 +1,330 @@
+//! One relayed session: two directions, one window, one ending.
+//!
+//! - Downstream (upstream → browser): read an upstream frame, decode it, send
+//!   the output to the browser and wait until it is written — so a slow
+//!   browser slows the reading, and nothing queues in the relay. With
+//!   `v1.porthole`, reading also pauses while more than
+//!   [`shared::porthole::FLOW_WINDOW`] bytes are unacknowledged by xterm.js.
+//!   It also pings the browser every `ping_interval`.
+//! - Upstream (browser → upstream): keystrokes to stdin, resizes, acks.
+//! - Whichever ends first (exit status, a closed or broken side, a protocol
+//!   error, the max session time, shutdown) decides the [`End`]; then the
+//!   upstream is told goodbye (v5 close or EOT) and closed, and the browser
+//!   gets the exit status, the end reason and a Close frame with a 4xxx code.
+
+use super::browser::{BrowserCodec, BrowserEvent};
+use super::dial::Upstream;
+use super::upstream::{UpstreamCodec, UpstreamEvent};
+use crate::shutdown::Shutdown;
+use crate::wsframe::{axum_close, from_axum, from_tungstenite, to_axum, to_tungstenite};
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use shared::close::CloseCode;
+use shared::k8s::Outcome;
+use shared::porthole::{FLOW_WINDOW, ServerMessage, TerminalSize, describe_exit};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Message as TungMessage;
+
+/// What the session loop needs besides the two sockets.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    /// The size from the connect URL, sent upstream first.
+    pub initial_size: Option<TerminalSize>,
+    /// The pod, for the `connected` message.
+    pub pod: Option<String>,
+    /// The container, for the `connected` message.
+    pub container: Option<String>,
+    /// Channel `MaxSessionTime`: seconds, 0 = no limit.
+    pub max_session_time: u64,
+    /// How often to ping the browser.
+    pub ping_interval: Duration,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// The process exited with this code.
+    Exited(i32),
+    /// The exec failed without an exit code; the upstream's message.
+    Failed(String),
+    /// The upstream closed without a status.
+    UpstreamClosed,
+    /// Reading from or writing to the upstream failed, or it sent a bad frame.
+    UpstreamError(String),
+    /// The browser closed or went away.
+    BrowserGone,
+    /// The browser broke its subprotocol.
+    BrowserProtocol(String),
+    /// `MaxSessionTime` (seconds) was reached.
+    Expired(u64),
+    /// The relay is shutting down.
+    Shutdown,
+}
+
+impl End {
+    /// The close code and the reason shown to the user.
+    pub fn close(&self) -> (CloseCode, String) {
+        match self {
+            End::Exited(code) => (CloseCode::ProcessExited, format!("the process ended: {}", describe_exit(*code))),
+            End::Failed(message) => (CloseCode::UpstreamError, format!("the terminal could not run: {message}")),
+            End::UpstreamClosed => (CloseCode::UpstreamClosed, CloseCode::UpstreamClosed.default_reason().into()),
+            End::UpstreamError(e) => (CloseCode::UpstreamError, format!("the connection to the pod failed: {e}")),
+            End::BrowserGone => (CloseCode::ProcessExited, "the browser closed the terminal".into()),
+            End::BrowserProtocol(e) => (CloseCode::ProtocolError, format!("bad message from the browser: {e}")),
+            End::Expired(secs) => {
+                (CloseCode::SessionExpired, format!("Session expired: the maximum session time is {secs} seconds"))
+            }
+            End::Shutdown => (CloseCode::RelayShutdown, CloseCode::RelayShutdown.default_reason().into()),
+        }
+    }
+}
+
+/// Output bytes in flight to the browser but not yet acknowledged.
+struct FlowWindow {
+    enabled: bool,
+    unacked: AtomicU64,
+    acked: Notify,
+}
+
+impl FlowWindow {
+    fn new(enabled: bool) -> FlowWindow {
+        FlowWindow { enabled, unacked: AtomicU64::new(0), acked: Notify::new() }
+    }
+
+    fn is_open(&self) -> bool {
+        !self.enabled || self.unacked.load(Ordering::Acquire) < FLOW_WINDOW
+    }
+
+    fn sent(&self, bytes: usize) {
+        self.unacked.fetch_add(bytes as u64, Ordering::AcqRel);
+    }
+
+    /// Idempotent and saturating: acking more than was sent only empties the window.
+    fn ack(&self, bytes: u64) {
+        let _ = self.unacked.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(bytes)));
+        // notify_one keeps a permit if the reader is not waiting yet, so an
+        // ack between its check and its wait is not lost.
+        self.acked.notify_one();
+    }
+}
+
+type BrowserSink = SplitSink<WebSocket, Message>;
+type BrowserStream = SplitStream<WebSocket>;
+type UpstreamSink = SplitSink<Upstream, TungMessage>;
+type UpstreamStream = SplitStream<Upstream>;
+
+/// Runs a session to its end and returns how it ended.
+pub async fn run(
+    browser: WebSocket,
+    upstream: Upstream,
+    browser_codec: BrowserCodec,
+    upstream_codec: UpstreamCodec,
+    info: SessionInfo,
+    shutdown: Shutdown,
+) -> End {
+    let (mut bsink, mut bstream) = browser.split();
+    let (mut usink, mut ustream) = upstream.split();
+    let started = SystemTime::now();
+
+    let mut end = None;
+    if let Some(frame) = info.initial_size.and_then(|size| upstream_codec.resize(size)) {
+        if let Err(e) = usink.send(to_tungstenite(frame)).await {
+            end = Some(End::UpstreamError(e.to_string()));
+        }
+    }
+    let expires_at = (info.max_session_time > 0).then(|| {
+        let at = started + Duration::from_secs(info.max_session_time);
+        at.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    });
+    let connected = ServerMessage::Connected { pod: info.pod.clone(), container: info.container.clone(), expires_at };
+    if let Some(frame) = browser_codec.control(&connected) {
+        if bsink.send(to_axum(frame)).await.is_err() {
+            end = Some(End::BrowserGone);
+        }
+    }
+
+    let window = FlowWindow::new(browser_codec.acknowledges_output());
+    let end = match end {
+        Some(end) => end,
+        None => {
+            let deadline = async {
+                if info.max_session_time == 0 {
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(Duration::from_secs(info.max_session_time)).await;
+            };
+            tokio::select! {
+                end = downstream(&mut ustream, &mut bsink, upstream_codec, browser_codec, &window, info.ping_interval) => end,
+                end = upstream_direction(&mut bstream, &mut usink, upstream_codec, browser_codec, &window) => end,
+                () = deadline => End::Expired(info.max_session_time),
+                () = shutdown.wait() => End::Shutdown,
+            }
+        }
+    };
+
+    tracing::info!(end = ?end, "session ended");
+    // Goodbye upstream: the process must not outlive the session.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = usink.send(to_tungstenite(upstream_codec.goodbye())).await;
+        let _ = usink.close().await;
+    })
+    .await;
+    if end != End::BrowserGone {
+        tell_browser(&mut bsink, &mut bstream, browser_codec, &end).await;
+    }
+    end
+}
+
+/// Sends the exit status and end reason, then a Close frame, and waits
+/// briefly for the browser's Close.
+async fn tell_browser(bsink: &mut BrowserSink, bstream: &mut BrowserStream, codec: BrowserCodec, end: &End) {
+    let (code, reason) = end.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        if let End::Exited(exit) = end {
+            if let Some(frame) = codec.control(&ServerMessage::Exit { code: *exit }) {
+                bsink.send(to_axum(frame)).await?;
+            }
+        }
+        if let Some(frame) = codec.control(&ServerMessage::End { code: code.code(), reason: reason.clone() }) {
+            bsink.send(to_axum(frame)).await?;
+        }
+        bsink.send(axum_close(code.code(), &reason)).await?;
+        while let Some(Ok(msg)) = bstream.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+        Ok::<(), axum::Error>(())
+    })
+    .await;
+}
+
+/// Upstream → browser, with pings, until the upstream finishes or a side fails.
+async fn downstream(
+    ustream: &mut UpstreamStream,
+    bsink: &mut BrowserSink,
+    ucodec: UpstreamCodec,
+    bcodec: BrowserCodec,
+    window: &FlowWindow,
+    ping_interval: Duration,
+) -> End {
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+    loop {
+        let open = window.is_open();
+        tokio::select! {
+            _ = ping.tick() => {
+                let sent = tokio::time::timeout(Duration::from_secs(5), bsink.send(Message::Ping(Default::default()))).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    return End::BrowserGone;
+                }
+            }
+            () = window.acked.notified(), if !open => {}
+            msg = ustream.next(), if open => {
+                let msg = match msg {
+                    None => return End::UpstreamClosed,
+                    Some(Err(e)) => return End::UpstreamError(e.to_string()),
+                    Some(Ok(TungMessage::Close(frame))) => {
+                        let normal = frame.as_ref().is_none_or(|f| u16::from(f.code) == 1000);
+                        return if normal && ucodec.silent_success() { End::Exited(0) } else { End::UpstreamClosed };
+                    }
+                    Some(Ok(msg)) => msg,
+                };
+                let Some(frame) = from_tungstenite(msg) else { continue };
+                match ucodec.decode(frame) {
+                    Ok(UpstreamEvent::Output(bytes)) => {
+                        window.sent(bytes.len());
+                        if bsink.send(to_axum(bcodec.output(bytes))).await.is_err() {
+                            return End::BrowserGone;
+                        }
+                    }
+                    Ok(UpstreamEvent::Finished(Outcome::Exited(code))) => return End::Exited(code),
+                    Ok(UpstreamEvent::Finished(Outcome::Failed(message))) => return End::Failed(message),
+                    Ok(UpstreamEvent::Nothing) => {}
+                    Err(e) => return End::UpstreamError(format!("bad frame from the upstream: {e}")),
+                }
+            }
+        }
+    }
+}
+
+/// Browser → upstream, until the browser goes away or breaks the protocol.
+async fn upstream_direction(
+    bstream: &mut BrowserStream,
+    usink: &mut UpstreamSink,
+    ucodec: UpstreamCodec,
+    bcodec: BrowserCodec,
+    window: &FlowWindow,
+) -> End {
+    loop {
+        let msg = match bstream.next().await {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return End::BrowserGone,
+            Some(Ok(msg)) => msg,
+        };
+        let Some(frame) = from_axum(msg) else { continue };
+        match bcodec.decode(frame) {
+            Ok(BrowserEvent::Input(bytes)) => {
+                for frame in ucodec.stdin(&bytes) {
+                    if let Err(e) = usink.send(to_tungstenite(frame)).await {
+                        return End::UpstreamError(e.to_string());
+                    }
+                }
+            }
+            Ok(BrowserEvent::Resize(size)) => {
+                if let Some(frame) = ucodec.resize(size) {
+                    if let Err(e) = usink.send(to_tungstenite(frame)).await {
+                        return End::UpstreamError(e.to_string());
+                    }
+                }
+            }
+            Ok(BrowserEvent::Ack(bytes)) => window.ack(bytes),
+            Err(e) => {
+                tracing::info!(error = %e, "browser broke the subprotocol");
+                return End::BrowserProtocol(e.to_string());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_opens_and_closes_idempotently() {
+        let w = FlowWindow::new(true);
+        assert!(w.is_open());
+        w.sent(FLOW_WINDOW as usize);
+        assert!(!w.is_open());
+        w.ack(1);
+        assert!(w.is_open());
+        w.ack(u64::MAX);
+        w.ack(u64::MAX);
+        assert!(w.is_open());
+        assert_eq!(w.unacked.load(Ordering::Acquire), 0);
+        let off = FlowWindow::new(false);
+        off.sent(usize::MAX / 2);
+        assert!(off.is_open());
+    }
+
+    #[test]
+    fn every_end_has_an_application_close_code_and_a_reason() {
+        for end in [
+            End::Exited(3),
+            End::Failed("x".into()),
+            End::UpstreamClosed,
+            End::UpstreamError("x".into()),
+            End::BrowserProtocol("x".into()),
+            End::Expired(3),
+            End::Shutdown,
+        ] {
+            let (code, reason) = end.close();
+            assert!((4000..5000).contains(&code.code()));
+            assert!(!reason.is_empty());
+        }
+        assert_eq!(End::Exited(3).close().1, "the process ended: exit status 3");
+        assert_eq!(End::Expired(3).close().1, "Session expired: the maximum session time is 3 seconds");
+    }
+}

@@ -1,0 +1,135 @@
+//! Which URLs are terminal WebSocket endpoints, and which are not.
+//!
+//! GitLab Workhorse `internal/upstream/routes.go`: a project path of two or
+//! more segments, then `-/environments/<n>/terminal.ws`. Only those take a
+//! WebSocket upgrade; an upgrade anywhere else is refused with 400
+//! "websocket upgrade not allowed" ([`deny_websocket`]).
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// What a terminal belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalKind {
+    /// `-/environments/<id>/terminal.ws`.
+    Environment,
+}
+
+/// A classified request path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `/<project>/-/environments/<id>/terminal.ws`: the relay.
+    TerminalWs {
+        /// `namespace/project` (nested groups allowed).
+        project: String,
+        /// Environment or job.
+        kind: TerminalKind,
+        /// Its id.
+        id: u64,
+    },
+    /// `/<project>/-/environments/<id>/terminal.ws/authorize`: the app.
+    TerminalAuthorize {
+        /// `namespace/project`.
+        project: String,
+        /// Environment or job.
+        kind: TerminalKind,
+        /// Its id.
+        id: u64,
+    },
+    /// Anything else.
+    Other,
+}
+
+/// Classifies a request path.
+pub fn classify(path: &str) -> Route {
+    let (path, authorize) = match path.strip_suffix("/authorize") {
+        Some(rest) => (rest, true),
+        None => (path, false),
+    };
+    let Some(rest) = path.strip_suffix("/terminal.ws") else { return Route::Other };
+    let Some((project, tail)) = rest.split_once("/-/") else { return Route::Other };
+    let Some(project) = project.strip_prefix('/') else { return Route::Other };
+    let segments: Vec<&str> = project.split('/').collect();
+    if segments.len() < 2 || segments.iter().any(|s| s.is_empty() || *s == "-") {
+        return Route::Other;
+    }
+    let Some(("environments", id)) = tail.split_once('/') else { return Route::Other };
+    // Digits only, like Workhorse's `[0-9]+` (rejects "+1" and "01x").
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Route::Other;
+    }
+    let Ok(id) = id.parse() else { return Route::Other };
+    let project = project.to_string();
+    let kind = TerminalKind::Environment;
+    if authorize { Route::TerminalAuthorize { project, kind, id } } else { Route::TerminalWs { project, kind, id } }
+}
+
+/// True when the request asks for a WebSocket upgrade: `Connection` holds the
+/// token `upgrade` and `Upgrade` holds `websocket` (case-insensitive).
+pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    let has_token = |name: http::HeaderName, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    has_token(http::header::CONNECTION, "upgrade") && has_token(http::header::UPGRADE, "websocket")
+}
+
+/// Middleware: a WebSocket upgrade to anything but a terminal endpoint gets
+/// 400 "websocket upgrade not allowed".
+pub async fn deny_websocket(request: Request, next: Next) -> Response {
+    if is_websocket_upgrade(request.headers()) && !matches!(classify(request.uri().path()), Route::TerminalWs { .. }) {
+        tracing::info!(path = request.uri().path(), "refused a WebSocket upgrade to a non-terminal path");
+        return (StatusCode::BAD_REQUEST, "websocket upgrade not allowed\n").into_response();
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_paths() {
+        let ws = |project: &str, id| Route::TerminalWs { project: project.into(), kind: TerminalKind::Environment, id };
+        assert_eq!(classify("/demo/shop/-/environments/1/terminal.ws"), ws("demo/shop", 1));
+        assert_eq!(classify("/a/b/c/-/environments/42/terminal.ws"), ws("a/b/c", 42));
+        assert_eq!(
+            classify("/demo/shop/-/environments/1/terminal.ws/authorize"),
+            Route::TerminalAuthorize { project: "demo/shop".into(), kind: TerminalKind::Environment, id: 1 }
+        );
+    }
+
+    #[test]
+    fn other_paths() {
+        for path in [
+            "/",
+            "/demo/shop/-/environments/1/terminal",
+            "/shop/-/environments/1/terminal.ws",
+            "/demo/shop/-/environments/x/terminal.ws",
+            "/demo/shop/-/environments/+1/terminal.ws",
+            "/demo/shop/-/environments//terminal.ws",
+            "/demo//shop/-/environments/1/terminal.ws",
+            "/demo/shop/-/jobs/1/terminal.ws/extra",
+            "/demo/shop/-/environments/99999999999999999999999/terminal.ws",
+        ] {
+            assert_eq!(classify(path), Route::Other, "{path}");
+        }
+    }
+
+    #[test]
+    fn upgrade_detection_reads_token_lists() {
+        let mut h = HeaderMap::new();
+        assert!(!is_websocket_upgrade(&h));
+        h.insert("connection", "keep-alive, Upgrade".parse().unwrap());
+        h.insert("upgrade", "WebSocket".parse().unwrap());
+        assert!(is_websocket_upgrade(&h));
+        h.insert("upgrade", "h2c".parse().unwrap());
+        assert!(!is_websocket_upgrade(&h));
+    }
+}

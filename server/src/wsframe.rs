@@ -1,0 +1,50 @@
+//! Conversions between the WebSocket libraries' messages and [`shared::Frame`].
+//!
+//! axum's `Message` (browser side, local cluster) and tungstenite's `Message`
+//! (the relay's upstream client) both wrap `Bytes`, so no payload is copied.
+
+use axum::extract::ws::Message as AxumMessage;
+use shared::Frame;
+use tokio_tungstenite::tungstenite::Message as TungMessage;
+
+/// A data frame from an axum message; `None` for control frames.
+pub fn from_axum(msg: AxumMessage) -> Option<Frame> {
+    match msg {
+        AxumMessage::Text(text) => Some(Frame::Text(text.as_str().to_owned())),
+        AxumMessage::Binary(bytes) => Some(Frame::Binary(bytes)),
+        _ => None,
+    }
+}
+
+/// An axum message for a data frame.
+pub fn to_axum(frame: Frame) -> AxumMessage {
+    match frame {
+        Frame::Text(text) => AxumMessage::Text(text.into()),
+        Frame::Binary(bytes) => AxumMessage::Binary(bytes),
+    }
+}
+
+/// A data frame from a tungstenite message; `None` for control frames.
+pub fn from_tungstenite(msg: TungMessage) -> Option<Frame> {
+    match msg {
+        TungMessage::Text(text) => Some(Frame::Text(text.as_str().to_owned())),
+        TungMessage::Binary(bytes) => Some(Frame::Binary(bytes)),
+        _ => None,
+    }
+}
+
+/// A tungstenite message for a data frame.
+pub fn to_tungstenite(frame: Frame) -> TungMessage {
+    match frame {
+        Frame::Text(text) => TungMessage::Text(text.into()),
+        Frame::Binary(bytes) => TungMessage::Binary(bytes),
+    }
+}
+
+/// An axum Close message with a code and a reason cut to fit the frame.
+pub fn axum_close(code: u16, reason: &str) -> AxumMessage {
+    AxumMessage::Close(Some(axum::extract::ws::CloseFrame {
+        code,
+        reason: shared::close::truncate_reason(reason).into(),
+    }))
+}

@@ -1,0 +1,69 @@
+//! A WebSocket data message, independent of the WebSocket library.
+//!
+//! The server converts its tungstenite messages to [`Frame`]s and the browser
+//! app converts `MessageEvent`s; the codecs in this crate only see frames.
+
+use bytes::Bytes;
+
+/// One WebSocket data message (control frames — ping, pong, close — are the
+/// transport's business and never reach a codec).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A text message (opcode 1); always valid UTF-8.
+    Text(String),
+    /// A binary message (opcode 2).
+    Binary(Bytes),
+}
+
+impl Frame {
+    /// The payload length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Frame::Text(t) => t.len(),
+            Frame::Binary(b) => b.len(),
+        }
+    }
+
+    /// True when the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Why a frame could not be decoded. The relay answers it with close code
+/// [`crate::close::CloseCode::ProtocolError`] and logs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// A text frame where the subprotocol allows only binary, or the reverse.
+    WrongFrameType(&'static str),
+    /// A base64 payload that does not decode (standard alphabet, padded).
+    BadBase64,
+    /// A frame too short to carry its header (for example an empty channel frame).
+    TooShort,
+    /// A channel number the protocol does not define.
+    UnknownChannel(u8),
+    /// A JSON control message that does not parse, with serde's message.
+    BadJson(String),
+    /// A terminal size outside 1..=[`crate::porthole::MAX_TERMINAL_SIDE`].
+    BadSize {
+        /// Columns asked for.
+        cols: u32,
+        /// Rows asked for.
+        rows: u32,
+    },
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::WrongFrameType(what) => write!(f, "wrong frame type: {what}"),
+            DecodeError::BadBase64 => f.write_str("invalid base64 payload"),
+            DecodeError::TooShort => f.write_str("frame too short"),
+            DecodeError::UnknownChannel(c) => write!(f, "unknown channel {c}"),
+            DecodeError::BadJson(e) => write!(f, "invalid control message: {e}"),
+            DecodeError::BadSize { cols, rows } => write!(f, "invalid terminal size {cols}x{rows}"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}

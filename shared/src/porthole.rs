@@ -1,0 +1,249 @@
+//! `v1.porthole`: Porthole's own browser ↔ relay subprotocol.
+//!
+//! - Binary frames carry raw terminal bytes: keystrokes up, output down. They
+//!   are never decoded as text on the way (a UTF-8 sequence may be split
+//!   across two frames; xterm.js reassembles it).
+//! - Text frames carry one JSON control message each, tagged by `"type"`:
+//!   [`ClientMessage`] up, [`ServerMessage`] down.
+//! - The initial terminal size travels in the connect URL as
+//!   `?cols=<n>&rows=<n>` ([`TerminalSize::from_query`]), so the PTY has the
+//!   right size before the shell prints its first prompt.
+//! - Flow control: the browser acknowledges output bytes once xterm.js has
+//!   parsed them ([`ClientMessage::Ack`]); the relay stops reading from the
+//!   upstream while more than [`FLOW_WINDOW`] bytes are unacknowledged.
+//! - A session ends with [`ServerMessage::End`] and then a Close frame with the
+//!   same 4xxx code ([`crate::close::CloseCode`]).
+
+use crate::{DecodeError, Frame};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// The subprotocol name offered in `Sec-WebSocket-Protocol`.
+pub const SUBPROTOCOL: &str = "v1.porthole";
+
+/// Unacknowledged output bytes the relay allows in flight to the browser
+/// before it stops reading from the upstream (1 MiB).
+pub const FLOW_WINDOW: u64 = 1 << 20;
+
+/// The browser acknowledges at least every this many parsed bytes (64 KiB),
+/// and whenever xterm.js has caught up with everything received.
+pub const ACK_EVERY: u64 = 64 << 10;
+
+/// The largest number of columns or rows accepted in a resize.
+pub const MAX_TERMINAL_SIDE: u16 = 1000;
+
+/// A terminal size in character cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalSize {
+    /// Columns, 1..=[`MAX_TERMINAL_SIDE`].
+    pub cols: u16,
+    /// Rows, 1..=[`MAX_TERMINAL_SIDE`].
+    pub rows: u16,
+}
+
+impl TerminalSize {
+    /// A checked size: both sides within 1..=[`MAX_TERMINAL_SIDE`].
+    pub fn new(cols: u32, rows: u32) -> Result<TerminalSize, DecodeError> {
+        let ok = |n: u32| (1..=u32::from(MAX_TERMINAL_SIDE)).contains(&n);
+        if ok(cols) && ok(rows) {
+            Ok(TerminalSize { cols: cols as u16, rows: rows as u16 })
+        } else {
+            Err(DecodeError::BadSize { cols, rows })
+        }
+    }
+
+    /// The size from a connect URL's query string (`cols=120&rows=40`, in any
+    /// order, among other parameters). `Ok(None)` when neither is present; an
+    /// error when only one is, or either is not a valid side.
+    pub fn from_query(query: &str) -> Result<Option<TerminalSize>, DecodeError> {
+        let mut cols = None;
+        let mut rows = None;
+        for pair in query.split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let parse = || value.parse::<u32>().map_err(|_| DecodeError::BadSize { cols: 0, rows: 0 });
+            match key {
+                "cols" => cols = Some(parse()?),
+                "rows" => rows = Some(parse()?),
+                _ => {}
+            }
+        }
+        match (cols, rows) {
+            (None, None) => Ok(None),
+            (Some(c), Some(r)) => TerminalSize::new(c, r).map(Some),
+            (c, r) => Err(DecodeError::BadSize { cols: c.unwrap_or(0), rows: r.unwrap_or(0) }),
+        }
+    }
+
+    /// The query string form, `cols=<n>&rows=<n>`.
+    pub fn to_query(self) -> String {
+        format!("cols={}&rows={}", self.cols, self.rows)
+    }
+}
+
+/// A control message from the browser (a text frame).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// The terminal's new size: `{"type":"resize","cols":120,"rows":40}`.
+    Resize {
+        /// Columns.
+        cols: u16,
+        /// Rows.
+        rows: u16,
+    },
+    /// Output bytes xterm.js has parsed since the previous ack:
+    /// `{"type":"ack","bytes":65536}`.
+    Ack {
+        /// Bytes, counted as received in binary frames.
+        bytes: u64,
+    },
+}
+
+/// A control message from the relay (a text frame).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Sent once, first, when the upstream is connected:
+    /// `{"type":"connected","pod":"web-1","container":"app","expires_at":null}`.
+    Connected {
+        /// The pod's name, when the upstream is a Kubernetes exec.
+        pod: Option<String>,
+        /// The container's name, when the upstream is a Kubernetes exec.
+        container: Option<String>,
+        /// When the relay will end the session (Channel `MaxSessionTime`), in
+        /// milliseconds since the Unix epoch; `null` when there is no limit.
+        expires_at: Option<u64>,
+    },
+    /// The process exited: `{"type":"exit","code":3}`. A code above 128 is
+    /// "killed by signal code-128", as container runtimes report it.
+    Exit {
+        /// The exit code, 0..=255.
+        code: i32,
+    },
+    /// The session is over; a Close frame with the same code follows:
+    /// `{"type":"end","code":4000,"reason":"process exited with status 3"}`.
+    End {
+        /// The close code, see [`crate::close::CloseCode`].
+        code: u16,
+        /// Why, in words for the person at the terminal.
+        reason: String,
+    },
+}
+
+/// What a browser frame means to the relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// Keystrokes or pasted bytes for the process's stdin.
+    Input(Bytes),
+    /// A control message.
+    Control(ClientMessage),
+}
+
+/// Decodes a frame from the browser.
+pub fn decode_client(frame: Frame) -> Result<ClientEvent, DecodeError> {
+    match frame {
+        Frame::Binary(bytes) => Ok(ClientEvent::Input(bytes)),
+        Frame::Text(text) => {
+            let msg: ClientMessage =
+                serde_json::from_str(&text).map_err(|e| DecodeError::BadJson(e.to_string()))?;
+            if let ClientMessage::Resize { cols, rows } = msg {
+                TerminalSize::new(cols.into(), rows.into())?;
+            }
+            Ok(ClientEvent::Control(msg))
+        }
+    }
+}
+
+/// Encodes a control message from the browser.
+pub fn encode_client(msg: &ClientMessage) -> Frame {
+    Frame::Text(serde_json::to_string(msg).expect("control messages always serialize"))
+}
+
+/// Encodes a control message from the relay.
+pub fn encode_server(msg: &ServerMessage) -> Frame {
+    Frame::Text(serde_json::to_string(msg).expect("control messages always serialize"))
+}
+
+/// Decodes a control message from the relay (the browser's side).
+pub fn decode_server(text: &str) -> Result<ServerMessage, DecodeError> {
+    serde_json::from_str(text).map_err(|e| DecodeError::BadJson(e.to_string()))
+}
+
+/// Words for an exit code, as the status line shows them:
+/// `exit status 3`, `exit status 137 (killed by signal 9)`.
+pub fn describe_exit(code: i32) -> String {
+    if (129..=128 + 64).contains(&code) {
+        format!("exit status {code} (killed by signal {})", code - 128)
+    } else {
+        format!("exit status {code}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_frames_are_input_bytes_untouched() {
+        let raw = Bytes::from_static(b"\xff\xfe\x00ls\r");
+        assert_eq!(decode_client(Frame::Binary(raw.clone())), Ok(ClientEvent::Input(raw)));
+    }
+
+    #[test]
+    fn control_messages_round_trip() {
+        for msg in [ClientMessage::Resize { cols: 120, rows: 40 }, ClientMessage::Ack { bytes: 65536 }] {
+            let Frame::Text(text) = encode_client(&msg) else { panic!("control is text") };
+            assert_eq!(decode_client(Frame::Text(text)), Ok(ClientEvent::Control(msg)));
+        }
+        for msg in [
+            ServerMessage::Connected { pod: Some("web-1".into()), container: Some("app".into()), expires_at: None },
+            ServerMessage::Exit { code: 42 },
+            ServerMessage::End { code: 4000, reason: "process exited with status 42".into() },
+        ] {
+            let Frame::Text(text) = encode_server(&msg) else { panic!("control is text") };
+            assert_eq!(decode_server(&text), Ok(msg));
+        }
+    }
+
+    #[test]
+    fn wire_shapes_are_stable() {
+        assert_eq!(
+            encode_client(&ClientMessage::Resize { cols: 80, rows: 24 }),
+            Frame::Text(r#"{"type":"resize","cols":80,"rows":24}"#.into())
+        );
+        assert_eq!(
+            encode_server(&ServerMessage::Exit { code: 3 }),
+            Frame::Text(r#"{"type":"exit","code":3}"#.into())
+        );
+    }
+
+    #[test]
+    fn malformed_control_messages_are_errors() {
+        for bad in ["", "{", r#"{"type":"nope"}"#, r#"{"type":"resize","cols":-1,"rows":2}"#, "[]"] {
+            assert!(matches!(decode_client(Frame::Text(bad.into())), Err(DecodeError::BadJson(_))), "{bad}");
+        }
+        for (cols, rows) in [(0, 24), (80, 0), (1001, 24), (80, 65535)] {
+            let text = format!(r#"{{"type":"resize","cols":{cols},"rows":{rows}}}"#);
+            assert_eq!(decode_client(Frame::Text(text)), Err(DecodeError::BadSize { cols, rows }));
+        }
+    }
+
+    #[test]
+    fn size_from_query() {
+        assert_eq!(TerminalSize::from_query("cols=120&rows=40"), Ok(Some(TerminalSize { cols: 120, rows: 40 })));
+        assert_eq!(TerminalSize::from_query("x=1&rows=5&cols=7"), Ok(Some(TerminalSize { cols: 7, rows: 5 })));
+        assert_eq!(TerminalSize::from_query(""), Ok(None));
+        assert!(TerminalSize::from_query("cols=80").is_err());
+        assert!(TerminalSize::from_query("cols=80&rows=abc").is_err());
+        assert!(TerminalSize::from_query("cols=0&rows=10").is_err());
+        assert_eq!(TerminalSize { cols: 9, rows: 3 }.to_query(), "cols=9&rows=3");
+    }
+
+    #[test]
+    fn exit_descriptions() {
+        assert_eq!(describe_exit(0), "exit status 0");
+        assert_eq!(describe_exit(3), "exit status 3");
+        assert_eq!(describe_exit(137), "exit status 137 (killed by signal 9)");
+        assert_eq!(describe_exit(255), "exit status 255");
+    }
+}
