@@ -95,7 +95,8 @@ impl WorkhorseSecret {
         self.sign_at(now_secs())
     }
 
-    fn sign_at(&self, iat: u64) -> String {
+    /// A token with the given `iat` (unix seconds); for tests of staleness.
+    pub fn sign_at(&self, iat: u64) -> String {
         let claims = Claims { iss: JWT_ISSUER.into(), iat };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding_key()).expect("HS256 signing cannot fail")
     }

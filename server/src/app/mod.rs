@@ -20,8 +20,16 @@ use serde::Serialize;
 use shared::channel::{API_REQUEST_HEADER, AuthorizeResponse, ChannelSettings, WORKHORSE_CONTENT_TYPE};
 use std::sync::Arc;
 
-/// GitLab's default exec command (`lib/gitlab/kubernetes.rb` `EXEC_COMMAND`).
-pub const DEFAULT_COMMAND: [&str; 3] = ["sh", "-c", "bash || sh"];
+/// The default exec command. GitLab's is `sh -c 'bash || sh'`
+/// (`lib/gitlab/kubernetes.rb` `EXEC_COMMAND`); Porthole `exec`s the shell
+/// instead, so that the shell's exit status is the exec's and a shell that
+/// exits non-zero does not start a second one by itself, and sets `TERM`,
+/// which an exec cannot pass as an environment variable.
+pub const DEFAULT_COMMAND: [&str; 3] = [
+    "sh",
+    "-c",
+    "export TERM=xterm-256color; if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi",
+];
 
 /// A project and its environments.
 #[derive(Debug, Clone)]
@@ -241,7 +249,7 @@ mod tests {
         let c = channel_for(&env, &terminal).unwrap();
         assert_eq!(
             c.url,
-            "wss://127.0.0.1:6443/api/v1/namespaces/ns/pods/web-1/exec?container=app&stderr=true&stdin=true&stdout=true&tty=true&command=sh&command=-c&command=bash+%7C%7C+sh"
+            "wss://127.0.0.1:6443/api/v1/namespaces/ns/pods/web-1/exec?container=app&stderr=true&stdin=true&stdout=true&tty=true&command=sh&command=-c&command=export+TERM%3Dxterm-256color%3B+if+command+-v+bash+%3E%2Fdev%2Fnull+2%3E%261%3B+then+exec+bash%3B+else+exec+sh%3B+fi"
         );
         assert_eq!(c.header["Authorization"], ["Bearer t0k"]);
         assert_eq!(c.subprotocols, ["v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io"]);

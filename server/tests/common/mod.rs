@@ -1,0 +1,303 @@
+//! Test harness: a real porthole on ephemeral loopback ports, a stand-in for
+//! GitLab Rails that answers authorize with any Channel we want, and a
+//! WebSocket client that speaks every browser subprotocol.
+#![allow(dead_code)]
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use server::jwt::WorkhorseSecret;
+use server::{Config, Porthole};
+use shared::channel::{API_REQUEST_HEADER, AuthorizeResponse, ChannelSettings, WORKHORSE_CONTENT_TYPE};
+use shared::porthole::{self, ClientMessage, ServerMessage};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long any single wait in a test may take before it fails.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+pub struct TestPorthole {
+    pub porthole: Porthole,
+    pub data: tempfile::TempDir,
+}
+
+impl TestPorthole {
+    pub fn url(&self) -> String {
+        self.porthole.url()
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.porthole.addr)
+    }
+
+    pub fn secret(&self) -> WorkhorseSecret {
+        WorkhorseSecret::load_or_create(&self.data.path().join("workhorse_secret")).unwrap()
+    }
+
+    /// The Channel the demo app would answer, with other subprotocols and command.
+    pub fn channel(&self, subprotocols: &[&str], command: &[&str]) -> ChannelSettings {
+        let cluster = &self.porthole.cluster;
+        let mut url = url::Url::parse(&format!(
+            "wss://{}/api/v1/namespaces/shop-production/pods/shop-web-7c9d5b8f4-q2x7z/exec",
+            cluster.addr
+        ))
+        .unwrap();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("container", "web");
+            for flag in ["stderr", "stdin", "stdout", "tty"] {
+                q.append_pair(flag, "true");
+            }
+            for part in command {
+                q.append_pair("command", part);
+            }
+        }
+        ChannelSettings {
+            subprotocols: subprotocols.iter().map(|s| s.to_string()).collect(),
+            url: url.to_string(),
+            header: [("Authorization".to_string(), vec![format!("Bearer {}", cluster.token)])].into(),
+            ca_pem: cluster.ca_pem.clone(),
+            max_session_time: 0,
+        }
+    }
+}
+
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PORTHOLE_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
+
+fn test_config(data: &std::path::Path) -> Config {
+    let mut config = Config::new(data);
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.kill_grace = Duration::from_millis(500);
+    config
+}
+
+/// A porthole with its own app.
+pub async fn start() -> TestPorthole {
+    init_tracing();
+    let data = tempfile::tempdir().unwrap();
+    let porthole = Porthole::start(test_config(data.path())).await.unwrap();
+    TestPorthole { porthole, data }
+}
+
+/// A stand-in for Rails: verifies the relay's JWT like the app does and
+/// answers the Channel currently set.
+pub struct FakeRails {
+    pub channel: Arc<Mutex<Option<ChannelSettings>>>,
+}
+
+impl FakeRails {
+    pub fn set(&self, channel: ChannelSettings) {
+        *self.channel.lock().unwrap() = Some(channel);
+    }
+}
+
+/// A porthole whose relay authorizes against a [`FakeRails`].
+pub async fn start_with_fake_rails() -> (TestPorthole, FakeRails) {
+    init_tracing();
+    let data = tempfile::tempdir().unwrap();
+    let secret = WorkhorseSecret::load_or_create(&data.path().join("workhorse_secret")).unwrap();
+    let channel: Arc<Mutex<Option<ChannelSettings>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rails_url = format!("http://{}", listener.local_addr().unwrap());
+    let shared_channel = channel.clone();
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let channel = shared_channel.lock().unwrap().clone();
+        let secret = secret.clone();
+        async move {
+            use axum::response::IntoResponse;
+            let token = headers.get(API_REQUEST_HEADER).and_then(|v| v.to_str().ok());
+            if secret.verify(token).is_err() {
+                return (axum::http::StatusCode::UNAUTHORIZED, "bad jwt").into_response();
+            }
+            match channel {
+                Some(channel) => (
+                    [(axum::http::header::CONTENT_TYPE, WORKHORSE_CONTENT_TYPE)],
+                    axum::Json(AuthorizeResponse { channel }),
+                )
+                    .into_response(),
+                None => (axum::http::StatusCode::NOT_FOUND, "Not found").into_response(),
+            }
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut config = test_config(data.path());
+    config.app_url = Some(rails_url.parse().unwrap());
+    let porthole = Porthole::start(config).await.unwrap();
+    (TestPorthole { porthole, data }, FakeRails { channel })
+}
+
+pub const ENV_WS: &str = "/demo/shop/-/environments/1/terminal.ws";
+
+/// A browser-like WebSocket client.
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub protocol: String,
+    /// Every output byte received so far.
+    pub output: Vec<u8>,
+    pub controls: Vec<ServerMessage>,
+    pub close: Option<(u16, String)>,
+    /// Acknowledge output (v1.porthole flow control), as the frontend does.
+    pub auto_ack: bool,
+}
+
+impl Client {
+    pub async fn connect(url: &str, protocol: &str) -> Client {
+        Client::try_connect(url, protocol).await.unwrap_or_else(|e| panic!("connect {url}: {e}"))
+    }
+
+    pub async fn try_connect(url: &str, protocol: &str) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+        let mut request = url.into_client_request().unwrap();
+        if !protocol.is_empty() {
+            request.headers_mut().insert("sec-websocket-protocol", protocol.parse().unwrap());
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Client { ws, protocol: protocol.to_string(), output: vec![], controls: vec![], close: None, auto_ack: true })
+    }
+
+    pub fn output_text(&self) -> String {
+        String::from_utf8_lossy(&self.output).into_owned()
+    }
+
+    pub async fn send_input(&mut self, bytes: &[u8]) {
+        let msg = match self.protocol.as_str() {
+            "base64.terminal.gitlab.com" => Message::Text(STANDARD.encode(bytes).into()),
+            _ => Message::Binary(Bytes::copy_from_slice(bytes)),
+        };
+        self.ws.send(msg).await.unwrap();
+    }
+
+    pub async fn send_control(&mut self, msg: &ClientMessage) {
+        let shared::Frame::Text(text) = porthole::encode_client(msg) else { unreachable!() };
+        self.ws.send(Message::Text(text.into())).await.unwrap();
+    }
+
+    pub async fn send_raw(&mut self, msg: Message) {
+        self.ws.send(msg).await.unwrap();
+    }
+
+    /// Reads one message; false once the connection is closed.
+    pub async fn read_one(&mut self) -> bool {
+        if self.close.is_some() {
+            return false;
+        }
+        match self.ws.next().await {
+            Some(Ok(Message::Binary(bytes))) => {
+                let n = bytes.len() as u64;
+                self.output.extend_from_slice(&bytes);
+                if self.auto_ack && self.protocol == porthole::SUBPROTOCOL {
+                    self.send_control(&ClientMessage::Ack { bytes: n }).await;
+                }
+            }
+            Some(Ok(Message::Text(text))) => {
+                if self.protocol == porthole::SUBPROTOCOL {
+                    self.controls.push(porthole::decode_server(&text).expect("valid control message"));
+                } else {
+                    self.output.extend(STANDARD.decode(text.as_bytes()).expect("valid base64"));
+                }
+            }
+            Some(Ok(Message::Close(frame))) => {
+                self.close = Some(frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or((1005, String::new())));
+                return false;
+            }
+            Some(Ok(_)) => {}
+            None | Some(Err(_)) => {
+                self.close.get_or_insert((1006, String::new()));
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Reads until `pred` holds for the client, or fails the test at the deadline.
+    pub async fn read_until(&mut self, what: &str, pred: impl Fn(&Client) -> bool) {
+        let deadline = Instant::now() + DEADLINE;
+        while !pred(self) {
+            match tokio::time::timeout_at(deadline, self.read_one()).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    if pred(self) {
+                        return;
+                    }
+                    panic!("closed ({:?}) before {what}; output: {:?}", self.close, tail(&self.output_text()))
+                }
+                Err(_) => panic!("timed out waiting for {what}; output: {:?}", tail(&self.output_text())),
+            }
+        }
+    }
+
+    /// Reads until the output contains `needle` after byte `from`.
+    pub async fn expect_output_after(&mut self, from: usize, needle: &str) {
+        self.read_until(needle, |c| c.output.len() > from && String::from_utf8_lossy(&c.output[from..]).contains(needle))
+            .await;
+    }
+
+    pub async fn expect_output(&mut self, needle: &str) {
+        self.expect_output_after(0, needle).await;
+    }
+
+    /// Waits for the shell's first prompt (`$ ` or `# `).
+    pub async fn expect_prompt(&mut self) {
+        self.read_until("a prompt", |c| {
+            let t = c.output_text();
+            t.trim_end_matches(' ').ends_with('$') || t.trim_end_matches(' ').ends_with('#')
+        })
+        .await;
+    }
+
+    /// Runs a command and returns the output that follows it, up to `marker`.
+    pub async fn run(&mut self, command: &str, marker: &str) -> String {
+        let from = self.output.len();
+        self.send_input(format!("{command}\r").as_bytes()).await;
+        self.expect_output_after(from, marker).await;
+        String::from_utf8_lossy(&self.output[from..]).into_owned()
+    }
+
+    /// Reads until the server closes; returns the close code and reason.
+    pub async fn expect_close(&mut self) -> (u16, String) {
+        self.read_until("the close frame", |c| c.close.is_some()).await;
+        self.close.clone().unwrap()
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+fn tail(s: &str) -> &str {
+    let mut start = s.len().saturating_sub(600);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+/// Waits until `cond` holds, polling, or panics at `deadline` from now.
+pub async fn eventually(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
+    let until = Instant::now() + deadline;
+    while !cond() {
+        assert!(Instant::now() < until, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Pids whose command line is exactly `argv`.
+pub fn pids_running(argv: &[&str]) -> Vec<i32> {
+    let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()))
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).map(|c| c == want).unwrap_or(false))
+        .collect()
+}

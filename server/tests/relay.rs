@@ -1,0 +1,173 @@
+//! The relay end to end over real sockets: browser subprotocols × upstream
+//! subprotocols, exit status, resize, refusals, and hang-up on close.
+
+mod common;
+
+use common::*;
+use shared::k8s::Protocol;
+use shared::porthole::{ClientMessage, ServerMessage};
+use std::time::Duration;
+
+const BROWSER_PROTOCOLS: [&str; 3] = ["v1.porthole", "terminal.gitlab.com", "base64.terminal.gitlab.com"];
+const SHELL: [&str; 1] = ["bash"];
+
+#[tokio::test]
+async fn every_browser_subprotocol_with_every_upstream_subprotocol() {
+    let (porthole, rails) = start_with_fake_rails().await;
+    for upstream in Protocol::ALL {
+        rails.set(porthole.channel(&[upstream.name()], &SHELL));
+        for browser in BROWSER_PROTOCOLS {
+            let case = format!("{browser} over {}", upstream.name());
+            let mut client = Client::connect(&porthole.ws_url(ENV_WS), browser).await;
+            client.expect_prompt().await;
+            client.run("echo hello-$((6*7))", "hello-42\r\n").await;
+            client.send_input(b"exit 42\r").await;
+            let (code, reason) = client.expect_close().await;
+            if upstream.has_json_status() {
+                assert_eq!(code, 4000, "{case}: {reason}");
+                assert_eq!(reason, "the process ended: exit status 42", "{case}");
+                if browser == "v1.porthole" {
+                    assert!(client.controls.contains(&ServerMessage::Exit { code: 42 }), "{case}: {:?}", client.controls);
+                }
+            } else {
+                // v1 reports a failure as text only; the relay still reads the code out of it.
+                assert_eq!((code, reason.as_str()), (4000, "the process ended: exit status 42"), "{case}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn demo_environment_exit_status_reaches_the_client() {
+    let porthole = start().await;
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    match &client.controls[0] {
+        ServerMessage::Connected { pod, container, expires_at } => {
+            assert_eq!(pod.as_deref(), Some("shop-web-7c9d5b8f4-q2x7z"));
+            assert_eq!(container.as_deref(), Some("web"));
+            assert_eq!(*expires_at, None);
+        }
+        other => panic!("first control message was {other:?}"),
+    }
+    client.send_input(b"exit 42\r").await;
+    let (code, reason) = client.expect_close().await;
+    assert_eq!((code, reason.as_str()), (4000, "the process ended: exit status 42"));
+    let n = client.controls.len();
+    assert_eq!(client.controls[n - 2], ServerMessage::Exit { code: 42 });
+    assert_eq!(client.controls[n - 1], ServerMessage::End { code: 4000, reason: "the process ended: exit status 42".into() });
+}
+
+#[tokio::test]
+async fn initial_size_and_resize_reach_stty() {
+    let porthole = start().await;
+    let url = format!("{}?cols=101&rows=31", porthole.ws_url(ENV_WS));
+    let mut client = Client::connect(&url, "v1.porthole").await;
+    client.expect_prompt().await;
+    client.run("stty size", "31 101\r\n").await;
+    client.send_control(&ClientMessage::Resize { cols: 120, rows: 40 }).await;
+    // The resize and the next keystrokes travel in order on one connection.
+    client.run("stty size", "40 120\r\n").await;
+    client.close().await;
+}
+
+#[tokio::test]
+async fn closing_the_client_kills_the_shell() {
+    let porthole = start().await;
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    client.send_input(b"sleep 31337\r").await;
+    eventually("sleep 31337 to start", DEADLINE, || !pids_running(&["sleep", "31337"]).is_empty()).await;
+    client.close().await;
+    eventually("sleep 31337 to be gone", Duration::from_secs(10), || pids_running(&["sleep", "31337"]).is_empty()).await;
+}
+
+async fn get(url: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let client = reqwest::Client::new();
+    let mut request = client.get(url);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn terminal_ws_without_upgrade_headers_is_400() {
+    let porthole = start().await;
+    let (status, _) = get(&format!("{}{ENV_WS}", porthole.url()), &[]).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn upgrade_to_any_other_path_is_400() {
+    let porthole = start().await;
+    for path in ["/", "/api/v4/projects", "/demo/shop/-/environments/1/terminal", "/demo/shop/-/environments/1/terminal.ws/authorize"] {
+        let (status, body) = get(
+            &format!("{}{path}", porthole.url()),
+            &[("connection", "Upgrade"), ("upgrade", "websocket"), ("sec-websocket-version", "13"), ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")],
+        )
+        .await;
+        assert_eq!((status, body.as_str()), (400, "websocket upgrade not allowed\n"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn unsupported_subprotocols_and_bad_sizes_are_refused_before_the_upgrade() {
+    let porthole = start().await;
+    let err = Client::try_connect(&porthole.ws_url(ENV_WS), "chat").await.err().expect("must be refused");
+    assert!(err.to_string().contains("400"), "{err}");
+    let url = format!("{}?cols=0&rows=24", porthole.ws_url(ENV_WS));
+    let err = Client::try_connect(&url, "v1.porthole").await.err().expect("must be refused");
+    assert!(err.to_string().contains("400"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unknown_environment_is_refused_with_the_apps_404() {
+    let porthole = start().await;
+    let err = Client::try_connect(&porthole.ws_url("/demo/shop/-/environments/99/terminal.ws"), "v1.porthole")
+        .await
+        .err()
+        .expect("must be refused");
+    assert!(err.to_string().contains("404"), "{err}");
+}
+
+#[tokio::test]
+async fn authorize_requires_a_fresh_relay_jwt() {
+    let porthole = start().await;
+    let url = format!("{}{ENV_WS}/authorize", porthole.url());
+    assert_eq!(get(&url, &[]).await.0, 401);
+    assert_eq!(get(&url, &[("Gitlab-Workhorse-Api-Request", "garbage")]).await.0, 401);
+    let forged = server::jwt::WorkhorseSecret::from_bytes(vec![1; 32]).sign();
+    assert_eq!(get(&url, &[("Gitlab-Workhorse-Api-Request", &forged)]).await.0, 401);
+    let stale = stale_token(&porthole.secret());
+    assert_eq!(get(&url, &[("Gitlab-Workhorse-Api-Request", &stale)]).await.0, 401);
+
+    let good = porthole.secret().sign();
+    let response = reqwest::Client::new().get(&url).header("Gitlab-Workhorse-Api-Request", good).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["content-type"], "application/vnd.gitlab-workhorse+json");
+    let json: serde_json::Value = response.json().await.unwrap();
+    let channel = &json["Channel"];
+    assert_eq!(channel["Subprotocols"], serde_json::json!(["v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io"]));
+    assert!(channel["Url"].as_str().unwrap().starts_with("wss://127.0.0.1:"));
+    assert!(channel["Url"].as_str().unwrap().contains("/pods/shop-web-7c9d5b8f4-q2x7z/exec?container=web&"));
+    assert_eq!(channel["Header"]["Authorization"][0], format!("Bearer {}", porthole.porthole.cluster.token));
+    assert!(channel["CAPem"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(channel["MaxSessionTime"], 0);
+}
+
+/// A correctly signed token whose `iat` is 120 s old.
+fn stale_token(secret: &server::jwt::WorkhorseSecret) -> String {
+    secret.sign_at(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 120)
+}
+
+#[tokio::test]
+async fn a_browser_that_breaks_the_subprotocol_gets_4003() {
+    let porthole = start().await;
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    client.send_raw(tokio_tungstenite::tungstenite::Message::Text("{not json".into())).await;
+    let (code, reason) = client.expect_close().await;
+    assert_eq!(code, 4003, "{reason}");
+}
