@@ -25,13 +25,13 @@ async fn every_browser_subprotocol_with_every_upstream_subprotocol() {
             let (code, reason) = client.expect_close().await;
             if upstream.has_json_status() {
                 assert_eq!(code, 4000, "{case}: {reason}");
-                assert_eq!(reason, "the process ended: exit status 42", "{case}");
+                assert_eq!(reason, "the process exited with exit status 42", "{case}");
                 if browser == "v1.porthole" {
                     assert!(client.controls.contains(&ServerMessage::Exit { code: 42 }), "{case}: {:?}", client.controls);
                 }
             } else {
                 // v1 reports a failure as text only; the relay still reads the code out of it.
-                assert_eq!((code, reason.as_str()), (4000, "the process ended: exit status 42"), "{case}");
+                assert_eq!((code, reason.as_str()), (4000, "the process exited with exit status 42"), "{case}");
             }
         }
     }
@@ -52,10 +52,10 @@ async fn demo_environment_exit_status_reaches_the_client() {
     }
     client.send_input(b"exit 42\r").await;
     let (code, reason) = client.expect_close().await;
-    assert_eq!((code, reason.as_str()), (4000, "the process ended: exit status 42"));
+    assert_eq!((code, reason.as_str()), (4000, "the process exited with exit status 42"));
     let n = client.controls.len();
     assert_eq!(client.controls[n - 2], ServerMessage::Exit { code: 42 });
-    assert_eq!(client.controls[n - 1], ServerMessage::End { code: 4000, reason: "the process ended: exit status 42".into() });
+    assert_eq!(client.controls[n - 1], ServerMessage::End { code: 4000, reason: "the process exited with exit status 42".into() });
 }
 
 #[tokio::test]

@@ -68,7 +68,7 @@ impl End {
     /// The close code and the reason shown to the user.
     pub fn close(&self) -> (CloseCode, String) {
         match self {
-            End::Exited(code) => (CloseCode::ProcessExited, format!("the process ended: {}", describe_exit(*code))),
+            End::Exited(code) => (CloseCode::ProcessExited, format!("the process exited with {}", describe_exit(*code))),
             End::Failed(message) => (CloseCode::UpstreamError, format!("the terminal could not run: {message}")),
             End::UpstreamClosed => (CloseCode::UpstreamClosed, CloseCode::UpstreamClosed.default_reason().into()),
             End::UpstreamError(e) => (CloseCode::UpstreamError, format!("the connection to the pod failed: {e}")),
@@ -324,7 +324,7 @@ mod tests {
             assert!((4000..5000).contains(&code.code()));
             assert!(!reason.is_empty());
         }
-        assert_eq!(End::Exited(3).close().1, "the process ended: exit status 3");
+        assert_eq!(End::Exited(3).close().1, "the process exited with exit status 3");
         assert_eq!(End::Expired(3).close().1, "Session expired: the maximum session time is 3 seconds");
     }
 }

@@ -1,0 +1,39 @@
+// Playwright end-to-end tests: Debian's Chromium against a real porthole
+// (built by `make test`) with its local cluster. No browser is downloaded.
+import { defineConfig } from '@playwright/test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const port = process.env.PORTHOLE_E2E_PORT || '18080';
+const dataDir = mkdtempSync(join(tmpdir(), 'porthole-e2e-'));
+
+export default defineConfig({
+  testDir: '.',
+  outputDir: 'artifacts/results',
+  timeout: 60_000,
+  expect: { timeout: 20_000 },
+  workers: 1,
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    viewport: { width: 1100, height: 700 },
+    launchOptions: {
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ],
+    },
+    screenshot: 'only-on-failure',
+    trace: 'off',
+  },
+  webServer: {
+    command: `../target/debug/porthole --listen 127.0.0.1:${port} --data-dir ${dataDir} --dist-dir ../frontend/dist`,
+    url: `http://127.0.0.1:${port}/api/v4/projects`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+  },
+});

@@ -1,0 +1,95 @@
+// The environment terminal page, as a person uses it.
+import { test, expect } from '@playwright/test';
+
+const TERMINAL = '/demo/shop/-/environments/1/terminal';
+
+/** The terminal's visible rows, as text (xterm.js DOM renderer). */
+async function rows(page) {
+  return page.$$eval('.xterm-rows > div', (divs) => divs.map((d) => d.textContent.replace(/\u00a0/g, ' ').trimEnd()));
+}
+
+/** Waits until some row satisfies `pred`; returns that row. */
+async function waitForRow(page, pred, what) {
+  let found;
+  await expect.poll(async () => {
+    found = (await rows(page)).find(pred);
+    return found !== undefined;
+  }, { message: `a terminal row with ${what}` }).toBe(true);
+  return found;
+}
+
+async function waitForPrompt(page) {
+  await waitForRow(page, (r) => /[$#]$/.test(r), 'a prompt');
+}
+
+/** Types a command and presses Enter. */
+async function run(page, command) {
+  await page.locator('.xterm').click();
+  await page.keyboard.type(command);
+  await page.keyboard.press('Enter');
+}
+
+async function termSize(page) {
+  const el = page.getByTestId('terminal');
+  return { cols: await el.getAttribute('data-cols'), rows: await el.getAttribute('data-rows') };
+}
+
+/** Runs `stty size` after a unique marker and returns "rows cols". */
+async function sttySize(page) {
+  const marker = `size-${Math.random().toString(36).slice(2, 8)}`;
+  await run(page, `echo ${marker}: $(stty size)`);
+  const row = await waitForRow(page, (r) => r.startsWith(`${marker}: `), marker);
+  return row.slice(marker.length + 2).trim();
+}
+
+test('landing page links to the demo environment terminal', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.getByRole('heading', { name: 'demo/shop' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Open terminal' })).toHaveAttribute('href', TERMINAL);
+});
+
+test('a shell in the pod: prompt, command, stty size, resize, exit status', async ({ page }) => {
+  await page.goto(TERMINAL);
+  await expect(page.getByTestId('status')).toHaveText('Connected to pod shop-web-7c9d5b8f4-q2x7z, container web');
+  await waitForPrompt(page);
+
+  await run(page, 'echo hello-$((6*7))');
+  await waitForRow(page, (r) => r === 'hello-42', 'hello-42');
+
+  const before = await termSize(page);
+  expect(await sttySize(page)).toBe(`${before.rows} ${before.cols}`);
+
+  await page.setViewportSize({ width: 760, height: 460 });
+  await expect.poll(async () => (await termSize(page)).cols).not.toBe(before.cols);
+  const after = await termSize(page);
+  expect(await sttySize(page)).toBe(`${after.rows} ${after.cols}`);
+
+  await page.screenshot({ path: 'artifacts/terminal.png' });
+
+  await run(page, 'exit 3');
+  await expect(page.getByTestId('status')).toContainText('exit status 3');
+  await expect(page.getByTestId('status')).toHaveText(/^Ended: /);
+});
+
+test('reconnect opens one new session, with no second terminal', async ({ page }) => {
+  await page.goto(TERMINAL);
+  await waitForPrompt(page);
+  await run(page, 'exit 0');
+  await expect(page.getByTestId('status')).toContainText('exit status 0');
+
+  await page.getByTestId('reconnect').click();
+  await expect(page.getByTestId('status')).toHaveText(/^Connected to pod/);
+  await waitForPrompt(page);
+  await expect(page.locator('.xterm')).toHaveCount(1);
+  // One keystroke listener: typed text appears once, not doubled.
+  await run(page, 'echo once-$((1+1))');
+  await waitForRow(page, (r) => r === 'once-2', 'once-2');
+  const typed = (await rows(page)).filter((r) => r.includes('echo once-$((1+1))'));
+  expect(typed).toHaveLength(1);
+  expect(typed[0]).toMatch(/echo once-\$\(\(1\+1\)\)$/);
+});
+
+test('a refused terminal says Connection failed', async ({ page }) => {
+  await page.goto('/demo/shop/-/environments/99/terminal');
+  await expect(page.getByTestId('status')).toHaveText('Connection failed');
+});

@@ -1,0 +1,68 @@
+//! Which page a URL path shows. Project paths may have nested groups, so the
+//! path is matched from the `-/` separator, as GitLab's routes do.
+
+/// A page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    /// `/`: projects and environments.
+    Landing,
+    /// `/<project>/-/environments/<id>/terminal`.
+    EnvironmentTerminal {
+        /// `namespace/project`.
+        project: String,
+        /// Environment id.
+        id: u64,
+    },
+    /// Anything else.
+    NotFound,
+}
+
+impl Page {
+    /// The page for a path.
+    pub fn from_path(path: &str) -> Page {
+        let path = path.trim_end_matches('/');
+        if path.is_empty() {
+            return Page::Landing;
+        }
+        let Some((project, tail)) = path.trim_start_matches('/').split_once("/-/") else { return Page::NotFound };
+        if project.split('/').count() < 2 || project.split('/').any(str::is_empty) {
+            return Page::NotFound;
+        }
+        match tail.split('/').collect::<Vec<_>>().as_slice() {
+            ["environments", id, "terminal"] if id.bytes().all(|b| b.is_ascii_digit()) => match id.parse() {
+                Ok(id) => Page::EnvironmentTerminal { project: project.to_string(), id },
+                Err(_) => Page::NotFound,
+            },
+            _ => Page::NotFound,
+        }
+    }
+
+    /// The terminal page's WebSocket path (`…/terminal.ws`).
+    pub fn websocket_path(&self) -> Option<String> {
+        match self {
+            Page::EnvironmentTerminal { project, id } => Some(format!("/{project}/-/environments/{id}/terminal.ws")),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages() {
+        assert_eq!(Page::from_path("/"), Page::Landing);
+        assert_eq!(Page::from_path(""), Page::Landing);
+        let t = Page::from_path("/demo/shop/-/environments/1/terminal");
+        assert_eq!(t, Page::EnvironmentTerminal { project: "demo/shop".into(), id: 1 });
+        assert_eq!(t.websocket_path().as_deref(), Some("/demo/shop/-/environments/1/terminal.ws"));
+        assert_eq!(
+            Page::from_path("/a/b/c/-/environments/7/terminal/"),
+            Page::EnvironmentTerminal { project: "a/b/c".into(), id: 7 }
+        );
+        for bad in ["/shop/-/environments/1/terminal", "/demo/shop/-/environments/x/terminal", "/demo/shop", "/demo//shop/-/environments/1/terminal"] {
+            assert_eq!(Page::from_path(bad), Page::NotFound, "{bad}");
+        }
+    }
+}

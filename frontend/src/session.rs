@@ -1,0 +1,335 @@
+//! The terminal on the page: one xterm.js `Terminal` for the page's
+//! lifetime, connected to one WebSocket session at a time.
+//!
+//! - Output arrives as binary frames and is written to xterm.js as bytes
+//!   (`Uint8Array`), never decoded here; xterm.js reassembles UTF-8 split
+//!   across frames.
+//! - Flow control: each write's callback counts parsed bytes, and an `ack`
+//!   goes back every [`ACK_EVERY`] bytes or whenever xterm.js has caught up,
+//!   so the relay never has more than a window of output in flight.
+//! - Keystrokes go up as binary frames; size changes (fit to the container,
+//!   watched by a `ResizeObserver`) as `resize` messages; the first size
+//!   travels in the connect URL.
+//! - Reconnect replaces the connection: the old socket's handlers are
+//!   detached before it is closed, and the terminal's own listeners are
+//!   registered once, so there are never two sessions or doubled listeners.
+
+use crate::status::Status;
+use crate::xterm::{Disposable, FitAddon, Terminal, Unicode11Addon};
+use js_sys::{ArrayBuffer, Uint8Array};
+use leptos::prelude::{Set, WriteSignal};
+use shared::porthole::{self, ACK_EVERY, ClientMessage, ServerMessage, TerminalSize};
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{BinaryType, CloseEvent, HtmlElement, MessageEvent, ResizeObserver, WebSocket};
+
+/// When built with `PORTHOLE_DEV_WS=<prefix>` (`make dev`), the page opens its
+/// WebSocket under that prefix and names the subprotocol in the query:
+/// trunk serve's WebSocket proxy does not pass `Sec-WebSocket-Protocol` back.
+const DEV_WS_PREFIX: Option<&str> = option_env!("PORTHOLE_DEV_WS");
+
+/// xterm.js options (JSON, parsed once).
+const TERMINAL_OPTIONS: &str = r##"{"cursorBlink":true,"allowProposedApi":true,"scrollback":5000,
+  "fontFamily":"ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace","fontSize":14,
+  "theme":{"background":"#101418","foreground":"#e6e6e6"}}"##;
+
+/// The page's terminal. Dropping it does not dispose it: call [`TerminalView::dispose`].
+pub struct TerminalView {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    term: Terminal,
+    parent: HtmlElement,
+    fit: FitAddon,
+    ws_path: String,
+    set_status: WriteSignal<Status>,
+    conn: RefCell<Option<Connection>>,
+    generation: Cell<u32>,
+    listeners: RefCell<Vec<Disposable>>,
+    observer: RefCell<Option<ResizeObserver>>,
+    // Closures JS holds on to; dropped with the view.
+    _closures: RefCell<Vec<Box<dyn std::any::Any>>>,
+}
+
+/// One WebSocket session.
+struct Connection {
+    ws: WebSocket,
+    generation: u32,
+    state: Rc<RefCell<ConnState>>,
+    _on_open: Closure<dyn FnMut(web_sys::Event)>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+#[derive(Default)]
+struct ConnState {
+    opened: bool,
+    exit: Option<i32>,
+    end: Option<(u16, String)>,
+    /// Bytes handed to xterm.js and not yet parsed.
+    pending: u64,
+    /// Bytes parsed and not yet acknowledged.
+    unacked: u64,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        if self.ws.ready_state() <= WebSocket::OPEN {
+            let _ = self.ws.close_with_code_and_reason(1000, "reconnect");
+        }
+    }
+}
+
+impl TerminalView {
+    /// Creates the terminal inside `parent`, fitted to it; not yet connected.
+    pub fn open(parent: &HtmlElement, ws_path: String, set_status: WriteSignal<Status>) -> TerminalView {
+        let options = js_sys::JSON::parse(TERMINAL_OPTIONS).expect("options are valid JSON");
+        let term = Terminal::new(&options);
+        let fit = FitAddon::new();
+        term.load_addon(&fit);
+        term.load_addon(&Unicode11Addon::new());
+        term.unicode().set_active_version("11");
+        term.open(parent);
+        fit.fit();
+        let inner = Rc::new(Inner {
+            term,
+            parent: parent.clone(),
+            fit,
+            ws_path,
+            set_status,
+            conn: RefCell::new(None),
+            generation: Cell::new(0),
+            listeners: RefCell::new(Vec::new()),
+            observer: RefCell::new(None),
+            _closures: RefCell::new(Vec::new()),
+        });
+        Inner::listen(&inner, parent);
+        inner.publish_size();
+        TerminalView { inner }
+    }
+
+    /// Opens a new session, ending the current one first.
+    pub fn connect(&self) {
+        Inner::connect(&self.inner);
+    }
+
+    /// Ends the session and removes the terminal.
+    pub fn dispose(&self) {
+        self.inner.conn.borrow_mut().take();
+        if let Some(observer) = self.inner.observer.borrow_mut().take() {
+            observer.disconnect();
+        }
+        for listener in self.inner.listeners.borrow_mut().drain(..) {
+            listener.dispose();
+        }
+        self.inner.term.dispose();
+    }
+}
+
+impl Inner {
+    /// Registers the terminal's listeners, once for the page's lifetime.
+    fn listen(inner: &Rc<Inner>, parent: &HtmlElement) {
+        let weak = Rc::downgrade(inner);
+        let on_data = Closure::<dyn FnMut(String)>::new(move |data: String| {
+            if let Some(inner) = weak.upgrade() {
+                inner.send_bytes(data.as_bytes());
+            }
+        });
+        let weak = Rc::downgrade(inner);
+        let on_binary = Closure::<dyn FnMut(String)>::new(move |data: String| {
+            // One char per byte (xterm.js's binary string).
+            let bytes: Vec<u8> = data.chars().map(|c| c as u32 as u8).collect();
+            if let Some(inner) = weak.upgrade() {
+                inner.send_bytes(&bytes);
+            }
+        });
+        let weak = Rc::downgrade(inner);
+        let on_resize = Closure::<dyn FnMut(JsValue)>::new(move |_size: JsValue| {
+            if let Some(inner) = weak.upgrade() {
+                let size = inner.publish_size();
+                inner.send_control(&ClientMessage::Resize { cols: size.cols, rows: size.rows });
+            }
+        });
+        let weak = Rc::downgrade(inner);
+        let on_observe = Closure::<dyn FnMut(JsValue)>::new(move |_entries: JsValue| {
+            if let Some(inner) = weak.upgrade() {
+                inner.fit.fit();
+            }
+        });
+        {
+            let mut listeners = inner.listeners.borrow_mut();
+            listeners.push(inner.term.on_data(&on_data));
+            listeners.push(inner.term.on_binary(&on_binary));
+            listeners.push(inner.term.on_resize(&on_resize));
+        }
+        if let Ok(observer) = ResizeObserver::new(on_observe.as_ref().unchecked_ref()) {
+            observer.observe(parent);
+            *inner.observer.borrow_mut() = Some(observer);
+        }
+        inner._closures.borrow_mut().extend([
+            Box::new(on_data) as Box<dyn std::any::Any>,
+            Box::new(on_binary),
+            Box::new(on_resize),
+            Box::new(on_observe),
+        ]);
+    }
+
+    fn size(&self) -> TerminalSize {
+        let clamp = |n: u32| n.clamp(1, porthole::MAX_TERMINAL_SIDE.into()) as u16;
+        TerminalSize { cols: clamp(self.term.cols()), rows: clamp(self.term.rows()) }
+    }
+
+    /// The size, also kept in the container's `data-cols`/`data-rows`
+    /// (the end-to-end tests compare them with `stty size`).
+    fn publish_size(&self) -> TerminalSize {
+        let size = self.size();
+        let _ = self.parent.set_attribute("data-cols", &size.cols.to_string());
+        let _ = self.parent.set_attribute("data-rows", &size.rows.to_string());
+        size
+    }
+
+    fn url(&self) -> String {
+        let location = web_sys::window().expect("a window").location();
+        let scheme = if location.protocol().as_deref() == Ok("https:") { "wss" } else { "ws" };
+        let host = location.host().unwrap_or_default();
+        let size = self.size().to_query();
+        match DEV_WS_PREFIX {
+            Some(prefix) => format!("{scheme}://{host}{prefix}{}?{size}&subprotocol={}", self.ws_path, porthole::SUBPROTOCOL),
+            None => format!("{scheme}://{host}{}?{size}", self.ws_path),
+        }
+    }
+
+    fn connect(inner: &Rc<Inner>) {
+        // Detach and close the old session before anything else.
+        inner.conn.borrow_mut().take();
+        let generation = inner.generation.get().wrapping_add(1);
+        inner.generation.set(generation);
+        inner.term.reset();
+        inner.fit.fit();
+        inner.set_status.set(Status::Connecting);
+        let url = inner.url();
+        let ws = match DEV_WS_PREFIX {
+            Some(_) => WebSocket::new(&url),
+            None => WebSocket::new_with_str(&url, porthole::SUBPROTOCOL),
+        };
+        let ws = match ws {
+            Ok(ws) => ws,
+            Err(_) => {
+                inner.set_status.set(Status::Failed);
+                return;
+            }
+        };
+        ws.set_binary_type(BinaryType::Arraybuffer);
+        let state = Rc::new(RefCell::new(ConnState::default()));
+
+        let st = state.clone();
+        let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| st.borrow_mut().opened = true);
+
+        let weak = Rc::downgrade(inner);
+        let st = state.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            if let Some(inner) = weak.upgrade() {
+                inner.on_message(&st, generation, event);
+            }
+        });
+
+        let weak = Rc::downgrade(inner);
+        let st = state.clone();
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+            if let Some(inner) = weak.upgrade() {
+                inner.on_close(&st, event);
+            }
+        });
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        *inner.conn.borrow_mut() =
+            Some(Connection { ws, generation, state, _on_open: on_open, _on_message: on_message, _on_close: on_close });
+        inner.term.focus();
+    }
+
+    fn on_message(self: &Rc<Self>, state: &Rc<RefCell<ConnState>>, generation: u32, event: MessageEvent) {
+        let data = event.data();
+        if let Some(buffer) = data.dyn_ref::<ArrayBuffer>() {
+            // A view of a JS-owned buffer (not wasm memory), safe to hand over.
+            let bytes = Uint8Array::new(buffer);
+            let n = u64::from(bytes.length());
+            state.borrow_mut().pending += n;
+            let weak: Weak<Inner> = Rc::downgrade(self);
+            let written = Closure::once_into_js(move || {
+                if let Some(inner) = weak.upgrade() {
+                    inner.on_written(generation, n);
+                }
+            });
+            self.term.write_bytes(&bytes, &written);
+        } else if let Some(text) = data.as_string() {
+            match porthole::decode_server(&text) {
+                Ok(ServerMessage::Connected { pod, container, .. }) => {
+                    self.set_status.set(Status::Connected { pod, container });
+                }
+                Ok(ServerMessage::Exit { code }) => state.borrow_mut().exit = Some(code),
+                Ok(ServerMessage::End { code, reason }) => state.borrow_mut().end = Some((code, reason)),
+                Err(e) => web_sys::console::warn_1(&format!("porthole: ignoring control message: {e}").into()),
+            }
+        }
+    }
+
+    /// xterm.js has parsed `n` bytes of session `generation`.
+    fn on_written(&self, generation: u32, n: u64) {
+        let conn = self.conn.borrow();
+        let Some(conn) = conn.as_ref().filter(|c| c.generation == generation) else { return };
+        let ack = {
+            let mut st = conn.state.borrow_mut();
+            st.pending = st.pending.saturating_sub(n);
+            st.unacked += n;
+            if st.unacked >= ACK_EVERY || st.pending == 0 { std::mem::take(&mut st.unacked) } else { 0 }
+        };
+        if ack > 0 {
+            send_control_on(&conn.ws, &ClientMessage::Ack { bytes: ack });
+        }
+    }
+
+    fn on_close(&self, state: &Rc<RefCell<ConnState>>, event: CloseEvent) {
+        let st = state.borrow();
+        let status = match (&st.end, event.code()) {
+            (Some((_, reason)), _) => Status::Ended { reason: reason.clone(), exit: st.exit },
+            (None, code) if code >= 4000 => Status::Ended { reason: event.reason(), exit: st.exit },
+            (None, _) if !st.opened => Status::Failed,
+            (None, code) => Status::Ended { reason: format!("the connection was lost (code {code})"), exit: st.exit },
+        };
+        let notice = match &status {
+            Status::Failed => "Connection failed".to_string(),
+            other => other.text(),
+        };
+        self.term.write_text(&format!("\r\n\x1b[2m[{notice}]\x1b[0m\r\n"));
+        self.set_status.set(status);
+    }
+
+    fn send_bytes(&self, bytes: &[u8]) {
+        if let Some(conn) = self.conn.borrow().as_ref() {
+            if conn.ws.ready_state() == WebSocket::OPEN {
+                let _ = conn.ws.send_with_u8_array(bytes);
+            }
+        }
+    }
+
+    fn send_control(&self, msg: &ClientMessage) {
+        if let Some(conn) = self.conn.borrow().as_ref() {
+            send_control_on(&conn.ws, msg);
+        }
+    }
+}
+
+fn send_control_on(ws: &WebSocket, msg: &ClientMessage) {
+    if ws.ready_state() == WebSocket::OPEN {
+        if let shared::Frame::Text(text) = porthole::encode_client(msg) {
+            let _ = ws.send_with_str(&text);
+        }
+    }
+}
