@@ -38,10 +38,15 @@ impl BrowserCodec {
     /// Subprotocols the relay speaks to browsers, in order of preference.
     pub const SUBPROTOCOLS: [&'static str; 3] = [porthole::SUBPROTOCOL, gitlab::TERMINAL, gitlab::BASE64_TERMINAL];
 
-    /// Picks the preferred subprotocol among those offered. With no offer at
-    /// all, the session speaks `terminal.gitlab.com` without naming it (as
-    /// Workhorse relays an unnamed session raw); the returned name is `None`.
-    pub fn negotiate(headers: &HeaderMap) -> Result<(BrowserCodec, Option<&'static str>), UnsupportedSubprotocols> {
+    /// Picks the preferred subprotocol among those offered in
+    /// `Sec-WebSocket-Protocol`; the returned name is echoed in the upgrade.
+    ///
+    /// With no header, a `subprotocol=<name>` query parameter may name one
+    /// instead (not echoed): for proxies that do not pass the header back,
+    /// such as `trunk serve`'s. With neither, the session speaks
+    /// `terminal.gitlab.com` without naming it, as Workhorse relays an
+    /// unnamed session raw.
+    pub fn negotiate(headers: &HeaderMap, query: &str) -> Result<(BrowserCodec, Option<&'static str>), UnsupportedSubprotocols> {
         let offered: Vec<String> = headers
             .get_all("sec-websocket-protocol")
             .iter()
@@ -51,17 +56,28 @@ impl BrowserCodec {
             .filter(|s| !s.is_empty())
             .collect();
         if offered.is_empty() {
-            return Ok((BrowserCodec::Gitlab(Encoding::Binary), None));
+            let from_query = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "subprotocol").map(|(_, v)| v);
+            return match from_query {
+                None => Ok((BrowserCodec::Gitlab(Encoding::Binary), None)),
+                Some(name) => match Self::SUBPROTOCOLS.into_iter().find(|p| *p == name) {
+                    Some(name) => Ok((Self::for_name(name), None)),
+                    None => Err(UnsupportedSubprotocols(vec![name.into_owned()])),
+                },
+            };
         }
         let name = Self::SUBPROTOCOLS
             .into_iter()
             .find(|name| offered.iter().any(|o| o == name))
             .ok_or(UnsupportedSubprotocols(offered))?;
-        let codec = match Encoding::from_subprotocol(name) {
+        Ok((Self::for_name(name), Some(name)))
+    }
+
+    /// The codec for one of [`Self::SUBPROTOCOLS`].
+    fn for_name(name: &str) -> BrowserCodec {
+        match Encoding::from_subprotocol(name) {
             Some(encoding) => BrowserCodec::Gitlab(encoding),
             None => BrowserCodec::Porthole,
-        };
-        Ok((codec, Some(name)))
+        }
     }
 
     /// True when the browser acknowledges output (flow control applies).
@@ -113,19 +129,37 @@ mod tests {
     #[test]
     fn negotiation_prefers_porthole_then_gitlab_binary() {
         assert_eq!(
-            BrowserCodec::negotiate(&offer("base64.terminal.gitlab.com, terminal.gitlab.com")),
+            BrowserCodec::negotiate_header(&offer("base64.terminal.gitlab.com, terminal.gitlab.com")),
             Ok((BrowserCodec::Gitlab(Encoding::Binary), Some("terminal.gitlab.com")))
         );
         assert_eq!(
-            BrowserCodec::negotiate(&offer("terminal.gitlab.com, v1.porthole")),
+            BrowserCodec::negotiate_header(&offer("terminal.gitlab.com, v1.porthole")),
             Ok((BrowserCodec::Porthole, Some("v1.porthole")))
         );
         assert_eq!(
-            BrowserCodec::negotiate(&offer("base64.terminal.gitlab.com")),
+            BrowserCodec::negotiate_header(&offer("base64.terminal.gitlab.com")),
             Ok((BrowserCodec::Gitlab(Encoding::Base64), Some("base64.terminal.gitlab.com")))
         );
-        assert_eq!(BrowserCodec::negotiate(&HeaderMap::new()), Ok((BrowserCodec::Gitlab(Encoding::Binary), None)));
-        assert_eq!(BrowserCodec::negotiate(&offer("chat, mqtt")), Err(UnsupportedSubprotocols(vec!["chat".into(), "mqtt".into()])));
+        assert_eq!(BrowserCodec::negotiate(&HeaderMap::new(), ""), Ok((BrowserCodec::Gitlab(Encoding::Binary), None)));
+        assert_eq!(BrowserCodec::negotiate_header(&offer("chat, mqtt")), Err(UnsupportedSubprotocols(vec!["chat".into(), "mqtt".into()])));
+    }
+
+    impl BrowserCodec {
+        fn negotiate_header(h: &HeaderMap) -> Result<(BrowserCodec, Option<&'static str>), UnsupportedSubprotocols> {
+            BrowserCodec::negotiate(h, "cols=80&rows=24")
+        }
+    }
+
+    #[test]
+    fn a_query_parameter_may_name_the_subprotocol_when_no_header_does() {
+        let none = HeaderMap::new();
+        assert_eq!(BrowserCodec::negotiate(&none, "cols=80&rows=24&subprotocol=v1.porthole"), Ok((BrowserCodec::Porthole, None)));
+        assert!(BrowserCodec::negotiate(&none, "subprotocol=chat").is_err());
+        // The header wins: the query is only a fallback.
+        assert_eq!(
+            BrowserCodec::negotiate(&offer("terminal.gitlab.com"), "subprotocol=v1.porthole"),
+            Ok((BrowserCodec::Gitlab(Encoding::Binary), Some("terminal.gitlab.com")))
+        );
     }
 
     #[test]

@@ -113,7 +113,7 @@ impl Relay {
             .await
             .map_err(|rejection| RelayError::NotWebSocket(rejection.body_text()))?;
         let (browser_codec, browser_protocol) =
-            BrowserCodec::negotiate(&parts.headers).map_err(RelayError::UnsupportedSubprotocols)?;
+            BrowserCodec::negotiate(&parts.headers, parts.uri.query().unwrap_or("")).map_err(RelayError::UnsupportedSubprotocols)?;
         let initial_size = TerminalSize::from_query(parts.uri.query().unwrap_or("")).map_err(RelayError::BadSize)?;
 
         let channel = self.authorizer.authorize(&parts).await?;

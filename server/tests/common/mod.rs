@@ -169,6 +169,11 @@ impl Client {
         String::from_utf8_lossy(&self.output).into_owned()
     }
 
+    /// The output's last 4 KiB, as text (for prompt checks on long sessions).
+    pub fn output_tail(&self) -> String {
+        String::from_utf8_lossy(&self.output[self.output.len().saturating_sub(4096)..]).into_owned()
+    }
+
     pub async fn send_input(&mut self, bytes: &[u8]) {
         let msg = match self.protocol.as_str() {
             "base64.terminal.gitlab.com" => Message::Text(STANDARD.encode(bytes).into()),
@@ -229,27 +234,47 @@ impl Client {
                     if pred(self) {
                         return;
                     }
-                    panic!("closed ({:?}) before {what}; output: {:?}", self.close, tail(&self.output_text()))
+                    panic!("closed ({:?}) before {what}; output: {:?}", self.close, tail(&self.output_tail()))
                 }
-                Err(_) => panic!("timed out waiting for {what}; output: {:?}", tail(&self.output_text())),
+                Err(_) => panic!("timed out waiting for {what}; output: {:?}", tail(&self.output_tail())),
             }
         }
     }
 
-    /// Reads until the output contains `needle` after byte `from`.
-    pub async fn expect_output_after(&mut self, from: usize, needle: &str) {
-        self.read_until(needle, |c| c.output.len() > from && String::from_utf8_lossy(&c.output[from..]).contains(needle))
-            .await;
+    /// Reads until the output contains `needle` after byte `from`; returns
+    /// where it ends. Only new bytes are searched, so a flood stays linear.
+    pub async fn expect_output_after(&mut self, from: usize, needle: &str) -> usize {
+        let needle = needle.as_bytes();
+        let mut scanned = from;
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let start = scanned.saturating_sub(needle.len()).max(from);
+            if let Some(at) = self.output[start..].windows(needle.len()).position(|w| w == needle) {
+                return start + at + needle.len();
+            }
+            scanned = self.output.len();
+            match tokio::time::timeout_at(deadline, self.read_one()).await {
+                Ok(true) => {}
+                Ok(false) if self.output.len() > scanned => {}
+                Ok(false) => panic!(
+                    "closed ({:?}) before {:?}; output: {:?}",
+                    self.close,
+                    String::from_utf8_lossy(needle),
+                    tail(&self.output_tail())
+                ),
+                Err(_) => panic!("timed out waiting for {:?}; output: {:?}", String::from_utf8_lossy(needle), tail(&self.output_tail())),
+            }
+        }
     }
 
-    pub async fn expect_output(&mut self, needle: &str) {
-        self.expect_output_after(0, needle).await;
+    pub async fn expect_output(&mut self, needle: &str) -> usize {
+        self.expect_output_after(0, needle).await
     }
 
     /// Waits for the shell's first prompt (`$ ` or `# `).
     pub async fn expect_prompt(&mut self) {
         self.read_until("a prompt", |c| {
-            let t = c.output_text();
+            let t = c.output_tail();
             t.trim_end_matches(' ').ends_with('$') || t.trim_end_matches(' ').ends_with('#')
         })
         .await;
@@ -274,12 +299,8 @@ impl Client {
     }
 }
 
-fn tail(s: &str) -> &str {
-    let mut start = s.len().saturating_sub(600);
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
+fn tail(s: &str) -> String {
+    s.chars().rev().take(600).collect::<Vec<_>>().into_iter().rev().collect()
 }
 
 /// Waits until `cond` holds, polling, or panics at `deadline` from now.

@@ -1,0 +1,23 @@
+# Porthole. `make run` starts the demo; `make test` runs every test.
+# Both install what they need first (idempotent; see scripts/install-tools.sh).
+.PHONY: run test dev install build-frontend
+
+run:
+	scripts/run.sh
+
+test:
+	scripts/test.sh
+
+install:
+	scripts/install-tools.sh
+
+build-frontend:
+	scripts/build-frontend.sh
+
+# Frontend development: trunk serve on http://127.0.0.1:8081 with live
+# reload, proxying the API and the terminal WebSocket to a porthole already
+# running on 127.0.0.1:8080 (`make run` in another terminal).
+dev:
+	scripts/install-tools.sh
+	PATH="$$PWD/node_modules/.bin:$$HOME/.cargo/bin:$$PATH" TRUNK_SKIP_VERSION_CHECK=true \
+	  PORTHOLE_DEV_WS=/-/dev-ws trunk serve

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: Rust unit and
+# integration tests, then the Playwright end-to-end tests in Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+scripts/install-tools.sh
+scripts/build-frontend.sh
+cargo test --workspace --locked
+# The e2e tests start target/debug/porthole, which `cargo test` just built.
+(cd e2e && npx playwright test)
