@@ -272,6 +272,10 @@ impl Inner {
             match porthole::decode_server(&text) {
                 Ok(ServerMessage::Connected { pod, container, .. }) => {
                     self.set_status.set(Status::Connected { pod, container });
+                    // The layout may have changed while the session was being
+                    // authorized and dialed: resizes are only sent once open.
+                    let size = self.publish_size();
+                    self.send_control(&ClientMessage::Resize { cols: size.cols, rows: size.rows });
                 }
                 Ok(ServerMessage::Exit { code }) => state.borrow_mut().exit = Some(code),
                 Ok(ServerMessage::End { code, reason }) => state.borrow_mut().end = Some((code, reason)),

@@ -32,6 +32,10 @@ pub struct Config {
     /// The app the relay authorizes against (GitLab Rails' role); `None` =
     /// the app in this process, reached over HTTP like any other.
     pub app_url: Option<url::Url>,
+    /// The relay ↔ app JWT secret (base64 of at least 16 bytes), shared by
+    /// every relay and app process; `None` = `<data-dir>/workhorse_secret`,
+    /// generated on first start. A configured file must exist.
+    pub workhorse_secret_file: Option<PathBuf>,
     /// The relay pings the browser this often (Workhorse: 30 s).
     pub browser_ping_interval: Duration,
     /// How long the local cluster waits, after SIGHUP, before it SIGKILLs what
@@ -49,8 +53,21 @@ impl Config {
             data_dir: data_dir.into(),
             dist_dir: PathBuf::from("frontend/dist"),
             app_url: None,
+            workhorse_secret_file: None,
             browser_ping_interval: Duration::from_secs(30),
             kill_grace: Duration::from_secs(2),
+        }
+    }
+
+    /// Loads the JWT secret: the configured file, or the data dir's (created
+    /// when missing).
+    pub fn workhorse_secret(&self) -> anyhow::Result<crate::jwt::WorkhorseSecret> {
+        match &self.workhorse_secret_file {
+            Some(path) => {
+                anyhow::ensure!(path.exists(), "workhorse secret file {} does not exist", path.display());
+                crate::jwt::WorkhorseSecret::load_or_create(path)
+            }
+            None => crate::jwt::WorkhorseSecret::load_or_create(&self.data_dir.join("workhorse_secret")),
         }
     }
 

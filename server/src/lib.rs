@@ -72,7 +72,7 @@ impl Porthole {
         tls::install_default_provider();
         std::fs::create_dir_all(&config.data_dir)?;
         let shutdown = Shutdown::new();
-        let secret = jwt::WorkhorseSecret::load_or_create(&config.data_dir.join("workhorse_secret"))?;
+        let secret = config.workhorse_secret()?;
         let cluster = LocalCluster::start(&config, shutdown.clone()).await?;
         let app = Arc::new(App::demo(secret.clone(), &cluster));
 
@@ -113,9 +113,11 @@ impl Porthole {
         format!("http://{}", self.addr)
     }
 
-    /// Ends every session (close code 4008) and stops serving.
+    /// Ends every session (close code 4008 to browsers; every exec's
+    /// processes hung up) and stops serving.
     pub async fn shutdown(self) {
         self.shutdown.trigger();
+        self.cluster.execs_ended(std::time::Duration::from_secs(5)).await;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.server).await;
     }
 }

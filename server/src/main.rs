@@ -23,6 +23,9 @@ struct Args {
     /// The app the relay authorizes against; default: this process.
     #[arg(long, env = "PORTHOLE_APP_URL")]
     app_url: Option<url::Url>,
+    /// The relay ↔ app JWT secret file (base64); default: generated in the data dir.
+    #[arg(long, env = "PORTHOLE_WORKHORSE_SECRET_FILE")]
+    workhorse_secret_file: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -38,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
     config.dist_dir = args.dist_dir;
     config.cluster_listen = args.cluster_listen;
     config.app_url = args.app_url;
+    config.workhorse_secret_file = args.workhorse_secret_file;
     let porthole = server::Porthole::start(config).await?;
     // Tests and scripts read these two lines to find the ports.
     println!("porthole listening on {}", porthole.url());

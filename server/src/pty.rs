@@ -88,13 +88,18 @@ pub fn exit_code(status: ExitStatus) -> i32 {
 /// (the caller drops the PTY master, which hangs up the foreground job), then
 /// after `grace` SIGKILL to whatever is left in the session, and reaps the
 /// child. Runs in the background; returns at once.
-pub fn hang_up(mut child: tokio::process::Child, pid: i32, grace: Duration) {
+pub fn hang_up(child: tokio::process::Child, pid: i32, grace: Duration) {
+    tokio::spawn(hang_up_now(child, pid, grace));
+}
+
+/// [`hang_up`], awaited: returns once the session is gone.
+pub async fn hang_up_now(mut child: tokio::process::Child, pid: i32, grace: Duration) {
     let _ = killpg(Pid::from_raw(pid), Signal::SIGHUP);
-    tokio::spawn(async move {
-        let _ = tokio::time::timeout(grace, child.wait()).await;
-        kill_session(pid);
-        let _ = child.kill().await;
-    });
+    let _ = tokio::time::timeout(grace, child.wait()).await;
+    // Sweep before reaping the leader: while it is unreaped (a zombie at
+    // worst) its pid, which is the session id, cannot be reused.
+    kill_session(pid);
+    let _ = child.kill().await;
 }
 
 /// SIGKILLs every process whose session id is `sid` (found in `/proc`),

@@ -8,8 +8,12 @@ use std::time::{Duration, Instant};
 
 /// 13,000 lines: an 8-digit line number, a space, 70 `x` (≈1 MiB).
 fn paste_text() -> Vec<u8> {
-    let mut text = Vec::with_capacity(13_000 * 80);
-    for n in 1..=13_000 {
+    paste_lines(13_000)
+}
+
+fn paste_lines(lines: usize) -> Vec<u8> {
+    let mut text = Vec::with_capacity(lines * 80);
+    for n in 1..=lines {
         text.extend_from_slice(format!("{n:08} {}\n", "x".repeat(70)).as_bytes());
     }
     text
@@ -143,4 +147,19 @@ async fn unacknowledged_output_stops_at_the_flow_window_and_resumes_on_ack() {
     client.send_control(&ClientMessage::Ack { bytes: client.output.len() as u64 }).await;
     client.auto_ack = true;
     client.expect_output_after(from, "\r\nDONE\r\n").await;
+}
+
+#[tokio::test]
+async fn a_paste_larger_than_the_flow_window_does_not_stall() {
+    // 3.2 MB in one message: its echo alone overruns the 1 MiB window, so the
+    // acks must get through while the paste is still being written.
+    let porthole = start().await;
+    let text = paste_lines(40_000);
+    assert!(text.len() as u64 > 3 * shared::porthole::FLOW_WINDOW);
+    let want = md5_of(&text);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big").display().to_string();
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    paste_and_check(&mut client, &text, text.len(), &file, &want).await;
 }

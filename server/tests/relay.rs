@@ -171,3 +171,25 @@ async fn a_browser_that_breaks_the_subprotocol_gets_4003() {
     let (code, reason) = client.expect_close().await;
     assert_eq!(code, 4003, "{reason}");
 }
+
+#[tokio::test]
+async fn the_relay_pings_the_browser() {
+    let porthole = start_configured(|c| c.browser_ping_interval = Duration::from_millis(100)).await;
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    // An idle session: only pings arrive.
+    client.read_until("three pings", |c| c.pings >= 3).await;
+    client.close().await;
+}
+
+#[tokio::test]
+async fn shutdown_ends_sessions_with_4008() {
+    let porthole = start().await;
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    let TestPorthole { porthole, data: _data } = porthole;
+    let stopping = tokio::spawn(porthole.shutdown());
+    let (code, reason) = client.expect_close().await;
+    assert_eq!((code, reason.as_str()), (4008, "the server is shutting down"));
+    stopping.await.unwrap();
+}

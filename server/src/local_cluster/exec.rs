@@ -17,6 +17,7 @@
 //!    when the client goes first: hang up the process's session.
 
 use super::ClusterState;
+use crate::shutdown::Shutdown;
 use crate::pty::{self, Spec};
 use crate::wsframe::{from_axum, to_axum};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -44,6 +45,14 @@ const DRAIN_IDLE: Duration = Duration::from_millis(150);
 
 /// Largest frame accepted from a client (4 MiB).
 const MAX_MESSAGE: usize = 4 << 20;
+
+/// Stdin that arrives before the first resize is kept up to this many bytes;
+/// past that the process starts at once.
+const MAX_EARLY_INPUT: usize = 64 << 10;
+
+/// After the process exits, output is drained for at most this long (a
+/// background job may keep writing to the terminal forever).
+const DRAIN_MAX: Duration = Duration::from_secs(2);
 
 /// The exec query: `command` repeated, `container`, and the stream flags.
 #[derive(Debug, Default, PartialEq)]
@@ -158,6 +167,8 @@ pub(super) async fn exec(
         size: DEFAULT_SIZE,
     };
     let grace = state.kill_grace;
+    let shutdown = state.shutdown.clone();
+    let live = state.live_execs.clone();
     tracing::info!(namespace, pod = pod_name, container, command = ?query.command, protocol = ?protocol, "exec");
     let upgrade = match protocol {
         Some(p) => upgrade.protocols([p.name()]),
@@ -166,7 +177,11 @@ pub(super) async fn exec(
     upgrade
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| run(socket, protocol.unwrap_or(Protocol::V1), spec, query.stdin, grace))
+        .on_upgrade(move |socket| async move {
+            live.send_modify(|n| *n += 1);
+            run(socket, protocol.unwrap_or(Protocol::V1), spec, query.stdin, grace, shutdown).await;
+            live.send_modify(|n| *n -= 1);
+        })
 }
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -177,7 +192,7 @@ async fn send(sink: &mut Sink, protocol: Protocol, channel: u8, payload: &[u8]) 
 }
 
 /// One exec, from the upgrade to the end.
-async fn run(socket: WebSocket, protocol: Protocol, mut spec: Spec, stdin: bool, grace: Duration) {
+async fn run(socket: WebSocket, protocol: Protocol, mut spec: Spec, stdin: bool, grace: Duration, shutdown: Shutdown) {
     let (mut sink, mut stream) = socket.split();
     if send(&mut sink, protocol, k8s::STDOUT, b"").await.is_err() {
         return;
@@ -199,11 +214,20 @@ async fn run(socket: WebSocket, protocol: Protocol, mut spec: Spec, stdin: bool,
             break;
         }
     }
-    let ended = tokio::select! {
-        code = pump_output(&mut sink, &mut reader, &mut child, protocol) => code,
-        () = pump_input(&mut stream, &mut writer, protocol, stdin) => None,
+    let (ended, stopping) = tokio::select! {
+        code = pump_output(&mut sink, &mut reader, &mut child, protocol) => (code, false),
+        () = pump_input(&mut stream, &mut writer, protocol, stdin) => (None, false),
+        () = shutdown.wait() => (None, true),
     };
     drop((reader, writer));
+    if stopping {
+        // The process is about to exit: no background task would outlive it
+        // to finish the job, so end the session here and now.
+        pty::hang_up_now(child, pid, grace.min(Duration::from_millis(500))).await;
+        let status = Status::internal_error("the local cluster is shutting down");
+        finish(&mut sink, &mut stream, protocol, &status).await;
+        return;
+    }
     pty::hang_up(child, pid, grace);
     match ended {
         Some(code) => {
@@ -219,8 +243,8 @@ async fn run(socket: WebSocket, protocol: Protocol, mut spec: Spec, stdin: bool,
 /// `None` when the client went away.
 async fn wait_for_initial_size(stream: &mut Stream, protocol: Protocol, spec: &mut Spec) -> Option<Vec<bytes::Bytes>> {
     let deadline = tokio::time::Instant::now() + INITIAL_RESIZE_WAIT;
-    let mut early = Vec::new();
-    while early.len() < 64 {
+    let mut early: Vec<bytes::Bytes> = Vec::new();
+    while early.iter().map(bytes::Bytes::len).sum::<usize>() < MAX_EARLY_INPUT {
         let msg = match tokio::time::timeout_at(deadline, stream.next()).await {
             Err(_) => break,
             Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return None,
@@ -257,11 +281,13 @@ async fn pump_output(
 ) -> Option<i32> {
     let mut buf = vec![0u8; 32 << 10];
     let mut exit: Option<i32> = None;
+    let mut drain_until = tokio::time::Instant::now();
     loop {
         let exited = exit.is_some();
         let read = async {
             if exited {
-                tokio::time::timeout(DRAIN_IDLE, reader.read(&mut buf)).await.unwrap_or(Ok(0))
+                let idle = (tokio::time::Instant::now() + DRAIN_IDLE).min(drain_until);
+                tokio::time::timeout_at(idle, reader.read(&mut buf)).await.unwrap_or(Ok(0))
             } else {
                 reader.read(&mut buf).await
             }
@@ -283,6 +309,7 @@ async fn pump_output(
             },
             status = child.wait(), if !exited => {
                 exit = Some(status.map(pty::exit_code).unwrap_or(255));
+                drain_until = tokio::time::Instant::now() + DRAIN_MAX;
             }
         }
     }

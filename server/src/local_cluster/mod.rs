@@ -51,9 +51,17 @@ pub struct LocalCluster {
     pub token: String,
     /// The kubeconfig it wrote for itself.
     pub kubeconfig: PathBuf,
+    live_execs: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 impl LocalCluster {
+    /// Waits (at most `limit`) until every exec has ended — after shutdown,
+    /// each hangs up its process session.
+    pub async fn execs_ended(&self, limit: Duration) {
+        let mut live = self.live_execs.subscribe();
+        let _ = tokio::time::timeout(limit, live.wait_for(|n| *n == 0)).await;
+    }
+
     /// The API server URL, `https://127.0.0.1:<port>`.
     pub fn api_url(&self) -> String {
         format!("https://{}", self.addr)
@@ -78,12 +86,26 @@ impl LocalCluster {
         }
         let listener = tokio::net::TcpListener::bind(config.cluster_listen).await?;
         let addr = listener.local_addr()?;
-        let cluster = LocalCluster { addr, ca_pem: ca.ca_pem.clone(), token: token.clone(), kubeconfig: dir.join("kubeconfig") };
+        let (live_execs, _) = tokio::sync::watch::channel(0);
+        let live_execs = Arc::new(live_execs);
+        let cluster = LocalCluster {
+            addr,
+            ca_pem: ca.ca_pem.clone(),
+            token: token.clone(),
+            kubeconfig: dir.join("kubeconfig"),
+            live_execs: live_execs.clone(),
+        };
         write_private(&cluster.kubeconfig, cluster.kubeconfig_yaml().as_bytes())?;
 
-        let state = Arc::new(ClusterState { pods, token, kill_grace: config.kill_grace });
+        let state = Arc::new(ClusterState {
+            pods,
+            token,
+            kill_grace: config.kill_grace,
+            shutdown: shutdown.clone(),
+            live_execs: live_execs.clone(),
+        });
         let tls = server_config(&ca.cert_pem, &ca.key_pem)?;
-        tokio::spawn(serve_tls(listener, tls, router(state), shutdown));
+        tokio::spawn(serve_tls(listener, tls, router(state), shutdown.clone()));
         tracing::info!(url = %cluster.api_url(), kubeconfig = %cluster.kubeconfig.display(), "local cluster listening");
         Ok(cluster)
     }
@@ -109,6 +131,9 @@ pub(crate) struct ClusterState {
     pods: Vec<LocalPod>,
     token: String,
     kill_grace: Duration,
+    shutdown: Shutdown,
+    /// How many execs are running.
+    live_execs: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 impl ClusterState {

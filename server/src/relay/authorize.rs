@@ -99,7 +99,8 @@ fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in headers {
         let n = name.as_str();
-        if n == "host" || DROPPED_HEADERS.contains(&n) || named_by_connection.iter().any(|c| c == n) {
+        // `Gitlab-Workhorse*` headers are the relay's to set, never the browser's.
+        if n == "host" || n.starts_with("gitlab-workhorse") || DROPPED_HEADERS.contains(&n) || named_by_connection.iter().any(|c| c == n) {
             continue;
         }
         out.append(HeaderName::from(name), value.clone());
@@ -135,6 +136,7 @@ mod tests {
             ("sec-websocket-protocol", "v1.porthole"),
             ("accept-encoding", "gzip"),
             ("host", "example"),
+            ("gitlab-workhorse-api-request", "forged"),
         ] {
             h.append(HeaderName::from_static(k), v.parse().unwrap());
         }

@@ -14,6 +14,9 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 /// An upstream connection.
 pub type Upstream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// Largest message accepted from an upstream (1 MiB).
+pub const MAX_UPSTREAM_MESSAGE: usize = 1 << 20;
+
 /// How long connecting (TCP, TLS, WebSocket handshake) may take.
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -37,7 +40,12 @@ pub async fn dial(channel: &ChannelSettings, forwarded_for: &str) -> Result<(Ups
     } else {
         Connector::Plain
     };
-    let connect = tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector));
+    // Kubernetes sends output in frames of a few KiB; a bounded message size
+    // keeps one frame from overshooting the flow window by much.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(MAX_UPSTREAM_MESSAGE))
+        .max_frame_size(Some(MAX_UPSTREAM_MESSAGE));
+    let connect = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, Some(connector));
     let (upstream, response) = match tokio::time::timeout(DIAL_TIMEOUT, connect).await {
         Err(_) => return Err(RelayError::Dial("timed out connecting to the upstream".into())),
         Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {

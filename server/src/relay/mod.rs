@@ -85,8 +85,15 @@ impl IntoResponse for RelayError {
             ),
             RelayError::BadSize(e) => (StatusCode::BAD_REQUEST, format!("bad terminal size in the URL: {e}")),
             RelayError::AuthorizeUnreachable(e) => (StatusCode::BAD_GATEWAY, format!("authorize request failed: {e}")),
-            RelayError::InvalidChannel(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("invalid channel settings: {e}")),
-            RelayError::Dial(e) => (StatusCode::BAD_GATEWAY, format!("connecting to the terminal failed: {e}")),
+            // The details name the upstream: they go to the log, not the browser.
+            RelayError::InvalidChannel(e) => {
+                tracing::warn!(error = %e, "invalid channel settings");
+                (StatusCode::INTERNAL_SERVER_ERROR, "invalid channel settings".to_string())
+            }
+            RelayError::Dial(e) => {
+                tracing::warn!(error = %e, "dialing the upstream failed");
+                (StatusCode::BAD_GATEWAY, "connecting to the terminal failed".to_string())
+            }
         };
         tracing::warn!(status = status.as_u16(), %message, "terminal request refused");
         (status, format!("{message}\n")).into_response()

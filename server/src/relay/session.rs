@@ -25,8 +25,19 @@ use shared::k8s::Outcome;
 use shared::porthole::{FLOW_WINDOW, ServerMessage, TerminalSize, describe_exit};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::Message as TungMessage;
+
+/// Frames of stdin and resizes queued for the upstream, at most this many
+/// (each stdin frame is at most 32 KiB: 8 MiB in all). Browser frames keep
+/// being read while the upstream is slow, so acks are never stuck behind a
+/// paste; a browser that sends more than this faster than the process reads
+/// it ends the session (4003).
+pub const INPUT_QUEUE_FRAMES: usize = 256;
+
+/// A write to the browser that takes longer than this ends the session: the
+/// browser stopped reading.
+pub const BROWSER_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the session loop needs besides the two sockets.
 #[derive(Debug, Clone)]
@@ -135,10 +146,11 @@ pub async fn run(
             end = Some(End::UpstreamError(e.to_string()));
         }
     }
-    let expires_at = (info.max_session_time > 0).then(|| {
-        let at = started + Duration::from_secs(info.max_session_time);
-        at.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-    });
+    let expires_at = (info.max_session_time > 0)
+        .then(|| started.checked_add(Duration::from_secs(info.max_session_time)))
+        .flatten()
+        .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let connected = ServerMessage::Connected { pod: info.pod.clone(), container: info.container.clone(), expires_at };
     if let Some(frame) = browser_codec.control(&connected) {
         if bsink.send(to_axum(frame)).await.is_err() {
@@ -156,9 +168,12 @@ pub async fn run(
                 }
                 tokio::time::sleep(Duration::from_secs(info.max_session_time)).await;
             };
+            let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE_FRAMES);
+            let heard = Heard::new();
             tokio::select! {
-                end = downstream(&mut ustream, &mut bsink, upstream_codec, browser_codec, &window, info.ping_interval) => end,
-                end = upstream_direction(&mut bstream, &mut usink, upstream_codec, browser_codec, &window) => end,
+                end = downstream(&mut ustream, &mut bsink, upstream_codec, browser_codec, &window, info.ping_interval, &heard) => end,
+                end = read_browser(&mut bstream, input_tx, upstream_codec, browser_codec, &window, &heard) => end,
+                end = write_upstream(&mut usink, input_rx) => end,
                 () = deadline => End::Expired(info.max_session_time),
                 () = shutdown.wait() => End::Shutdown,
             }
@@ -168,7 +183,9 @@ pub async fn run(
     tracing::info!(end = ?end, "session ended");
     // Goodbye upstream: the process must not outlive the session.
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        let _ = usink.send(to_tungstenite(upstream_codec.goodbye())).await;
+        for frame in upstream_codec.goodbye() {
+            let _ = usink.send(to_tungstenite(frame)).await;
+        }
         let _ = usink.close().await;
     })
     .await;
@@ -210,12 +227,18 @@ async fn downstream(
     bcodec: BrowserCodec,
     window: &FlowWindow,
     ping_interval: Duration,
+    heard: &Heard,
 ) -> End {
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     loop {
         let open = window.is_open();
         tokio::select! {
             _ = ping.tick() => {
+                // Browsers answer pings by themselves: silence for two
+                // intervals means the browser (or the network) is gone.
+                if heard.since() > ping_interval * 2 + Duration::from_secs(5) {
+                    return End::BrowserGone;
+                }
                 let sent = tokio::time::timeout(Duration::from_secs(5), bsink.send(Message::Ping(Default::default()))).await;
                 if !matches!(sent, Ok(Ok(()))) {
                     return End::BrowserGone;
@@ -236,7 +259,8 @@ async fn downstream(
                 match ucodec.decode(frame) {
                     Ok(UpstreamEvent::Output(bytes)) => {
                         window.sent(bytes.len());
-                        if bsink.send(to_axum(bcodec.output(bytes))).await.is_err() {
+                        let sent = tokio::time::timeout(BROWSER_WRITE_TIMEOUT, bsink.send(to_axum(bcodec.output(bytes)))).await;
+                        if !matches!(sent, Ok(Ok(()))) {
                             return End::BrowserGone;
                         }
                     }
@@ -250,42 +274,77 @@ async fn downstream(
     }
 }
 
-/// Browser → upstream, until the browser goes away or breaks the protocol.
-async fn upstream_direction(
+/// When the browser was last heard from (any frame, pongs included).
+struct Heard(std::sync::Mutex<tokio::time::Instant>);
+
+impl Heard {
+    fn new() -> Heard {
+        Heard(std::sync::Mutex::new(tokio::time::Instant::now()))
+    }
+
+    fn now(&self) {
+        if let Ok(mut at) = self.0.lock() {
+            *at = tokio::time::Instant::now();
+        }
+    }
+
+    fn since(&self) -> Duration {
+        self.0.lock().map(|at| at.elapsed()).unwrap_or_default()
+    }
+}
+
+/// Reads the browser until it goes away or breaks the protocol: acks apply
+/// at once, stdin and resizes are queued in order for [`write_upstream`].
+async fn read_browser(
     bstream: &mut BrowserStream,
-    usink: &mut UpstreamSink,
+    input: mpsc::Sender<shared::Frame>,
     ucodec: UpstreamCodec,
     bcodec: BrowserCodec,
     window: &FlowWindow,
+    heard: &Heard,
 ) -> End {
+    let queue = |frame| match input.try_send(frame) {
+        Ok(()) => Ok(()),
+        Err(mpsc::error::TrySendError::Full(_)) => Err(End::BrowserProtocol(format!(
+            "input arrives faster than the terminal reads it (more than {INPUT_QUEUE_FRAMES} frames queued)"
+        ))),
+        // The writer has ended; its own End wins the select.
+        Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+    };
     loop {
         let msg = match bstream.next().await {
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return End::BrowserGone,
             Some(Ok(msg)) => msg,
         };
+        heard.now();
         let Some(frame) = from_axum(msg) else { continue };
-        match bcodec.decode(frame) {
-            Ok(BrowserEvent::Input(bytes)) => {
-                for frame in ucodec.stdin(&bytes) {
-                    if let Err(e) = usink.send(to_tungstenite(frame)).await {
-                        return End::UpstreamError(e.to_string());
-                    }
-                }
+        let queued = match bcodec.decode(frame) {
+            Ok(BrowserEvent::Input(bytes)) => ucodec.stdin(&bytes).try_for_each(queue),
+            Ok(BrowserEvent::Resize(size)) => ucodec.resize(size).map_or(Ok(()), queue),
+            Ok(BrowserEvent::Ack(bytes)) => {
+                window.ack(bytes);
+                Ok(())
             }
-            Ok(BrowserEvent::Resize(size)) => {
-                if let Some(frame) = ucodec.resize(size) {
-                    if let Err(e) = usink.send(to_tungstenite(frame)).await {
-                        return End::UpstreamError(e.to_string());
-                    }
-                }
-            }
-            Ok(BrowserEvent::Ack(bytes)) => window.ack(bytes),
             Err(e) => {
                 tracing::info!(error = %e, "browser broke the subprotocol");
-                return End::BrowserProtocol(e.to_string());
+                Err(End::BrowserProtocol(e.to_string()))
             }
+        };
+        if let Err(end) = queued {
+            return end;
         }
     }
+}
+
+/// Writes queued stdin and resizes to the upstream, in order.
+async fn write_upstream(usink: &mut UpstreamSink, mut input: mpsc::Receiver<shared::Frame>) -> End {
+    while let Some(frame) = input.recv().await {
+        if let Err(e) = usink.send(to_tungstenite(frame)).await {
+            return End::UpstreamError(e.to_string());
+        }
+    }
+    // The reader dropped its sender: it has ended, and its End wins.
+    std::future::pending().await
 }
 
 #[cfg(test)]

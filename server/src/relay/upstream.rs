@@ -65,7 +65,7 @@ impl UpstreamCodec {
                 let (channel, payload) = k8s::decode(p, frame)?;
                 Ok(match channel {
                     k8s::STDOUT | k8s::STDERR if !payload.is_empty() => UpstreamEvent::Output(payload),
-                    k8s::STATUS => UpstreamEvent::Finished(k8s::parse_status(p, &payload)),
+                    k8s::STATUS if !payload.is_empty() => UpstreamEvent::Finished(k8s::parse_status(p, &payload)),
                     _ => UpstreamEvent::Nothing,
                 })
             }
@@ -76,13 +76,15 @@ impl UpstreamCodec {
         }
     }
 
-    /// What to send before closing: the v5 close signal for stdin, else EOT
-    /// on stdin (Workhorse's teardown, for protocols that cannot half-close).
-    pub fn goodbye(self) -> Frame {
+    /// What to send before closing: EOT on stdin (Workhorse's teardown: a
+    /// shell at its prompt exits), then on v5 the close signal for stdin.
+    pub fn goodbye(self) -> Vec<Frame> {
         match self {
-            UpstreamCodec::Kube(p) if p.has_close_signal() => k8s::close_signal(k8s::STDIN),
-            UpstreamCodec::Kube(p) => k8s::encode(p, k8s::STDIN, b"\x04"),
-            UpstreamCodec::Gitlab(e) => gitlab::encode(e, Bytes::from_static(b"\x04")),
+            UpstreamCodec::Kube(p) if p.has_close_signal() => {
+                vec![k8s::encode(p, k8s::STDIN, b"\x04"), k8s::close_signal(k8s::STDIN)]
+            }
+            UpstreamCodec::Kube(p) => vec![k8s::encode(p, k8s::STDIN, b"\x04")],
+            UpstreamCodec::Gitlab(e) => vec![gitlab::encode(e, Bytes::from_static(b"\x04"))],
         }
     }
 
@@ -118,6 +120,8 @@ mod tests {
         let status = k8s::encode_status(Protocol::V4Base64, &k8s::Status::for_exit_code(42)).unwrap();
         assert_eq!(c.decode(k8s::encode(Protocol::V4Base64, 3, &status)), Ok(UpstreamEvent::Finished(Outcome::Exited(42))));
         assert_eq!(c.decode(k8s::encode(Protocol::V4Base64, 9, b"?")), Ok(UpstreamEvent::Nothing));
+        // An empty status frame is not a status (the "connected" signal may use channel 3).
+        assert_eq!(c.decode(k8s::encode(Protocol::V4Base64, 3, b"")), Ok(UpstreamEvent::Nothing));
         assert!(c.decode(Frame::Binary(Bytes::from_static(b"\x01x"))).is_err());
     }
 
@@ -125,11 +129,11 @@ mod tests {
     fn resize_and_goodbye() {
         let k = UpstreamCodec::Kube(Protocol::V5);
         assert_eq!(k.resize(TerminalSize { cols: 100, rows: 30 }), Some(Frame::Binary(Bytes::from_static(b"\x04{\"Width\":100,\"Height\":30}"))));
-        assert_eq!(k.goodbye(), Frame::Binary(Bytes::from_static(&[255, 0])));
-        assert_eq!(UpstreamCodec::Kube(Protocol::V1).goodbye(), Frame::Binary(Bytes::from_static(&[0, 4])));
+        assert_eq!(k.goodbye(), [Frame::Binary(Bytes::from_static(&[0, 4])), Frame::Binary(Bytes::from_static(&[255, 0]))]);
+        assert_eq!(UpstreamCodec::Kube(Protocol::V1).goodbye(), [Frame::Binary(Bytes::from_static(&[0, 4]))]);
         let g = UpstreamCodec::Gitlab(Encoding::Binary);
         assert_eq!(g.resize(TerminalSize { cols: 1, rows: 1 }), None);
-        assert_eq!(g.goodbye(), Frame::Binary(Bytes::from_static(b"\x04")));
+        assert_eq!(g.goodbye(), [Frame::Binary(Bytes::from_static(b"\x04"))]);
         assert_eq!(UpstreamCodec::from_subprotocol("terminal.gitlab.com"), Some(g));
         assert_eq!(UpstreamCodec::from_subprotocol("v1.porthole"), None);
     }

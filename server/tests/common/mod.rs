@@ -75,7 +75,7 @@ fn init_tracing() {
         .try_init();
 }
 
-fn test_config(data: &std::path::Path) -> Config {
+pub fn test_config(data: &std::path::Path) -> Config {
     let mut config = Config::new(data);
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.kill_grace = Duration::from_millis(500);
@@ -84,9 +84,16 @@ fn test_config(data: &std::path::Path) -> Config {
 
 /// A porthole with its own app.
 pub async fn start() -> TestPorthole {
+    start_configured(|_| {}).await
+}
+
+/// A porthole with its own app, configured further by `tweak`.
+pub async fn start_configured(tweak: impl FnOnce(&mut Config)) -> TestPorthole {
     init_tracing();
     let data = tempfile::tempdir().unwrap();
-    let porthole = Porthole::start(test_config(data.path())).await.unwrap();
+    let mut config = test_config(data.path());
+    tweak(&mut config);
+    let porthole = Porthole::start(config).await.unwrap();
     TestPorthole { porthole, data }
 }
 
@@ -147,6 +154,8 @@ pub struct Client {
     pub output: Vec<u8>,
     pub controls: Vec<ServerMessage>,
     pub close: Option<(u16, String)>,
+    /// Pings received from the relay.
+    pub pings: usize,
     /// Acknowledge output (v1.porthole flow control), as the frontend does.
     pub auto_ack: bool,
 }
@@ -162,7 +171,7 @@ impl Client {
             request.headers_mut().insert("sec-websocket-protocol", protocol.parse().unwrap());
         }
         let (ws, _) = tokio_tungstenite::connect_async(request).await?;
-        Ok(Client { ws, protocol: protocol.to_string(), output: vec![], controls: vec![], close: None, auto_ack: true })
+        Ok(Client { ws, protocol: protocol.to_string(), output: vec![], controls: vec![], close: None, pings: 0, auto_ack: true })
     }
 
     pub fn output_text(&self) -> String {
@@ -215,6 +224,7 @@ impl Client {
                 self.close = Some(frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or((1005, String::new())));
                 return false;
             }
+            Some(Ok(Message::Ping(_))) => self.pings += 1,
             Some(Ok(_)) => {}
             None | Some(Err(_)) => {
                 self.close.get_or_insert((1006, String::new()));
