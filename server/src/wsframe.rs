@@ -48,3 +48,16 @@ pub fn axum_close(code: u16, reason: &str) -> AxumMessage {
         reason: shared::close::truncate_reason(reason).into(),
     }))
 }
+
+/// The subprotocols a WebSocket client offered, in its order
+/// (`Sec-WebSocket-Protocol`, comma-separated, possibly in several headers).
+pub fn offered_subprotocols(headers: &http::HeaderMap) -> Vec<String> {
+    headers
+        .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}

@@ -102,14 +102,7 @@ fn bad_request(message: impl Into<String>) -> Response {
 /// The first subprotocol the client offered that is supported; `Ok(None)` when
 /// it offered none (the empty subprotocol means `channel.k8s.io`).
 fn negotiate(headers: &HeaderMap) -> Result<Option<Protocol>, String> {
-    let offered: Vec<String> = headers
-        .get_all("sec-websocket-protocol")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
+    let offered = crate::wsframe::offered_subprotocols(headers);
     if offered.is_empty() {
         return Ok(None);
     }

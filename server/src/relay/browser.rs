@@ -47,14 +47,7 @@ impl BrowserCodec {
     /// `terminal.gitlab.com` without naming it, as Workhorse relays an
     /// unnamed session raw.
     pub fn negotiate(headers: &HeaderMap, query: &str) -> Result<(BrowserCodec, Option<&'static str>), UnsupportedSubprotocols> {
-        let offered: Vec<String> = headers
-            .get_all("sec-websocket-protocol")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
+        let offered = crate::wsframe::offered_subprotocols(headers);
         if offered.is_empty() {
             let from_query = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "subprotocol").map(|(_, v)| v);
             return match from_query {
