@@ -18,7 +18,7 @@ mod xterm;
 use leptos::prelude::*;
 use route::Page;
 use serde::Deserialize;
-use session::TerminalView;
+use session::{Target, TerminalView};
 use status::Status;
 use wasm_bindgen::JsCast;
 
@@ -121,21 +121,94 @@ fn Landing() -> impl IntoView {
     }
 }
 
+/// One terminal of the environment, from `terminals.json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct TerminalJson {
+    pod: String,
+    container: String,
+    created_at: Option<String>,
+}
+
+impl TerminalJson {
+    fn target(&self) -> Target {
+        Target { pod: self.pod.clone(), container: self.container.clone() }
+    }
+
+    fn label(&self) -> String {
+        let age = self
+            .created_at
+            .as_deref()
+            .map(|t| js_sys::Date::parse(t))
+            .filter(|ms| ms.is_finite())
+            .map(|ms| format!(" ({})", shared::k8s::human_age(((js_sys::Date::now() - ms) / 1000.0) as i64)))
+            .unwrap_or_default();
+        format!("{} / {}{age}", self.pod, self.container)
+    }
+}
+
+/// The pod and container the page's URL names (`?pod=…&container=…`).
+fn target_from_location() -> Option<Target> {
+    let search = web_sys::window()?.location().search().ok()?;
+    let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+    Some(Target { pod: params.get("pod")?, container: params.get("container")? })
+}
+
+/// Puts the chosen pod and container in the page's URL, so that a reload or
+/// a shared link opens the same terminal.
+fn show_target_in_location(target: &Target) {
+    if let Some(window) = web_sys::window() {
+        let path = window.location().pathname().unwrap_or_default();
+        let url = format!("{path}?{}", target.to_query());
+        let _ = window.history().and_then(|h| h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url)));
+    }
+}
+
 /// The environment terminal page.
 #[component]
 fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
     let (status, set_status) = signal(Status::Connecting);
     let container = NodeRef::<leptos::html::Div>::new();
     let view_slot: StoredValue<Option<TerminalView>, LocalStorage> = StoredValue::new_local(None);
+    let terminals_url = format!("/{project}/-/environments/{id}/terminals.json");
+    let terminals = LocalResource::new(move || {
+        let url = terminals_url.clone();
+        async move { get_json::<Vec<TerminalJson>>(&url).await }
+    });
+    // What the user picked; `None` until then (the URL's, or the first).
+    let (picked, set_picked) = signal(target_from_location());
+    let connected_to: StoredValue<Option<Target>> = StoredValue::new(None);
 
     Effect::new(move |_| {
         let Some(element) = container.get() else { return };
-        if view_slot.with_value(Option::is_some) {
-            return;
+        if view_slot.with_value(Option::is_none) {
+            view_slot.set_value(Some(TerminalView::open(&element, ws_path.clone(), set_status)));
         }
-        let terminal = TerminalView::open(&element, ws_path.clone(), set_status);
-        terminal.connect();
-        view_slot.set_value(Some(terminal));
+        let list = match terminals.get() {
+            None => return,
+            Some(Err(e)) => return set_status.set(Status::Unavailable(format!("Could not list this environment's pods: {e}"))),
+            Some(Ok(list)) if list.is_empty() => {
+                return set_status.set(Status::Unavailable("No running pods for this environment".into()));
+            }
+            Some(Ok(list)) => list,
+        };
+        let target = match picked.get() {
+            None => list[0].target(),
+            Some(t) if list.iter().any(|x| x.target() == t) => t,
+            Some(t) => {
+                return set_status.set(Status::Unavailable(format!(
+                    "Pod {}, container {} is not a terminal of this environment (anymore): pick another",
+                    t.pod, t.container
+                )));
+            }
+        };
+        if connected_to.get_value().as_ref() != Some(&target) {
+            connected_to.set_value(Some(target.clone()));
+            view_slot.with_value(|slot| {
+                if let Some(terminal) = slot {
+                    terminal.connect_to(Some(target));
+                }
+            });
+        }
     });
     on_cleanup(move || {
         view_slot.update_value(|slot| {
@@ -145,11 +218,38 @@ fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
         })
     });
     let reconnect = move |_| {
-        view_slot.with_value(|slot| {
-            if let Some(terminal) = slot {
-                terminal.connect();
-            }
-        })
+        if connected_to.get_value().is_some() {
+            view_slot.with_value(|slot| {
+                if let Some(terminal) = slot {
+                    terminal.reconnect();
+                }
+            });
+        } else {
+            // Nothing connected yet (no pods, or a cluster error): ask again.
+            terminals.refetch();
+        }
+    };
+    let on_pick = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        if let Some((pod, container)) = value.split_once('/') {
+            let target = Target { pod: pod.to_string(), container: container.to_string() };
+            show_target_in_location(&target);
+            set_picked.set(Some(target));
+        }
+    };
+    let options = move || {
+        let current = connected_to.get_value();
+        terminals
+            .get()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| {
+                let value = format!("{}/{}", t.pod, t.container);
+                let selected = current.as_ref() == Some(&t.target());
+                view! { <option value=value selected=selected>{t.label()}</option> }
+            })
+            .collect_view()
     };
 
     view! {
@@ -157,8 +257,15 @@ fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
             <div class="terminal-header">
                 <h1>{format!("{project} · environment {id} · terminal")}</h1>
                 <div class="status-bar">
+                    <select data-testid="terminal-picker" on:change=on_pick>{options}</select>
                     <span data-testid="status" class=move || status.get().class()>{move || status.get().text()}</span>
-                    <button data-testid="reconnect" class=move || if status.get().is_over() { "primary" } else { "" } on:click=reconnect>"Reconnect"</button>
+                    <button
+                        data-testid="reconnect"
+                        class=move || if status.get().is_over() { "primary" } else { "" }
+                        on:click=reconnect
+                    >
+                        "Reconnect"
+                    </button>
                 </div>
             </div>
             <div class="terminal" data-testid="terminal" node_ref=container></div>

@@ -35,6 +35,23 @@ const TERMINAL_OPTIONS: &str = r##"{"cursorBlink":true,"allowProposedApi":true,"
   "fontFamily":"ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace","fontSize":14,
   "theme":{"background":"#101418","foreground":"#e6e6e6"}}"##;
 
+/// A pod and container to open a terminal in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Pod name.
+    pub pod: String,
+    /// Container name.
+    pub container: String,
+}
+
+impl Target {
+    /// `pod=…&container=…`, URL-encoded.
+    pub fn to_query(&self) -> String {
+        let enc = |s: &str| String::from(js_sys::encode_uri_component(s));
+        format!("pod={}&container={}", enc(&self.pod), enc(&self.container))
+    }
+}
+
 /// The page's terminal. Dropping it does not dispose it: call [`TerminalView::dispose`].
 pub struct TerminalView {
     inner: Rc<Inner>,
@@ -45,6 +62,8 @@ struct Inner {
     parent: HtmlElement,
     fit: FitAddon,
     ws_path: String,
+    /// The pod and container of the current session; `None` = the default.
+    target: RefCell<Option<Target>>,
     set_status: WriteSignal<Status>,
     conn: RefCell<Option<Connection>>,
     generation: Cell<u32>,
@@ -102,6 +121,7 @@ impl TerminalView {
             parent: parent.clone(),
             fit,
             ws_path,
+            target: RefCell::new(None),
             set_status,
             conn: RefCell::new(None),
             generation: Cell::new(0),
@@ -114,8 +134,15 @@ impl TerminalView {
         TerminalView { inner }
     }
 
-    /// Opens a new session, ending the current one first.
-    pub fn connect(&self) {
+    /// Opens a new session to `target` (`None`: the environment's default
+    /// terminal), ending the current one first.
+    pub fn connect_to(&self, target: Option<Target>) {
+        *self.inner.target.borrow_mut() = target;
+        Inner::connect(&self.inner);
+    }
+
+    /// Opens a new session to the same target, ending the current one first.
+    pub fn reconnect(&self) {
         Inner::connect(&self.inner);
     }
 
@@ -198,10 +225,14 @@ impl Inner {
         let location = web_sys::window().expect("a window").location();
         let scheme = if location.protocol().as_deref() == Ok("https:") { "wss" } else { "ws" };
         let host = location.host().unwrap_or_default();
-        let size = self.size().to_query();
+        let mut query = self.size().to_query();
+        if let Some(target) = self.target.borrow().as_ref() {
+            query.push('&');
+            query.push_str(&target.to_query());
+        }
         match DEV_WS_PREFIX {
-            Some(prefix) => format!("{scheme}://{host}{prefix}{}?{size}&subprotocol={}", self.ws_path, porthole::SUBPROTOCOL),
-            None => format!("{scheme}://{host}{}?{size}", self.ws_path),
+            Some(prefix) => format!("{scheme}://{host}{prefix}{}?{query}&subprotocol={}", self.ws_path, porthole::SUBPROTOCOL),
+            None => format!("{scheme}://{host}{}?{query}", self.ws_path),
         }
     }
 

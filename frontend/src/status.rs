@@ -23,6 +23,9 @@ pub enum Status {
     },
     /// The WebSocket never opened: refused before the upgrade, or unreachable.
     Failed,
+    /// No session can be opened, and why (no pods, the cluster's error, a
+    /// pod that is not a terminal of the environment).
+    Unavailable(String),
 }
 
 impl Status {
@@ -40,6 +43,7 @@ impl Status {
             }
             Status::Ended { reason, .. } => format!("Ended: {reason}"),
             Status::Failed => "Connection failed".into(),
+            Status::Unavailable(why) => why.clone(),
         }
     }
 
@@ -50,13 +54,13 @@ impl Status {
             Status::Connected { .. } => "status connected",
             Status::Ended { exit: Some(0), .. } => "status ended",
             Status::Ended { .. } => "status ended abnormal",
-            Status::Failed => "status failed",
+            Status::Failed | Status::Unavailable(_) => "status failed",
         }
     }
 
     /// True once the session is over (Reconnect is offered).
     pub fn is_over(&self) -> bool {
-        matches!(self, Status::Ended { .. } | Status::Failed)
+        matches!(self, Status::Ended { .. } | Status::Failed | Status::Unavailable(_))
     }
 }
 

@@ -36,6 +36,12 @@ pub struct Config {
     /// every relay and app process; `None` = `<data-dir>/workhorse_secret`,
     /// generated on first start. A configured file must exist.
     pub workhorse_secret_file: Option<PathBuf>,
+    /// The app's configuration file: clusters, projects, environments
+    /// ([`crate::app::config_file`]); `None` = the demo only.
+    pub config_file: Option<PathBuf>,
+    /// Browser origins (`scheme://host[:port]`) allowed to open terminals
+    /// besides the server's own host (cross-site WebSocket hijacking defence).
+    pub allowed_origins: Vec<String>,
     /// The relay pings the browser this often (Workhorse: 30 s).
     pub browser_ping_interval: Duration,
     /// How long the local cluster waits, after SIGHUP, before it SIGKILLs what
@@ -54,6 +60,8 @@ impl Config {
             dist_dir: PathBuf::from("frontend/dist"),
             app_url: None,
             workhorse_secret_file: None,
+            config_file: None,
+            allowed_origins: Vec::new(),
             browser_ping_interval: Duration::from_secs(30),
             kill_grace: Duration::from_secs(2),
         }

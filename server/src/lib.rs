@@ -74,7 +74,16 @@ impl Porthole {
         let shutdown = Shutdown::new();
         let secret = config.workhorse_secret()?;
         let cluster = LocalCluster::start(&config, shutdown.clone()).await?;
-        let app = Arc::new(App::demo(secret.clone(), &cluster));
+        let local = app::discovery::Cluster { api_url: cluster.api_url(), token: cluster.token.clone(), ca_pem: cluster.ca_pem.clone() };
+        let file = config.config_file.as_deref().map(app::config_file::FileConfig::read).transpose()?;
+        let mut projects = Vec::new();
+        if file.as_ref().is_none_or(|f| f.demo) {
+            projects.push(App::demo_project(&local));
+        }
+        if let Some(file) = &file {
+            projects.extend(file.projects(&local)?);
+        }
+        let app = Arc::new(App::new(secret.clone(), projects));
 
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
@@ -86,12 +95,13 @@ impl Porthole {
                 url::Url::parse(&format!("http://{host}:{}", addr.port()))?
             }
         };
-        let relay = Relay::new(app_url, secret, config.browser_ping_interval, shutdown.clone());
+        let relay = Relay::new(app_url, secret, config.allowed_origins.clone(), config.browser_ping_interval, shutdown.clone());
         let services = Arc::new(Services { app: app.clone(), relay, dist_dir: config.dist_dir.clone() });
 
         let router = Router::new()
             .route("/api/v4/projects", get(app::list_projects))
             .route("/api/v4/projects/{id}/environments", get(app::list_environments))
+            .route("/api/{*rest}", axum::routing::any(api_not_found))
             .with_state(app)
             .fallback(dispatch)
             .with_state(services)
@@ -104,7 +114,7 @@ impl Porthole {
                 tracing::error!(error = %e, "server failed");
             }
         });
-        tracing::info!(url = %format!("http://{addr}"), "porthole listening");
+        tracing::debug!(url = %format!("http://{addr}"), "porthole listening");
         Ok(Porthole { addr, cluster, shutdown, server })
     }
 
@@ -134,13 +144,23 @@ async fn dispatch(State(services): State<Arc<Services>>, ConnectInfo(peer): Conn
         }
         Route::TerminalWs { .. } => services.relay.handle(request, peer).await,
         Route::TerminalAuthorize { project, kind, id } => {
-            match services.app.authorize(request.headers(), &project, kind, id).await {
+            let query = request.uri().query();
+            match services.app.authorize(request.headers(), query, &project, kind, id).await {
                 Ok(response) => response,
                 Err(e) => e.into_response(),
             }
         }
+        Route::TerminalsJson { project, id } => match services.app.terminals(&project, id).await {
+            Ok(response) => response,
+            Err(e) => e.into_response(),
+        },
         Route::Other => static_files(&services.dist_dir, request).await,
     }
+}
+
+/// Unknown API paths are 404 JSON, not the frontend's page.
+async fn api_not_found() -> Response {
+    (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"message": "404 Not Found"}))).into_response()
 }
 
 async fn static_files(dist: &std::path::Path, request: Request) -> Response {

@@ -26,11 +26,20 @@ struct Args {
     /// The relay ↔ app JWT secret file (base64); default: generated in the data dir.
     #[arg(long, env = "PORTHOLE_WORKHORSE_SECRET_FILE")]
     workhorse_secret_file: Option<PathBuf>,
+    /// Browser origins allowed to open terminals besides this server's own
+    /// (comma-separated `scheme://host[:port]`), e.g. `make dev`'s http://127.0.0.1:8081.
+    #[arg(long, env = "PORTHOLE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Vec<String>,
+    /// Clusters, projects and environments (TOML; see the README).
+    #[arg(long, env = "PORTHOLE_CONFIG")]
+    config: Option<PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
+        .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PORTHOLE_LOG").unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
@@ -42,6 +51,8 @@ async fn main() -> anyhow::Result<()> {
     config.cluster_listen = args.cluster_listen;
     config.app_url = args.app_url;
     config.workhorse_secret_file = args.workhorse_secret_file;
+    config.config_file = args.config;
+    config.allowed_origins = args.allowed_origins;
     let porthole = server::Porthole::start(config).await?;
     // Tests and scripts read these two lines to find the ports.
     println!("porthole listening on {}", porthole.url());

@@ -63,7 +63,7 @@ pub fn spawn(spec: &Spec) -> std::io::Result<PtyProcess> {
 
 /// `program` itself when it has a slash, else the first executable match in
 /// `path` (the child's PATH, not porthole's).
-fn resolve(program: &str, path: &str) -> Option<PathBuf> {
+pub(crate) fn resolve(program: &str, path: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     if program.contains('/') {
         return Some(PathBuf::from(program));
@@ -102,24 +102,31 @@ pub async fn hang_up_now(mut child: tokio::process::Child, pid: i32, grace: Dura
     let _ = child.kill().await;
 }
 
-/// SIGKILLs every process whose session id is `sid` (found in `/proc`),
-/// including ones that left the process group.
-pub fn kill_session(sid: i32) {
+/// SIGKILLs every process whose session id or process group is `leader`
+/// (found in `/proc`): a PTY process leads its session, a piped one its
+/// process group; this includes jobs that left the group.
+pub fn kill_session(leader: i32) {
     let Ok(entries) = std::fs::read_dir("/proc") else { return };
     for entry in entries.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-        if session_of(pid) == Some(sid) {
+        if group_and_session_of(pid).is_some_and(|(pgid, sid)| pgid == leader || sid == leader) {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
 }
 
-/// The session id of `pid`, from `/proc/<pid>/stat` (field 6).
-fn session_of(pid: i32) -> Option<i32> {
+/// The process group and session ids of `pid`, from `/proc/<pid>/stat`
+/// (fields 5 and 6).
+fn group_and_session_of(pid: i32) -> Option<(i32, i32)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may hold spaces.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(3)?.parse().ok()
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace().skip(2);
+    Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
+}
+
+#[cfg(test)]
+fn session_of(pid: i32) -> Option<i32> {
+    group_and_session_of(pid).map(|(_, sid)| sid)
 }
 
 #[cfg(test)]

@@ -38,32 +38,50 @@ pub enum Route {
         /// Its id.
         id: u64,
     },
+    /// `/<project>/-/environments/<id>/terminals.json`: the app's list of
+    /// the environment's terminals.
+    TerminalsJson {
+        /// `namespace/project`.
+        project: String,
+        /// Environment id.
+        id: u64,
+    },
     /// Anything else.
     Other,
 }
 
 /// Classifies a request path.
 pub fn classify(path: &str) -> Route {
+    if let Some(rest) = path.strip_suffix("/terminals.json") {
+        return match project_and_environment(rest) {
+            Some((project, id)) => Route::TerminalsJson { project, id },
+            None => Route::Other,
+        };
+    }
     let (path, authorize) = match path.strip_suffix("/authorize") {
         Some(rest) => (rest, true),
         None => (path, false),
     };
     let Some(rest) = path.strip_suffix("/terminal.ws") else { return Route::Other };
-    let Some((project, tail)) = rest.split_once("/-/") else { return Route::Other };
-    let Some(project) = project.strip_prefix('/') else { return Route::Other };
-    let segments: Vec<&str> = project.split('/').collect();
-    if segments.len() < 2 || segments.iter().any(|s| s.is_empty() || *s == "-") {
-        return Route::Other;
-    }
-    let Some(("environments", id)) = tail.split_once('/') else { return Route::Other };
-    // Digits only, like Workhorse's `[0-9]+` (rejects "+1" and "01x").
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Route::Other;
-    }
-    let Ok(id) = id.parse() else { return Route::Other };
-    let project = project.to_string();
+    let Some((project, id)) = project_and_environment(rest) else { return Route::Other };
     let kind = TerminalKind::Environment;
     if authorize { Route::TerminalAuthorize { project, kind, id } } else { Route::TerminalWs { project, kind, id } }
+}
+
+/// `/<project>/-/environments/<id>` → project path and id.
+fn project_and_environment(rest: &str) -> Option<(String, u64)> {
+    let Some((project, tail)) = rest.split_once("/-/") else { return None };
+    let project = project.strip_prefix('/')?;
+    let segments: Vec<&str> = project.split('/').collect();
+    if segments.len() < 2 || segments.iter().any(|s| s.is_empty() || *s == "-") {
+        return None;
+    }
+    let Some(("environments", id)) = tail.split_once('/') else { return None };
+    // Digits only, like Workhorse's `[0-9]+` (rejects "+1" and "01x").
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((project.to_string(), id.parse().ok()?))
 }
 
 /// True when the request asks for a WebSocket upgrade: `Connection` holds the
@@ -102,6 +120,10 @@ mod tests {
         assert_eq!(
             classify("/demo/shop/-/environments/1/terminal.ws/authorize"),
             Route::TerminalAuthorize { project: "demo/shop".into(), kind: TerminalKind::Environment, id: 1 }
+        );
+        assert_eq!(
+            classify("/demo/shop/-/environments/1/terminals.json"),
+            Route::TerminalsJson { project: "demo/shop".into(), id: 1 }
         );
     }
 

@@ -193,3 +193,29 @@ async fn shutdown_ends_sessions_with_4008() {
     assert_eq!((code, reason.as_str()), (4008, "the server is shutting down"));
     stopping.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_foreign_origin_is_refused_with_403() {
+    let porthole = start().await;
+    let url = porthole.ws_url(ENV_WS);
+    let err = Client::try_connect_with(&url, "v1.porthole", &[("origin", "https://evil.example")]).await.err().expect("refused");
+    assert!(err.to_string().contains("403"), "{err}");
+    // The page's own origin is fine.
+    let own = porthole.url();
+    let mut client = Client::try_connect_with(&url, "v1.porthole", &[("origin", &own)]).await.unwrap();
+    client.expect_prompt().await;
+}
+
+#[tokio::test]
+async fn a_dial_failure_is_explained_to_a_porthole_browser() {
+    let (porthole, rails) = start_with_fake_rails().await;
+    let mut channel = porthole.channel(&["v5.channel.k8s.io"], &["bash"]);
+    channel.header.insert("Authorization".into(), vec!["Bearer wrong-token".into()]);
+    rails.set(channel);
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    let (code, reason) = client.expect_close().await;
+    assert_eq!((code, reason.as_str()), (4002, "the cluster rejected the relay's credentials (401 Unauthorized)"));
+    // GitLab's subprotocols get the plain HTTP status.
+    let err = Client::try_connect(&porthole.ws_url(ENV_WS), "terminal.gitlab.com").await.err().expect("refused");
+    assert!(err.to_string().contains("502"), "{err}");
+}

@@ -44,6 +44,14 @@ pub enum DecodeError {
     UnknownChannel(u8),
     /// A JSON control message that does not parse, with serde's message.
     BadJson(String),
+    /// `cols`/`rows` in a connect URL that are missing, not numbers, or out
+    /// of range, as given.
+    BadQuerySize {
+        /// The `cols` value ("" when absent).
+        cols: String,
+        /// The `rows` value ("" when absent).
+        rows: String,
+    },
     /// A terminal size outside 1..=[`crate::porthole::MAX_TERMINAL_SIDE`].
     BadSize {
         /// Columns asked for.
@@ -62,6 +70,11 @@ impl std::fmt::Display for DecodeError {
             DecodeError::UnknownChannel(c) => write!(f, "unknown channel {c}"),
             DecodeError::BadJson(e) => write!(f, "invalid control message: {e}"),
             DecodeError::BadSize { cols, rows } => write!(f, "invalid terminal size {cols}x{rows}"),
+            DecodeError::BadQuerySize { cols, rows } => write!(
+                f,
+                "cols={cols:?} and rows={rows:?} must both be given, as whole numbers from 1 to {}",
+                crate::porthole::MAX_TERMINAL_SIDE
+            ),
         }
     }
 }

@@ -273,6 +273,16 @@ pub fn encode_status(protocol: Protocol, status: &Status) -> Option<Vec<u8>> {
     }
 }
 
+/// kubectl's short ages: `45s`, `12m`, `3h`, `2d` (negative counts as 0).
+pub fn human_age(secs: i64) -> String {
+    match secs.max(0) {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 2 * 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
 /// The v5 close signal for `channel`: binary `[255, channel]`.
 pub fn close_signal(channel: u8) -> Frame {
     Frame::Binary(Bytes::from(vec![CLOSE, channel]))
@@ -357,6 +367,15 @@ mod tests {
         let v1 = encode_status(Protocol::V1, &Status::non_zero_exit(7)).unwrap();
         assert_eq!(parse_status(Protocol::V1, &v1), Outcome::Exited(7));
         assert_eq!(parse_status(Protocol::V1, b"container not found"), Outcome::Failed("container not found".into()));
+    }
+
+    #[test]
+    fn ages_like_kubectl() {
+        assert_eq!(human_age(-5), "0s");
+        assert_eq!(human_age(59), "59s");
+        assert_eq!(human_age(600), "10m");
+        assert_eq!(human_age(3 * 3600), "3h");
+        assert_eq!(human_age(5 * 86400), "5d");
     }
 
     #[test]

@@ -60,17 +60,20 @@ impl TerminalSize {
         let mut rows = None;
         for pair in query.split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let parse = || value.parse::<u32>().map_err(|_| DecodeError::BadSize { cols: 0, rows: 0 });
             match key {
-                "cols" => cols = Some(parse()?),
-                "rows" => rows = Some(parse()?),
+                "cols" => cols = Some(value),
+                "rows" => rows = Some(value),
                 _ => {}
             }
         }
+        let bad = || DecodeError::BadQuerySize { cols: cols.unwrap_or("").to_string(), rows: rows.unwrap_or("").to_string() };
         match (cols, rows) {
             (None, None) => Ok(None),
-            (Some(c), Some(r)) => TerminalSize::new(c, r).map(Some),
-            (c, r) => Err(DecodeError::BadSize { cols: c.unwrap_or(0), rows: r.unwrap_or(0) }),
+            (Some(c), Some(r)) => {
+                let (c, r) = (c.parse::<u32>().map_err(|_| bad())?, r.parse::<u32>().map_err(|_| bad())?);
+                TerminalSize::new(c, r).map(Some).map_err(|_| bad())
+            }
+            _ => Err(bad()),
         }
     }
 

@@ -28,8 +28,9 @@ impl std::fmt::Debug for Cluster {
     }
 }
 
-/// One terminal: a container of a Running pod.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One terminal: a container of a Running pod. JSON:
+/// `{"pod":"web-1","container":"app","created_at":"2026-11-29T14:00:00Z"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Terminal {
     /// Pod name.
     pub pod: String,
@@ -64,8 +65,41 @@ pub fn client(cluster: &Cluster) -> Result<kube::Client, String> {
 /// The environment's terminals, in order.
 pub async fn terminals(cluster: &Cluster, namespace: &str, project_slug: &str, env_slug: &str) -> Result<Vec<Terminal>, String> {
     let pods: Api<Pod> = Api::namespaced(client(cluster)?, namespace);
-    let list = pods.list(&ListParams::default()).await.map_err(|e| format!("listing pods in {namespace}: {e}"))?;
+    let list = pods.list(&ListParams::default()).await.map_err(|e| {
+        let message = describe_error(&e, namespace);
+        tracing::warn!(api_url = cluster.api_url, namespace, error = %e, "listing pods failed");
+        message
+    })?;
     Ok(filter_terminals(&list.items, project_slug, env_slug))
+}
+
+/// Words for the page about a failed cluster request.
+pub fn describe_error(error: &kube::Error, namespace: &str) -> String {
+    if let kube::Error::Api(status) = error {
+        return match status.code {
+            401 => "the cluster rejected Porthole's credentials (401 Unauthorized): check the cluster's token".into(),
+            403 => format!(
+                "the cluster forbids listing pods in namespace {namespace} (403 Forbidden): the token needs get and list on pods, and get and create on pods/exec"
+            ),
+            code => format!("the cluster answered {code}: {}", status.message),
+        };
+    }
+    // The interesting part is usually at the bottom of the source chain.
+    let mut chain = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        chain.push_str(": ");
+        chain.push_str(&e.to_string());
+        source = e.source();
+    }
+    let lower = chain.to_lowercase();
+    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        format!("TLS failure talking to the cluster (check its CA certificate): {chain}")
+    } else if lower.contains("connect") || lower.contains("refused") || lower.contains("timed out") || lower.contains("dns") {
+        format!("the cluster is unreachable: {chain}")
+    } else {
+        format!("the cluster request failed: {chain}")
+    }
 }
 
 /// The pure part of [`terminals`].

@@ -7,6 +7,7 @@
 //! first container of the first Running pod as GitLab's `Channel` settings.
 //! Users, login and roles come later; for now the demo user is implicit.
 
+pub mod config_file;
 pub mod discovery;
 
 use crate::jwt::{JwtError, WorkhorseSecret};
@@ -47,16 +48,22 @@ impl Project {
     /// than `a-z0-9` as one `-`, no leading or trailing `-`
     /// (`$CI_PROJECT_PATH_SLUG`), e.g. `demo/shop` → `demo-shop`.
     pub fn path_slug(&self) -> String {
-        let mut slug = String::new();
-        for c in self.path.to_lowercase().chars() {
-            if c.is_ascii_alphanumeric() {
-                slug.push(c);
-            } else if !slug.ends_with('-') {
-                slug.push('-');
-            }
-        }
-        slug.trim_matches('-').to_string()
+        slugify(&self.path)
     }
+}
+
+/// Lowercase, every run of characters other than `a-z0-9` as one `-`, no
+/// leading or trailing `-` (GitLab's `slugify`).
+pub fn slugify(text: &str) -> String {
+    let mut slug = String::new();
+    for c in text.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_matches('-').to_string()
 }
 
 /// An environment: where its pods are, and what a terminal runs.
@@ -88,18 +95,18 @@ impl App {
         App { secret, projects }
     }
 
-    /// The demo: project `demo/shop` (id 1) with environment `production`
+    /// The demo project `demo/shop` (id 1) with environment `production`
     /// (id 1), whose pods are in the local cluster.
-    pub fn demo(secret: WorkhorseSecret, cluster: &crate::local_cluster::LocalCluster) -> App {
+    pub fn demo_project(local: &Cluster) -> Project {
         let environment = Environment {
             id: 1,
             name: "production".into(),
             slug: "production".into(),
-            cluster: Cluster { api_url: cluster.api_url(), token: cluster.token.clone(), ca_pem: cluster.ca_pem.clone() },
+            cluster: local.clone(),
             namespace: crate::local_cluster::pods::DEMO_NAMESPACE.into(),
             command: DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect(),
         };
-        App::new(secret, vec![Project { id: 1, path: "demo/shop".into(), environments: vec![environment] }])
+        Project { id: 1, path: "demo/shop".into(), environments: vec![environment] }
     }
 
     fn environment(&self, project: &str, id: u64) -> Option<(&Project, &Environment)> {
@@ -108,19 +115,79 @@ impl App {
         Some((project, env))
     }
 
-    /// The authorize endpoint (the dispatcher has classified the path).
-    pub async fn authorize(&self, headers: &HeaderMap, project: &str, kind: TerminalKind, id: u64) -> Result<Response, AppError> {
+    /// The authorize endpoint (the dispatcher has classified the path). The
+    /// query may name `pod` and `container`; by default the first container
+    /// of the first pod, as in GitLab.
+    pub async fn authorize(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        project: &str,
+        kind: TerminalKind,
+        id: u64,
+    ) -> Result<Response, AppError> {
         let token = headers.get(API_REQUEST_HEADER).and_then(|v| v.to_str().ok());
         self.secret.verify(token).map_err(AppError::Unauthorized)?;
         let TerminalKind::Environment = kind;
-        let (project, env) = self.environment(project, id).ok_or(AppError::NotFound("environment not found"))?;
+        let (project, env) = self.environment(project, id).ok_or(AppError::NotFound("environment not found".into()))?;
         let terminals = discovery::terminals(&env.cluster, &env.namespace, &project.path_slug(), &env.slug)
             .await
             .map_err(AppError::Cluster)?;
-        let terminal = terminals.first().ok_or(AppError::NotFound("no running pods for this environment"))?;
+        let wanted = Selection::from_query(query.unwrap_or(""));
+        let terminal = match (&wanted.pod, &wanted.container) {
+            (None, None) => terminals.first().ok_or(AppError::NotFound("no running pods for this environment".into()))?,
+            (pod, container) => terminals
+                .iter()
+                .find(|t| pod.as_ref().is_none_or(|p| *p == t.pod) && container.as_ref().is_none_or(|c| *c == t.container))
+                .ok_or_else(|| AppError::NotFound(format!("{} is not a terminal of environment {} (anymore)", wanted.describe(), env.name)))?,
+        };
         let channel = channel_for(env, terminal).map_err(AppError::Cluster)?;
         tracing::info!(project = project.path, environment = env.name, pod = terminal.pod, container = terminal.container, "authorized a terminal");
         Ok(([(header::CONTENT_TYPE, WORKHORSE_CONTENT_TYPE)], Json(AuthorizeResponse { channel })).into_response())
+    }
+
+    /// `GET /<project>/-/environments/<id>/terminals.json`: the environment's
+    /// terminals (pod, container, created_at), or why they cannot be listed.
+    pub async fn terminals(&self, project: &str, id: u64) -> Result<Response, AppError> {
+        let (project, env) = self.environment(project, id).ok_or(AppError::NotFound("environment not found".into()))?;
+        let terminals = discovery::terminals(&env.cluster, &env.namespace, &project.path_slug(), &env.slug)
+            .await
+            .map_err(AppError::Cluster)?;
+        Ok(Json(terminals).into_response())
+    }
+}
+
+/// A pod and container named in a terminal URL (`?pod=…&container=…`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Pod name.
+    pub pod: Option<String>,
+    /// Container name.
+    pub container: Option<String>,
+}
+
+impl Selection {
+    /// From a query string; empty values count as absent.
+    pub fn from_query(query: &str) -> Selection {
+        let mut sel = Selection::default();
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            let v = (!v.is_empty()).then(|| v.into_owned());
+            match k.as_ref() {
+                "pod" => sel.pod = v,
+                "container" => sel.container = v,
+                _ => {}
+            }
+        }
+        sel
+    }
+
+    fn describe(&self) -> String {
+        match (&self.pod, &self.container) {
+            (Some(p), Some(c)) => format!("pod {p}, container {c}"),
+            (Some(p), None) => format!("pod {p}"),
+            (None, Some(c)) => format!("container {c}"),
+            (None, None) => "the default terminal".into(),
+        }
     }
 }
 
@@ -159,20 +226,20 @@ pub enum AppError {
     /// 401: the request is not signed by the relay.
     Unauthorized(JwtError),
     /// 404, with what was not found.
-    NotFound(&'static str),
-    /// 502: the cluster's API failed or refused.
+    NotFound(String),
+    /// 502: the cluster's API failed or refused; the words for the page.
     Cluster(String),
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let (status, message) = match &self {
+        let (status, message) = match self {
             AppError::Unauthorized(e) => (StatusCode::UNAUTHORIZED, e.to_string()),
-            AppError::NotFound(what) => (StatusCode::NOT_FOUND, what.to_string()),
-            AppError::Cluster(e) => (StatusCode::BAD_GATEWAY, format!("cluster error: {e}")),
+            AppError::NotFound(what) => (StatusCode::NOT_FOUND, what),
+            AppError::Cluster(e) => (StatusCode::BAD_GATEWAY, e),
         };
-        tracing::info!(status = status.as_u16(), %message, "authorize refused");
-        (status, format!("{message}\n")).into_response()
+        tracing::info!(status = status.as_u16(), %message, "app refused");
+        (status, Json(serde_json::json!({ "message": message }))).into_response()
     }
 }
 

@@ -18,6 +18,7 @@
 
 use super::ClusterState;
 use crate::shutdown::Shutdown;
+use super::process::{self, Input, Output, Process, Streams};
 use crate::pty::{self, Spec};
 use crate::wsframe::{from_axum, to_axum};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -30,7 +31,7 @@ use shared::k8s::{self, Outcome, Protocol, ResizeMessage, Status};
 use shared::porthole::TerminalSize;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 /// How long an exec waits for the client's first resize before it starts the
 /// process at the default size.
@@ -142,9 +143,6 @@ pub(super) async fn exec(
     if !(query.stdin || query.stdout || query.stderr) {
         return bad_request("you must specify at least one of stdin, stdout, stderr");
     }
-    if !query.tty {
-        return bad_request("the local cluster only runs exec with tty=true");
-    }
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => return bad_request(format!("exec needs a WebSocket upgrade: {rejection}")),
@@ -153,12 +151,15 @@ pub(super) async fn exec(
         Ok(p) => p,
         Err(message) => return bad_request(message),
     };
-    let spec = Spec {
-        argv: query.command.clone(),
-        env: pod.exec_env(&container),
-        cwd: pod.dir.clone(),
-        size: DEFAULT_SIZE,
-    };
+    let mut env = pod.exec_env(&container);
+    if !query.tty {
+        env.retain(|(k, _)| k != "TERM");
+    }
+    let spec = Spec { argv: query.command.clone(), env, cwd: pod.dir.clone(), size: DEFAULT_SIZE };
+    // With a terminal, stderr is merged into it and channel 2 is not used
+    // (the kubelet: "exec with tty and stderr is not supported, bypassing stderr").
+    let streams = Streams { stdin: query.stdin, stdout: query.stdout, stderr: query.stderr && !query.tty, tty: query.tty };
+    let pod_gone = pod.gone.subscribe();
     let grace = state.kill_grace;
     let shutdown = state.shutdown.clone();
     let live = state.live_execs.clone();
@@ -172,7 +173,8 @@ pub(super) async fn exec(
         .max_frame_size(MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
             live.send_modify(|n| *n += 1);
-            run(socket, protocol.unwrap_or(Protocol::V1), spec, query.stdin, grace, shutdown).await;
+            let exec = Exec { protocol: protocol.unwrap_or(Protocol::V1), spec, streams, grace, shutdown, pod_gone };
+            run(socket, exec).await;
             live.send_modify(|n| *n -= 1);
         })
 }
@@ -184,51 +186,86 @@ async fn send(sink: &mut Sink, protocol: Protocol, channel: u8, payload: &[u8]) 
     sink.send(to_axum(k8s::encode(protocol, channel, payload))).await
 }
 
+/// Everything one exec needs after the upgrade.
+struct Exec {
+    protocol: Protocol,
+    spec: Spec,
+    streams: Streams,
+    grace: Duration,
+    shutdown: Shutdown,
+    pod_gone: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Why an exec's process stopped being served.
+enum Stop {
+    /// The process exited with this code.
+    Exited(i32),
+    /// The client closed or broke the connection.
+    ClientGone,
+    /// The pod was deleted.
+    PodDeleted,
+    /// The local cluster is shutting down.
+    Shutdown,
+}
+
 /// One exec, from the upgrade to the end.
-async fn run(socket: WebSocket, protocol: Protocol, mut spec: Spec, stdin: bool, grace: Duration, shutdown: Shutdown) {
+async fn run(socket: WebSocket, mut exec: Exec) {
+    let protocol = exec.protocol;
     let (mut sink, mut stream) = socket.split();
-    if send(&mut sink, protocol, k8s::STDOUT, b"").await.is_err() {
+    // The "connected" signal: an empty frame on the lowest writable channel.
+    let first = if exec.streams.stdout { k8s::STDOUT } else if exec.streams.stderr { k8s::STDERR } else { k8s::STATUS };
+    if send(&mut sink, protocol, first, b"").await.is_err() {
         return;
     }
-    let Some(early_input) = wait_for_initial_size(&mut stream, protocol, &mut spec).await else {
-        return;
+    let early_input = if exec.streams.tty {
+        match wait_for_initial_size(&mut stream, protocol, &mut exec.spec).await {
+            Some(early) => early,
+            None => return,
+        }
+    } else {
+        Vec::new()
     };
-    let process = match pty::spawn(&spec) {
+    let Process { mut child, pid, mut input, mut outputs } = match process::start(&exec.spec, exec.streams) {
         Ok(p) => p,
         Err(e) => {
-            let status = Status::internal_error(format!("failed to start {:?}: {e}", spec.argv));
+            let status = Status::internal_error(format!("failed to start {:?}: {e}", exec.spec.argv));
             finish(&mut sink, &mut stream, protocol, &status).await;
             return;
         }
     };
-    let pty::PtyProcess { mut child, pid, mut reader, mut writer } = process;
-    for bytes in early_input {
-        if writer.write_all(&bytes).await.is_err() {
-            break;
-        }
-    }
-    let (ended, stopping) = tokio::select! {
-        code = pump_output(&mut sink, &mut reader, &mut child, protocol) => (code, false),
-        () = pump_input(&mut stream, &mut writer, protocol, stdin) => (None, false),
-        () = shutdown.wait() => (None, true),
+    process::replay(&mut input, early_input).await;
+    let stop = tokio::select! {
+        code = pump_output(&mut sink, &mut outputs, &mut child, protocol) => code.map_or(Stop::ClientGone, Stop::Exited),
+        () = pump_input(&mut stream, &mut input, protocol, exec.streams.stdin) => Stop::ClientGone,
+        _ = exec.pod_gone.wait_for(|gone| *gone) => Stop::PodDeleted,
+        () = exec.shutdown.wait() => Stop::Shutdown,
     };
-    drop((reader, writer));
-    if stopping {
+    drop((input, outputs));
+    let status = match stop {
+        Stop::Exited(code) => {
+            tracing::info!(code, "exec finished");
+            pty::hang_up(child, pid, exec.grace);
+            Status::for_exit_code(code)
+        }
+        Stop::ClientGone => {
+            tracing::info!("exec client went away; hanging up its session");
+            pty::hang_up(child, pid, exec.grace);
+            return;
+        }
+        // The container is killed: its execs end as SIGKILLed processes do.
+        Stop::PodDeleted => {
+            tracing::info!("pod deleted; killing its exec");
+            pty::hang_up_now(child, pid, Duration::ZERO).await;
+            Status::non_zero_exit(137)
+        }
         // The process is about to exit: no background task would outlive it
         // to finish the job, so end the session here and now.
-        pty::hang_up_now(child, pid, grace.min(Duration::from_millis(500))).await;
-        let status = Status::internal_error("the local cluster is shutting down");
-        finish(&mut sink, &mut stream, protocol, &status).await;
-        return;
-    }
-    pty::hang_up(child, pid, grace);
-    match ended {
-        Some(code) => {
-            tracing::info!(code, "exec finished");
-            finish(&mut sink, &mut stream, protocol, &Status::for_exit_code(code)).await;
+        Stop::Shutdown => {
+            pty::hang_up_now(child, pid, exec.grace.min(Duration::from_millis(500))).await;
+            Status::internal_error("the local cluster is shutting down")
         }
-        None => tracing::info!("exec client went away; hung up its session"),
-    }
+    };
+    finish(&mut sink, &mut stream, protocol, &status).await;
 }
 
 /// Reads frames until the first resize (applied to `spec.size`) or until
@@ -264,52 +301,62 @@ async fn wait_for_initial_size(stream: &mut Stream, protocol: Protocol, spec: &m
     Some(early)
 }
 
-/// Forwards PTY output on stdout until the process has exited and its output
-/// is drained; returns the exit code, or `None` when the client is gone.
+/// Reads one output stream into its buffer; never resolves for a closed one.
+async fn read_output(output: &mut Option<Output>, buf: &mut [u8]) -> (u8, std::io::Result<usize>) {
+    match output {
+        Some(o) => (o.channel, o.reader.read(buf).await),
+        None => std::future::pending().await,
+    }
+}
+
+/// Forwards output (stdout, stderr) until the process has exited and its
+/// output is drained; returns the exit code, or `None` when the client is gone.
 async fn pump_output(
     sink: &mut Sink,
-    reader: &mut pty_process::OwnedReadPty,
+    outputs: &mut Vec<Output>,
     child: &mut tokio::process::Child,
     protocol: Protocol,
 ) -> Option<i32> {
-    let mut buf = vec![0u8; 32 << 10];
+    let mut sources: [Option<Output>; 2] = [outputs.pop(), outputs.pop()];
+    let (mut buf_a, mut buf_b) = (vec![0u8; 32 << 10], vec![0u8; 32 << 10]);
     let mut exit: Option<i32> = None;
     let mut drain_until = tokio::time::Instant::now();
     loop {
+        if sources.iter().all(Option::is_none) {
+            return match exit {
+                Some(code) => Some(code),
+                None => Some(child.wait().await.map(pty::exit_code).unwrap_or(255)),
+            };
+        }
         let exited = exit.is_some();
-        let read = async {
-            if exited {
-                let idle = (tokio::time::Instant::now() + DRAIN_IDLE).min(drain_until);
-                tokio::time::timeout_at(idle, reader.read(&mut buf)).await.unwrap_or(Ok(0))
-            } else {
-                reader.read(&mut buf).await
-            }
-        };
-        tokio::select! {
-            read = read => match read {
-                Ok(n) if n > 0 => {
-                    if send(sink, protocol, k8s::STDOUT, &buf[..n]).await.is_err() {
-                        return None;
-                    }
-                }
-                // EOF, or EIO once every holder of the terminal is gone.
-                _ => {
-                    if exit.is_none() {
-                        exit = Some(child.wait().await.map(pty::exit_code).unwrap_or(255));
-                    }
-                    return exit;
-                }
-            },
+        // After the exit, output is forwarded until it pauses or the drain ends.
+        let quiet = (tokio::time::Instant::now() + DRAIN_IDLE).min(drain_until);
+        let [a, b] = &mut sources;
+        let (index, channel, read) = tokio::select! {
+            (channel, read) = read_output(a, &mut buf_a) => (0, channel, read),
+            (channel, read) = read_output(b, &mut buf_b) => (1, channel, read),
             status = child.wait(), if !exited => {
                 exit = Some(status.map(pty::exit_code).unwrap_or(255));
                 drain_until = tokio::time::Instant::now() + DRAIN_MAX;
+                continue;
             }
+            () = tokio::time::sleep_until(quiet), if exited => return exit,
+        };
+        let buf = if index == 0 { &buf_a } else { &buf_b };
+        match read {
+            Ok(n) if n > 0 => {
+                if send(sink, protocol, channel, &buf[..n]).await.is_err() {
+                    return None;
+                }
+            }
+            // EOF, or EIO from a PTY once every holder of the terminal is gone.
+            _ => sources[index] = None,
         }
     }
 }
 
 /// Applies client frames until the client goes away (or breaks the protocol).
-async fn pump_input(stream: &mut Stream, writer: &mut pty_process::OwnedWritePty, protocol: Protocol, stdin: bool) {
+async fn pump_input(stream: &mut Stream, input: &mut Input, protocol: Protocol, stdin: bool) {
     while let Some(Ok(msg)) = stream.next().await {
         if matches!(msg, Message::Close(_)) {
             return;
@@ -324,15 +371,13 @@ async fn pump_input(stream: &mut Stream, writer: &mut pty_process::OwnedWritePty
         };
         match channel {
             k8s::STDIN if stdin => {
-                if writer.write_all(&payload).await.is_err() {
+                if input.write(&payload).await.is_err() {
                     return;
                 }
             }
             k8s::RESIZE => match ResizeMessage::parse_last(&payload) {
                 Ok(Some(size)) => match TerminalSize::new(size.width.into(), size.height.into()) {
-                    Ok(size) => {
-                        let _ = writer.resize(pty::to_pty_size(size));
-                    }
+                    Ok(size) => input.resize(size),
                     Err(e) => tracing::info!(error = %e, "ignoring resize"),
                 },
                 Ok(None) => {}
@@ -343,9 +388,7 @@ async fn pump_input(stream: &mut Stream, writer: &mut pty_process::OwnedWritePty
                     tracing::info!(len = payload.len(), "malformed close signal; closing");
                     return;
                 }
-                // A terminal has no separate stdin to close: EOT is what a
-                // person closing input at the keyboard sends.
-                if payload[0] == k8s::STDIN && stdin && writer.write_all(b"\x04").await.is_err() {
+                if payload[0] == k8s::STDIN && stdin && input.close().await.is_err() {
                     return;
                 }
             }

@@ -6,9 +6,11 @@
 //! bearer token, like a real API server, and writes a kubeconfig for itself
 //! to `<data-dir>/local-cluster/kubeconfig`. Endpoints:
 //!
-//! - `GET /version`
-//! - `GET /api/v1/pods`, `GET /api/v1/namespaces/{ns}/pods` — `v1.PodList`
-//! - `GET /api/v1/namespaces/{ns}/pods/{pod}` — `v1.Pod`
+//! - `GET /version`; discovery: `GET /api`, `/apis`, `/api/v1`
+//! - `GET /api/v1/pods`, `GET /api/v1/namespaces/{ns}/pods` — `v1.PodList`,
+//!   or a `meta.k8s.io/v1` Table when asked (`kubectl get`)
+//! - `GET`, `DELETE /api/v1/namespaces/{ns}/pods/{pod}` — `v1.Pod`; deleting
+//!   a pod ends its execs (exit code 137)
 //! - `GET /api/v1/namespaces/{ns}/pods/{pod}/exec` — WebSocket exec ([`exec`])
 //!
 //! Errors are `metav1.Status` JSON with the HTTP status, as the API server
@@ -16,6 +18,7 @@
 
 mod exec;
 pub mod pods;
+mod process;
 
 use crate::config::{Config, write_private};
 use crate::shutdown::Shutdown;
@@ -98,7 +101,7 @@ impl LocalCluster {
         write_private(&cluster.kubeconfig, cluster.kubeconfig_yaml().as_bytes())?;
 
         let state = Arc::new(ClusterState {
-            pods,
+            pods: std::sync::RwLock::new(pods),
             token,
             kill_grace: config.kill_grace,
             shutdown: shutdown.clone(),
@@ -128,7 +131,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// What the handlers share.
 pub(crate) struct ClusterState {
-    pods: Vec<LocalPod>,
+    pods: std::sync::RwLock<Vec<LocalPod>>,
     token: String,
     kill_grace: Duration,
     shutdown: Shutdown,
@@ -137,8 +140,23 @@ pub(crate) struct ClusterState {
 }
 
 impl ClusterState {
-    fn pod(&self, namespace: &str, name: &str) -> Option<&LocalPod> {
-        self.pods.iter().find(|p| p.namespace == namespace && p.name == name)
+    /// The pods matching `keep`, in order.
+    fn pods(&self, keep: impl Fn(&LocalPod) -> bool) -> Vec<LocalPod> {
+        let pods = self.pods.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pods.iter().filter(|p| keep(p)).cloned().collect()
+    }
+
+    fn pod(&self, namespace: &str, name: &str) -> Option<LocalPod> {
+        self.pods(|p| p.namespace == namespace && p.name == name).into_iter().next()
+    }
+
+    /// Removes a pod and ends its execs.
+    fn delete(&self, namespace: &str, name: &str) -> Option<LocalPod> {
+        let mut pods = self.pods.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let index = pods.iter().position(|p| p.namespace == namespace && p.name == name)?;
+        let pod = pods.remove(index);
+        pod.gone.send_replace(true);
+        Some(pod)
     }
 }
 
@@ -161,9 +179,12 @@ impl LocalPod {
 fn router(state: Arc<ClusterState>) -> Router {
     Router::new()
         .route("/version", get(version))
+        .route("/api", get(api_versions))
+        .route("/apis", get(api_groups))
+        .route("/api/v1", get(api_resources))
         .route("/api/v1/pods", get(list_all_pods))
         .route("/api/v1/namespaces/{namespace}/pods", get(list_pods))
-        .route("/api/v1/namespaces/{namespace}/pods/{pod}", get(get_pod))
+        .route("/api/v1/namespaces/{namespace}/pods/{pod}", get(get_pod).delete(delete_pod))
         .route("/api/v1/namespaces/{namespace}/pods/{pod}/exec", get(exec::exec).post(exec::exec))
         .fallback(|| async { status_response(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource") })
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
@@ -196,21 +217,69 @@ async fn version() -> impl IntoResponse {
     }))
 }
 
-fn pod_list(pods: Vec<Pod>) -> axum::Json<List<Pod>> {
-    axum::Json(List { items: pods, metadata: ListMeta { resource_version: Some("1".into()), ..ListMeta::default() } })
+/// `GET /api`: the legacy group's versions.
+async fn api_versions() -> impl IntoResponse {
+    axum::Json(serde_json::json!({
+        "kind": "APIVersions", "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+    }))
 }
 
-async fn list_all_pods(State(state): State<Arc<ClusterState>>) -> impl IntoResponse {
-    pod_list(state.pods.iter().map(LocalPod::to_k8s).collect())
+/// `GET /apis`: no groups besides the legacy one.
+async fn api_groups() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}))
 }
 
-async fn list_pods(State(state): State<Arc<ClusterState>>, Path(namespace): Path<String>) -> impl IntoResponse {
-    pod_list(state.pods.iter().filter(|p| p.namespace == namespace).map(LocalPod::to_k8s).collect())
+/// `GET /api/v1`: the resources served here.
+async fn api_resources() -> impl IntoResponse {
+    axum::Json(serde_json::json!({
+        "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1",
+        "resources": [
+            {"name": "pods", "singularName": "pod", "namespaced": true, "kind": "Pod",
+             "verbs": ["delete", "get", "list"], "shortNames": ["po"], "categories": ["all"]},
+            {"name": "pods/exec", "singularName": "", "namespaced": true, "kind": "PodExecOptions", "verbs": ["create", "get"]},
+        ],
+    }))
+}
+
+/// A pod list: a Table when the client asks for one, else `v1.PodList`.
+fn pod_list(headers: &http::HeaderMap, pods: Vec<LocalPod>) -> Response {
+    let wants_table = headers
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').next().is_some_and(|first| first.contains("as=Table")));
+    if wants_table {
+        return axum::Json(pods::pod_table(&pods, k8s_openapi::jiff::Timestamp::now())).into_response();
+    }
+    let items: Vec<Pod> = pods.iter().map(LocalPod::to_k8s).collect();
+    axum::Json(List { items, metadata: ListMeta { resource_version: Some("1".into()), ..ListMeta::default() } }).into_response()
+}
+
+async fn list_all_pods(State(state): State<Arc<ClusterState>>, headers: http::HeaderMap) -> Response {
+    pod_list(&headers, state.pods(|_| true))
+}
+
+async fn list_pods(State(state): State<Arc<ClusterState>>, Path(namespace): Path<String>, headers: http::HeaderMap) -> Response {
+    pod_list(&headers, state.pods(|p| p.namespace == namespace))
 }
 
 async fn get_pod(State(state): State<Arc<ClusterState>>, Path((namespace, name)): Path<(String, String)>) -> Response {
     match state.pod(&namespace, &name) {
         Some(pod) => axum::Json(pod.to_k8s()).into_response(),
+        None => status_response(StatusCode::NOT_FOUND, "NotFound", format!("pods \"{name}\" not found")),
+    }
+}
+
+/// `DELETE`: answers the pod as it was, with its deletion timestamp.
+async fn delete_pod(State(state): State<Arc<ClusterState>>, Path((namespace, name)): Path<(String, String)>) -> Response {
+    match state.delete(&namespace, &name) {
+        Some(pod) => {
+            tracing::info!(namespace, pod = name, "pod deleted");
+            let mut k8s = pod.to_k8s();
+            k8s.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
+            axum::Json(k8s).into_response()
+        }
         None => status_response(StatusCode::NOT_FOUND, "NotFound", format!("pods \"{name}\" not found")),
     }
 }

@@ -36,6 +36,8 @@ pub struct LocalPod {
     pub env: Vec<(String, String)>,
     /// When the pod "started".
     pub created: k8s_openapi::jiff::Timestamp,
+    /// Set to `true` when the pod is deleted: its execs end.
+    pub gone: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl LocalPod {
@@ -96,6 +98,40 @@ impl LocalPod {
     }
 }
 
+/// A `meta.k8s.io/v1` Table of pods, as the API server answers
+/// `Accept: application/json;as=Table;…` (what `kubectl get` asks for): the
+/// columns kubectl shows for pods, each row with the pod's metadata as a
+/// `PartialObjectMetadata` (kubectl reads the namespace from it for `-A`).
+pub fn pod_table(pods: &[LocalPod], now: k8s_openapi::jiff::Timestamp) -> serde_json::Value {
+    let column = |name: &str, format: &str, description: &str| {
+        serde_json::json!({"name": name, "type": "string", "format": format, "description": description, "priority": 0})
+    };
+    let rows: Vec<serde_json::Value> = pods
+        .iter()
+        .map(|pod| {
+            let k8s = pod.to_k8s();
+            let n = pod.containers.len();
+            serde_json::json!({
+                "cells": [pod.name, format!("{n}/{n}"), "Running", "0", shared::k8s::human_age(now.duration_since(pod.created).as_secs())],
+                "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": k8s.metadata},
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": "1"},
+        "columnDefinitions": [
+            column("Name", "name", "Name must be unique within a namespace."),
+            column("Ready", "", "The aggregate readiness state of this pod for accepting traffic."),
+            column("Status", "", "The aggregate status of the containers in this pod."),
+            column("Restarts", "", "The number of times the containers in this pod have been restarted."),
+            column("Age", "", "CreationTimestamp is a timestamp representing the server time when this object was created."),
+        ],
+        "rows": rows,
+    })
+}
+
 /// The demo pods: two pods of `demo/shop`'s `production` environment (the
 /// first with containers `web` and `worker`) and one unrelated pod, all in
 /// namespace [`DEMO_NAMESPACE`].
@@ -113,6 +149,7 @@ pub fn demo_pods(pods_dir: &Path) -> Vec<LocalPod> {
         dir: pods_dir.join(DEMO_NAMESPACE).join(name),
         env: vec![],
         created: k8s_openapi::jiff::Timestamp::now(),
+        gone: std::sync::Arc::new(tokio::sync::watch::Sender::new(false)),
     };
     vec![
         pod("shop-web-7c9d5b8f4-q2x7z", gitlab("production"), &["web", "worker"], "shop"),
@@ -149,5 +186,15 @@ mod tests {
         assert_eq!(json["spec"]["containers"][0]["name"], "web");
         assert!(json["metadata"]["creationTimestamp"].as_str().unwrap().ends_with('Z'));
         assert_ne!(pods[0].uid, pods[1].uid);
+    }
+
+    #[test]
+    fn table_has_kubectls_pod_columns() {
+        let pods = demo_pods(Path::new("/tmp/pods"));
+        let table = pod_table(&pods[..1], pods[0].created);
+        assert_eq!(table["kind"], "Table");
+        assert_eq!(table["columnDefinitions"][0]["name"], "Name");
+        assert_eq!(table["rows"][0]["cells"], serde_json::json!(["shop-web-7c9d5b8f4-q2x7z", "2/2", "Running", "0", "0s"]));
+        assert_eq!(table["rows"][0]["object"]["metadata"]["namespace"], DEMO_NAMESPACE);
     }
 }

@@ -37,6 +37,21 @@ const DROPPED_HEADERS: [&str; 13] = [
     "accept-encoding",
 ];
 
+/// What the relay asks authorize about, kept for asking again later: the
+/// browser request's path and query, and its forwardable headers (cookies).
+#[derive(Debug, Clone)]
+pub struct AuthorizeRequest {
+    uri: http::Uri,
+    headers: HeaderMap,
+}
+
+impl AuthorizeRequest {
+    /// From the browser's request.
+    pub fn new(parts: &Parts) -> AuthorizeRequest {
+        AuthorizeRequest { uri: parts.uri.clone(), headers: forwarded_headers(&parts.headers) }
+    }
+}
+
 /// Calls the app's authorize endpoint.
 #[derive(Debug, Clone)]
 pub struct Authorizer {
@@ -57,15 +72,15 @@ impl Authorizer {
         Authorizer { app_url, secret, http }
     }
 
-    /// The Channel settings for the browser request `parts`, or the app's refusal.
-    pub async fn authorize(&self, parts: &Parts) -> Result<ChannelSettings, RelayError> {
+    /// The Channel settings for the browser request `request`, or the app's refusal.
+    pub async fn authorize(&self, request: &AuthorizeRequest) -> Result<ChannelSettings, RelayError> {
         let mut url = self.app_url.clone();
-        url.set_path(&format!("{}/authorize", parts.uri.path()));
-        url.set_query(parts.uri.query());
+        url.set_path(&format!("{}/authorize", request.uri.path()));
+        url.set_query(request.uri.query());
         let response = self
             .http
             .get(url.clone())
-            .headers(forwarded_headers(&parts.headers))
+            .headers(request.headers.clone())
             .header(API_REQUEST_HEADER, self.secret.sign())
             .header("Gitlab-Workhorse", concat!("porthole-", env!("CARGO_PKG_VERSION")))
             .send()

@@ -47,17 +47,55 @@ pub async fn dial(channel: &ChannelSettings, forwarded_for: &str) -> Result<(Ups
         .max_frame_size(Some(MAX_UPSTREAM_MESSAGE));
     let connect = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, Some(connector));
     let (upstream, response) = match tokio::time::timeout(DIAL_TIMEOUT, connect).await {
-        Err(_) => return Err(RelayError::Dial("timed out connecting to the upstream".into())),
+        Err(_) => return Err(DialError::new("timed out connecting to the cluster", "dial timed out").into()),
         Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
+            let status = response.status();
             let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-            return Err(RelayError::Dial(format!("upstream answered {}: {}", response.status(), body.trim())));
+            let public = match status.as_u16() {
+                401 => "the cluster rejected the relay's credentials (401 Unauthorized)".to_string(),
+                403 => "the cluster forbids exec into this pod (403 Forbidden): the credentials need get and create on pods/exec".to_string(),
+                404 => "the pod or container was not found (404)".to_string(),
+                _ => format!("the cluster refused the terminal ({status})"),
+            };
+            return Err(DialError::new(public, format!("upstream answered {status}: {}", body.trim())).into());
         }
-        Ok(Err(e)) => return Err(RelayError::Dial(e.to_string())),
+        Ok(Err(e)) => {
+            let detail = e.to_string();
+            let lower = detail.to_lowercase();
+            let public = if lower.contains("certificate") || lower.contains("tls") {
+                "TLS failure connecting to the cluster (check its CA certificate)"
+            } else {
+                "the cluster is unreachable"
+            };
+            return Err(DialError::new(public, detail).into());
+        }
         Ok(Ok(pair)) => pair,
     };
     let negotiated = response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let codec = UpstreamCodec::from_subprotocol(negotiated)
-        .filter(|_| channel.subprotocols.iter().any(|s| s == negotiated))
-        .ok_or_else(|| RelayError::Dial(format!("upstream chose subprotocol {negotiated:?}, which was not offered or has no codec")))?;
+    let codec = UpstreamCodec::from_subprotocol(negotiated).filter(|_| channel.subprotocols.iter().any(|s| s == negotiated)).ok_or_else(
+        || DialError::new("the cluster chose no usable terminal protocol", format!("upstream chose subprotocol {negotiated:?}")),
+    )?;
     Ok((upstream, codec))
+}
+
+/// Why dialing failed: words for the user (no URL, no credentials) and the
+/// details for the log.
+#[derive(Debug, Clone)]
+pub struct DialError {
+    /// Safe to show in the browser.
+    pub public: String,
+    /// For the log only.
+    pub detail: String,
+}
+
+impl DialError {
+    fn new(public: impl Into<String>, detail: impl Into<String>) -> DialError {
+        DialError { public: public.into(), detail: detail.into() }
+    }
+}
+
+impl From<DialError> for RelayError {
+    fn from(e: DialError) -> RelayError {
+        RelayError::Dial(e)
+    }
 }

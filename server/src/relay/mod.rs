@@ -37,6 +37,7 @@ pub const MAX_BROWSER_MESSAGE: usize = 4 << 20;
 #[derive(Debug, Clone)]
 pub struct Relay {
     authorizer: authorize::Authorizer,
+    allowed_origins: Vec<String>,
     ping_interval: Duration,
     shutdown: Shutdown,
 }
@@ -48,6 +49,8 @@ pub enum RelayError {
     NotWebSocket(String),
     /// 400: none of the offered subprotocols is spoken here.
     UnsupportedSubprotocols(UnsupportedSubprotocols),
+    /// 403: the browser's `Origin` is neither this host nor allowed.
+    ForbiddenOrigin(String),
     /// 400: `cols`/`rows` in the URL are not a valid size.
     BadSize(shared::DecodeError),
     /// The app refused: its status, content type and body (≤ 32 KiB) pass through.
@@ -64,7 +67,7 @@ pub enum RelayError {
     /// 500: the Channel settings are unusable.
     InvalidChannel(String),
     /// 502: the upstream could not be dialed, or chose no usable subprotocol.
-    Dial(String),
+    Dial(dial::DialError),
 }
 
 impl IntoResponse for RelayError {
@@ -84,6 +87,9 @@ impl IntoResponse for RelayError {
                 format!("unsupported subprotocols {offered:?}; this endpoint speaks {:?}", BrowserCodec::SUBPROTOCOLS),
             ),
             RelayError::BadSize(e) => (StatusCode::BAD_REQUEST, format!("bad terminal size in the URL: {e}")),
+            RelayError::ForbiddenOrigin(origin) => {
+                (StatusCode::FORBIDDEN, format!("cross-origin WebSocket from {origin:?} refused: the origin must match the host"))
+            }
             RelayError::AuthorizeUnreachable(e) => (StatusCode::BAD_GATEWAY, format!("authorize request failed: {e}")),
             // The details name the upstream: they go to the log, not the browser.
             RelayError::InvalidChannel(e) => {
@@ -91,8 +97,8 @@ impl IntoResponse for RelayError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "invalid channel settings".to_string())
             }
             RelayError::Dial(e) => {
-                tracing::warn!(error = %e, "dialing the upstream failed");
-                (StatusCode::BAD_GATEWAY, "connecting to the terminal failed".to_string())
+                tracing::warn!(error = e.detail, "dialing the upstream failed");
+                (StatusCode::BAD_GATEWAY, format!("connecting to the terminal failed: {}", e.public))
             }
         };
         tracing::warn!(status = status.as_u16(), %message, "terminal request refused");
@@ -101,9 +107,17 @@ impl IntoResponse for RelayError {
 }
 
 impl Relay {
-    /// A relay that authorizes against the app at `app_url`.
-    pub fn new(app_url: url::Url, secret: crate::jwt::WorkhorseSecret, ping_interval: Duration, shutdown: Shutdown) -> Relay {
-        Relay { authorizer: authorize::Authorizer::new(app_url, secret), ping_interval, shutdown }
+    /// A relay that authorizes against the app at `app_url`, and accepts
+    /// browsers from its own host and from `allowed_origins`
+    /// (`scheme://host[:port]`).
+    pub fn new(
+        app_url: url::Url,
+        secret: crate::jwt::WorkhorseSecret,
+        allowed_origins: Vec<String>,
+        ping_interval: Duration,
+        shutdown: Shutdown,
+    ) -> Relay {
+        Relay { authorizer: authorize::Authorizer::new(app_url, secret), allowed_origins, ping_interval, shutdown }
     }
 
     /// Handles a terminal WebSocket request from `peer`.
@@ -119,14 +133,32 @@ impl Relay {
         let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
             .await
             .map_err(|rejection| RelayError::NotWebSocket(rejection.body_text()))?;
+        check_origin(&parts.headers, &self.allowed_origins)?;
         let (browser_codec, browser_protocol) =
             BrowserCodec::negotiate(&parts.headers, parts.uri.query().unwrap_or("")).map_err(RelayError::UnsupportedSubprotocols)?;
         let initial_size = TerminalSize::from_query(parts.uri.query().unwrap_or("")).map_err(RelayError::BadSize)?;
 
-        let channel = self.authorizer.authorize(&parts).await?;
+        let request = authorize::AuthorizeRequest::new(&parts);
+        let channel = self.authorizer.authorize(&request).await?;
         channel.validate().map_err(|e| RelayError::InvalidChannel(e.to_string()))?;
 
-        let (upstream, upstream_codec) = dial::dial(&channel, &forwarded_for(&parts.headers, peer)).await?;
+        let upgrade = match browser_protocol {
+            Some(name) => upgrade.protocols([name]),
+            None => upgrade,
+        }
+        .max_message_size(MAX_BROWSER_MESSAGE)
+        .max_frame_size(MAX_BROWSER_MESSAGE);
+        let (upstream, upstream_codec) = match dial::dial(&channel, &forwarded_for(&parts.headers, peer)).await {
+            Ok(pair) => pair,
+            // The user is authorized: a Porthole page can be told why in
+            // words, over the WebSocket, instead of a bare HTTP status.
+            Err(RelayError::Dial(e)) if browser_codec == BrowserCodec::Porthole => {
+                tracing::warn!(error = e.detail, "dialing the upstream failed; telling the browser");
+                let end = session::End::Unreachable(e.public);
+                return Ok(upgrade.on_upgrade(move |socket| session::refuse(socket, browser_codec, end)));
+            }
+            Err(e) => return Err(e),
+        };
         let (pod, container) = kube_target(&channel.url);
         tracing::info!(path = parts.uri.path(), ?browser_codec, ?upstream_codec, pod, container, "terminal connected");
 
@@ -138,16 +170,35 @@ impl Relay {
             ping_interval: self.ping_interval,
         };
         let shutdown = self.shutdown.clone();
-        let upgrade = match browser_protocol {
-            Some(name) => upgrade.protocols([name]),
-            None => upgrade,
-        };
-        Ok(upgrade
-            .max_message_size(MAX_BROWSER_MESSAGE)
-            .max_frame_size(MAX_BROWSER_MESSAGE)
-            .on_upgrade(move |socket| async move {
-                session::run(socket, upstream, browser_codec, upstream_codec, info, shutdown).await;
-            }))
+        let authorizer = self.authorizer.clone();
+        Ok(upgrade.on_upgrade(move |socket| async move {
+            let recheck = session::Recheck { authorizer, request };
+            session::run(socket, upstream, browser_codec, upstream_codec, info, recheck, shutdown).await;
+        }))
+    }
+}
+
+/// Cross-site WebSocket hijacking defence (gorilla's `checkSameOrigin`, which
+/// Workhorse relies on): a browser's `Origin` must name the host it connected
+/// to, or be in the allow-list. Requests without `Origin` are not from a
+/// browser page and pass.
+fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), RelayError> {
+    let Some(origin) = headers.get(header::ORIGIN) else { return Ok(()) };
+    let origin = origin.to_str().unwrap_or("");
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin.trim_end_matches('/'))) {
+        return Ok(());
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let origin_authority = url::Url::parse(origin).ok().and_then(|u| {
+        let host = u.host_str()?.to_string();
+        Some(match u.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        })
+    });
+    match origin_authority {
+        Some(authority) if !host.is_empty() && authority.eq_ignore_ascii_case(host) => Ok(()),
+        _ => Err(RelayError::ForbiddenOrigin(origin.to_string())),
     }
 }
 
@@ -176,6 +227,24 @@ fn kube_target(url: &str) -> (Option<String>, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origin_must_match_the_host_or_be_allowed() {
+        let headers = |origin: &str, host: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ORIGIN, origin.parse().unwrap());
+            h.insert(header::HOST, host.parse().unwrap());
+            h
+        };
+        assert!(check_origin(&HeaderMap::new(), &[]).is_ok());
+        assert!(check_origin(&headers("http://127.0.0.1:8080", "127.0.0.1:8080"), &[]).is_ok());
+        assert!(check_origin(&headers("https://Porthole.example", "porthole.example"), &[]).is_ok());
+        assert!(check_origin(&headers("https://evil.example", "porthole.example"), &[]).is_err());
+        assert!(check_origin(&headers("http://127.0.0.1:8081", "127.0.0.1:8080"), &[]).is_err());
+        assert!(check_origin(&headers("null", "127.0.0.1:8080"), &[]).is_err());
+        let allowed = ["http://127.0.0.1:8081".to_string()];
+        assert!(check_origin(&headers("http://127.0.0.1:8081", "127.0.0.1"), &allowed).is_ok());
+    }
 
     #[test]
     fn forwarded_for_appends_the_peer() {

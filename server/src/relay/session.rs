@@ -73,6 +73,10 @@ pub enum End {
     Expired(u64),
     /// The relay is shutting down.
     Shutdown,
+    /// The pod went away during the session.
+    PodTerminated,
+    /// The upstream could not be reached; words for the user.
+    Unreachable(String),
 }
 
 impl End {
@@ -89,8 +93,40 @@ impl End {
                 (CloseCode::SessionExpired, format!("Session expired: the maximum session time is {secs} seconds"))
             }
             End::Shutdown => (CloseCode::RelayShutdown, CloseCode::RelayShutdown.default_reason().into()),
+            End::PodTerminated => (CloseCode::PodTerminated, CloseCode::PodTerminated.default_reason().into()),
+            End::Unreachable(why) => (CloseCode::UpstreamError, why.clone()),
         }
     }
+
+    /// Ends that may mean the pod itself went away (its process was killed,
+    /// or the exec stream broke): worth asking authorize again.
+    fn may_be_pod_gone(&self) -> bool {
+        matches!(self, End::Failed(_) | End::UpstreamClosed | End::UpstreamError(_) | End::Exited(137))
+    }
+}
+
+/// How to ask authorize again about this session.
+pub struct Recheck {
+    /// The relay's authorizer.
+    pub authorizer: super::authorize::Authorizer,
+    /// The original request.
+    pub request: super::authorize::AuthorizeRequest,
+}
+
+impl Recheck {
+    /// True when authorize now answers 404: the terminal (its pod) is gone.
+    async fn terminal_is_gone(&self) -> bool {
+        matches!(
+            tokio::time::timeout(Duration::from_secs(10), self.authorizer.authorize(&self.request)).await,
+            Ok(Err(super::RelayError::Refused { status, .. })) if status == http::StatusCode::NOT_FOUND
+        )
+    }
+}
+
+/// Upgrades a browser only to tell it why there is no session.
+pub async fn refuse(browser: WebSocket, codec: BrowserCodec, end: End) {
+    let (mut bsink, mut bstream) = browser.split();
+    tell_browser(&mut bsink, &mut bstream, codec, &end).await;
 }
 
 /// Output bytes in flight to the browser but not yet acknowledged.
@@ -134,6 +170,7 @@ pub async fn run(
     browser_codec: BrowserCodec,
     upstream_codec: UpstreamCodec,
     info: SessionInfo,
+    recheck: Recheck,
     shutdown: Shutdown,
 ) -> End {
     let (mut bsink, mut bstream) = browser.split();
@@ -180,6 +217,7 @@ pub async fn run(
         }
     };
 
+    let end = if end.may_be_pod_gone() && recheck.terminal_is_gone().await { End::PodTerminated } else { end };
     tracing::info!(end = ?end, "session ended");
     // Goodbye upstream: the process must not outlive the session.
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
@@ -189,7 +227,10 @@ pub async fn run(
         let _ = usink.close().await;
     })
     .await;
-    if end != End::BrowserGone {
+    if end == End::BrowserGone {
+        // Flushes the reply to the browser's Close, if it sent one.
+        let _ = tokio::time::timeout(Duration::from_secs(1), bsink.close()).await;
+    } else {
         tell_browser(&mut bsink, &mut bstream, browser_codec, &end).await;
     }
     end
@@ -378,6 +419,8 @@ mod tests {
             End::BrowserProtocol("x".into()),
             End::Expired(3),
             End::Shutdown,
+            End::PodTerminated,
+            End::Unreachable("x".into()),
         ] {
             let (code, reason) = end.close();
             assert!((4000..5000).contains(&code.code()));

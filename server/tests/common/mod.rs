@@ -166,7 +166,18 @@ impl Client {
     }
 
     pub async fn try_connect(url: &str, protocol: &str) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+        Client::try_connect_with(url, protocol, &[]).await
+    }
+
+    pub async fn try_connect_with(
+        url: &str,
+        protocol: &str,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
         let mut request = url.into_client_request().unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(*name, value.parse().unwrap());
+        }
         if !protocol.is_empty() {
             request.headers_mut().insert("sec-websocket-protocol", protocol.parse().unwrap());
         }

@@ -1,0 +1,300 @@
+//! The app's configuration file (`--config porthole.toml`): clusters, and
+//! projects with their environments.
+//!
+//! ```toml
+//! demo = true                      # keep the demo project (default true)
+//!
+//! [[clusters]]
+//! name = "production"
+//! api_url = "https://203.0.113.10:6443"
+//! token_file = "/etc/porthole/production.token"   # or token = "…"
+//! ca_file = "/etc/porthole/production-ca.crt"     # or ca_pem = "…"; none = system roots
+//!
+//! [[clusters]]
+//! name = "staging"
+//! kubeconfig = "/etc/porthole/staging.kubeconfig" # import one context
+//! context = "staging"                             # default: current-context
+//!
+//! [[projects]]
+//! id = 2
+//! path = "acme/shop"
+//!
+//! [[projects.environments]]
+//! id = 7
+//! name = "production"
+//! slug = "production"              # default: from the name
+//! cluster = "production"           # or "local": the local cluster
+//! namespace = "shop-production"
+//! command = ["sh", "-c", "exec bash"]  # default: app::DEFAULT_COMMAND
+//! ```
+//!
+//! Only bearer-token credentials are supported (a service account token);
+//! a kubeconfig context whose user has none is an error.
+
+use super::discovery::Cluster;
+use super::{DEFAULT_COMMAND, Environment, Project};
+use anyhow::{Context, anyhow, bail};
+use base64::Engine;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Keep the demo project `demo/shop` (default true).
+    #[serde(default = "yes")]
+    pub demo: bool,
+    /// Clusters, by name.
+    #[serde(default)]
+    pub clusters: Vec<ClusterConfig>,
+    /// Projects.
+    #[serde(default)]
+    pub projects: Vec<ProjectConfig>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A cluster: URL, token and CA, or one context of a kubeconfig.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Referred to by environments.
+    pub name: String,
+    /// `https://host:port` of the API server.
+    pub api_url: Option<String>,
+    /// Bearer token.
+    pub token: Option<String>,
+    /// File holding the bearer token.
+    pub token_file: Option<PathBuf>,
+    /// CA certificate(s), PEM.
+    pub ca_pem: Option<String>,
+    /// File holding the CA certificate(s), PEM.
+    pub ca_file: Option<PathBuf>,
+    /// A kubeconfig to import instead.
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context; default its `current-context`.
+    pub context: Option<String>,
+}
+
+/// A project.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// Numeric id.
+    pub id: u64,
+    /// `namespace/project`.
+    pub path: String,
+    /// Environments.
+    #[serde(default)]
+    pub environments: Vec<EnvironmentConfig>,
+}
+
+/// An environment.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    /// Numeric id.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// Slug; default derived from the name.
+    pub slug: Option<String>,
+    /// A cluster's name, or `local`.
+    pub cluster: String,
+    /// The namespace of its pods.
+    pub namespace: String,
+    /// The exec command; default [`DEFAULT_COMMAND`].
+    pub command: Option<Vec<String>>,
+}
+
+impl FileConfig {
+    /// Reads and parses a file.
+    pub fn read(path: &Path) -> anyhow::Result<FileConfig> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    /// The projects, their environments linked to resolved clusters.
+    pub fn projects(&self, local: &Cluster) -> anyhow::Result<Vec<Project>> {
+        let mut clusters = std::collections::HashMap::new();
+        for c in &self.clusters {
+            let cluster = c.resolve().with_context(|| format!("cluster {:?}", c.name))?;
+            if clusters.insert(c.name.as_str(), cluster).is_some() || c.name == "local" {
+                bail!("cluster name {:?} is used twice (\"local\" is the local cluster's)", c.name);
+            }
+        }
+        self.projects
+            .iter()
+            .map(|p| {
+                let environments = p
+                    .environments
+                    .iter()
+                    .map(|e| {
+                        let cluster = match e.cluster.as_str() {
+                            "local" => local.clone(),
+                            name => clusters.get(name).cloned().ok_or_else(|| anyhow!("environment {:?}: no cluster {name:?}", e.name))?,
+                        };
+                        Ok(Environment {
+                            id: e.id,
+                            name: e.name.clone(),
+                            slug: e.slug.clone().unwrap_or_else(|| super::slugify(&e.name)),
+                            cluster,
+                            namespace: e.namespace.clone(),
+                            command: e.command.clone().unwrap_or_else(|| DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect()),
+                        })
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                Ok(Project { id: p.id, path: p.path.clone(), environments })
+            })
+            .collect()
+    }
+}
+
+impl ClusterConfig {
+    /// URL, token and CA from the fields or the kubeconfig.
+    pub fn resolve(&self) -> anyhow::Result<Cluster> {
+        if let Some(path) = &self.kubeconfig {
+            return import_kubeconfig(path, self.context.as_deref());
+        }
+        let api_url = self.api_url.clone().ok_or_else(|| anyhow!("api_url or kubeconfig is required"))?;
+        let token = match (&self.token, &self.token_file) {
+            (Some(t), None) => t.clone(),
+            (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?.trim().to_string(),
+            _ => bail!("exactly one of token and token_file is required"),
+        };
+        let ca_pem = match (&self.ca_pem, &self.ca_file) {
+            (Some(p), None) => p.clone(),
+            (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+            (None, None) => String::new(),
+            _ => bail!("at most one of ca_pem and ca_file"),
+        };
+        Ok(Cluster { api_url, token, ca_pem })
+    }
+}
+
+/// One context of a kubeconfig: its cluster's server and CA, its user's token.
+pub fn import_kubeconfig(path: &Path, context: Option<&str>) -> anyhow::Result<Cluster> {
+    let kubeconfig = kube::config::Kubeconfig::read_from(path).with_context(|| format!("reading {}", path.display()))?;
+    let name = context
+        .map(str::to_string)
+        .or_else(|| kubeconfig.current_context.clone())
+        .ok_or_else(|| anyhow!("no context given and no current-context"))?;
+    let ctx = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == name)
+        .and_then(|c| c.context.as_ref())
+        .ok_or_else(|| anyhow!("no context {name:?}"))?;
+    let cluster = kubeconfig
+        .clusters
+        .iter()
+        .find(|c| c.name == ctx.cluster)
+        .and_then(|c| c.cluster.as_ref())
+        .ok_or_else(|| anyhow!("no cluster {:?}", ctx.cluster))?;
+    let user_name = ctx.user.as_deref().ok_or_else(|| anyhow!("context {name:?} has no user"))?;
+    let user = kubeconfig
+        .auth_infos
+        .iter()
+        .find(|u| u.name == user_name)
+        .and_then(|u| u.auth_info.as_ref())
+        .ok_or_else(|| anyhow!("no user {user_name:?}"))?;
+    let api_url = cluster.server.clone().ok_or_else(|| anyhow!("cluster {:?} has no server", ctx.cluster))?;
+    let ca_pem = match (&cluster.certificate_authority_data, &cluster.certificate_authority) {
+        (Some(data), _) => String::from_utf8(base64::engine::general_purpose::STANDARD.decode(data.trim())?)?,
+        (None, Some(file)) => std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?,
+        (None, None) => String::new(),
+    };
+    let token = match (&user.token, &user.token_file) {
+        (Some(token), _) => token.expose_secret().to_string(),
+        (None, Some(file)) => std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?.trim().to_string(),
+        (None, None) => bail!("user {user_name:?} has no token: only bearer tokens are supported"),
+    };
+    Ok(Cluster { api_url, token, ca_pem })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local() -> Cluster {
+        Cluster { api_url: "https://127.0.0.1:1".into(), token: "t".into(), ca_pem: String::new() }
+    }
+
+    #[test]
+    fn parses_the_documented_example() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "s3cret\n").unwrap();
+        let text = format!(
+            r#"
+            [[clusters]]
+            name = "production"
+            api_url = "https://203.0.113.10:6443"
+            token_file = "{}"
+
+            [[projects]]
+            id = 2
+            path = "acme/shop"
+
+            [[projects.environments]]
+            id = 7
+            name = "Review App"
+            cluster = "production"
+            namespace = "shop-production"
+
+            [[projects.environments]]
+            id = 8
+            name = "dev"
+            cluster = "local"
+            namespace = "dev"
+            command = ["sh"]
+            "#,
+            token.display()
+        );
+        let config: FileConfig = toml::from_str(&text).unwrap();
+        assert!(config.demo);
+        let projects = config.projects(&local()).unwrap();
+        let envs = &projects[0].environments;
+        assert_eq!(envs[0].cluster.token, "s3cret");
+        assert_eq!(envs[0].slug, "review-app");
+        assert_eq!(envs[0].command, DEFAULT_COMMAND);
+        assert_eq!(envs[1].cluster.api_url, "https://127.0.0.1:1");
+        assert_eq!(envs[1].command, ["sh"]);
+    }
+
+    #[test]
+    fn mistakes_are_errors() {
+        for bad in [
+            "[[clusters]]\nname = \"a\"\n",
+            "[[clusters]]\nname = \"a\"\napi_url = \"https://x\"\ntoken = \"t\"\ntoken_file = \"f\"\n",
+            "[[projects]]\nid = 1\npath = \"a/b\"\n[[projects.environments]]\nid = 1\nname = \"p\"\ncluster = \"nope\"\nnamespace = \"n\"\n",
+            "unknown_key = 1\n",
+        ] {
+            let parsed: Result<FileConfig, _> = toml::from_str(bad);
+            assert!(parsed.map_err(anyhow::Error::from).and_then(|c| c.projects(&local())).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn imports_a_kubeconfig_context() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        let ca = base64::engine::general_purpose::STANDARD.encode("-----BEGIN CERTIFICATE-----\n");
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://10.0.0.1:6443\n    certificate-authority-data: {ca}\nusers:\n- name: u\n  user:\n    token: abc\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\n"
+            ),
+        )
+        .unwrap();
+        let cluster = import_kubeconfig(&path, None).unwrap();
+        assert_eq!(cluster.api_url, "https://10.0.0.1:6443");
+        assert_eq!(cluster.token, "abc");
+        assert!(cluster.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(import_kubeconfig(&path, Some("other")).is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! Environments on clusters: discovery, pod and container choice, pods that
+//! go away, and cluster errors shown in words.
+
+mod common;
+
+use common::*;
+use server::app::discovery::Cluster;
+use std::time::Duration;
+
+const ENV_TERMINALS: &str = "/demo/shop/-/environments/1/terminals.json";
+const SECOND_POD: &str = "shop-web-7c9d5b8f4-m8k3p";
+
+async fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::get(url).await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn terminals_are_the_running_annotated_pods_containers() {
+    let porthole = start().await;
+    let (status, json) = get_json(&format!("{}{ENV_TERMINALS}", porthole.url())).await;
+    assert_eq!(status, 200);
+    let pairs: Vec<(String, String)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["pod"].as_str().unwrap().to_string(), t["container"].as_str().unwrap().to_string()))
+        .collect();
+    let want = [
+        ("shop-web-7c9d5b8f4-q2x7z", "web"),
+        ("shop-web-7c9d5b8f4-q2x7z", "worker"),
+        (SECOND_POD, "web"),
+        (SECOND_POD, "worker"),
+    ];
+    assert_eq!(pairs, want.map(|(p, c)| (p.to_string(), c.to_string())));
+    assert!(json[0]["created_at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn a_terminal_url_can_name_the_pod_and_container() {
+    let porthole = start().await;
+    let url = format!("{}?pod={SECOND_POD}&container=worker", porthole.ws_url(ENV_WS));
+    let mut client = Client::connect(&url, "v1.porthole").await;
+    client.expect_prompt().await;
+    match &client.controls[0] {
+        shared::porthole::ServerMessage::Connected { pod, container, .. } => {
+            assert_eq!((pod.as_deref(), container.as_deref()), (Some(SECOND_POD), Some("worker")));
+        }
+        other => panic!("{other:?}"),
+    }
+    client.run("echo in-$PORTHOLE_CONTAINER-$HOSTNAME", &format!("in-worker-{SECOND_POD}\r\n")).await;
+
+    // A pod that is not (or no longer) a terminal of the environment: 404 from authorize.
+    let url = format!("{}?pod=no-such-pod&container=web", porthole.ws_url(ENV_WS));
+    let err = Client::try_connect(&url, "v1.porthole").await.err().expect("refused");
+    assert!(err.to_string().contains("404"), "{err}");
+}
+
+async fn delete_pod(porthole: &TestPorthole, name: &str) {
+    let cluster = &porthole.porthole.cluster;
+    let client = server::app::discovery::client(&Cluster {
+        api_url: cluster.api_url(),
+        token: cluster.token.clone(),
+        ca_pem: cluster.ca_pem.clone(),
+    })
+    .unwrap();
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client, "shop-production");
+    pods.delete(name, &Default::default()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_deleted_pod_ends_its_session_with_pod_terminated() {
+    let porthole = start().await;
+    let url = format!("{}?pod={SECOND_POD}&container=web", porthole.ws_url(ENV_WS));
+    let mut client = Client::connect(&url, "v1.porthole").await;
+    client.expect_prompt().await;
+    delete_pod(&porthole, SECOND_POD).await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), client.expect_close()).await.expect("closed within 5 s");
+    assert_eq!(closed, (4007, "pod terminated".to_string()));
+    // The environment's other pod still serves terminals.
+    let (_, json) = get_json(&format!("{}{ENV_TERMINALS}", porthole.url())).await;
+    assert!(json.as_array().unwrap().iter().all(|t| t["pod"] != SECOND_POD));
+    let mut other = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    other.expect_prompt().await;
+}
+
+#[tokio::test]
+async fn a_process_killed_by_sigkill_in_a_living_pod_is_an_exit_status() {
+    // The same upstream signal as a deleted pod (exit 137), but the pod is
+    // still there: the user sees the exit status, not "pod terminated".
+    let porthole = start().await;
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    client.send_input(b"kill -9 $$\r").await;
+    let (code, reason) = client.expect_close().await;
+    assert_eq!((code, reason.as_str()), (4000, "the process exited with exit status 137 (killed by signal 9)"));
+}
+
+/// A porthole with one more project whose environments use `clusters`.
+async fn start_with_clusters(clusters: &str, environments: &str) -> TestPorthole {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("porthole.toml");
+    std::fs::write(&path, format!("{clusters}\n[[projects]]\nid = 2\npath = \"acme/shop\"\n{environments}")).unwrap();
+    let porthole = start_configured(|c| c.config_file = Some(path.clone())).await;
+    drop(dir);
+    porthole
+}
+
+fn environment(id: u64, cluster: &str, namespace: &str) -> String {
+    format!("[[projects.environments]]\nid = {id}\nname = \"env{id}\"\nslug = \"production\"\ncluster = \"{cluster}\"\nnamespace = \"{namespace}\"\n")
+}
+
+async fn terminals_message(porthole: &TestPorthole, env: u64) -> (u16, String) {
+    let (status, json) = get_json(&format!("{}/acme/shop/-/environments/{env}/terminals.json", porthole.url())).await;
+    (status, json["message"].as_str().unwrap_or_default().to_string())
+}
+
+#[tokio::test]
+async fn cluster_errors_are_explained() {
+    let other_ca = server::tls::LocalCa::generate().unwrap().ca_pem.replace('\n', "\\n");
+    // The local cluster's API URL is only known once it runs: the bad
+    // clusters point at another porthole's with wrong credentials, or at a
+    // closed port.
+    let probe = start().await;
+    let api = probe.porthole.cluster.api_url();
+    let ca = probe.porthole.cluster.ca_pem.replace('\n', "\\n");
+    let clusters = format!(
+        "[[clusters]]\nname = \"bad-token\"\napi_url = \"{api}\"\ntoken = \"wrong\"\nca_pem = \"{ca}\"\n\
+         [[clusters]]\nname = \"bad-ca\"\napi_url = \"{api}\"\ntoken = \"wrong\"\nca_pem = \"{other_ca}\"\n\
+         [[clusters]]\nname = \"closed\"\napi_url = \"https://127.0.0.1:1\"\ntoken = \"t\"\n"
+    );
+    let envs = [environment(11, "bad-token", "shop-production"), environment(12, "bad-ca", "x"), environment(13, "closed", "x"), environment(14, "local", "empty")]
+        .concat();
+    let porthole = start_with_clusters(&clusters, &envs).await;
+
+    let (status, message) = terminals_message(&porthole, 11).await;
+    assert_eq!(status, 502);
+    assert!(message.contains("401 Unauthorized"), "{message}");
+    let (status, message) = terminals_message(&porthole, 12).await;
+    assert_eq!(status, 502);
+    assert!(message.starts_with("TLS failure"), "{message}");
+    let (status, message) = terminals_message(&porthole, 13).await;
+    assert_eq!(status, 502);
+    assert!(message.starts_with("the cluster is unreachable"), "{message}");
+    // No matching pods: an empty list, and authorize says so.
+    let (status, json) = get_json(&format!("{}/acme/shop/-/environments/14/terminals.json", porthole.url())).await;
+    assert_eq!((status, json), (200, serde_json::json!([])));
+    let err = Client::try_connect(&porthole.ws_url("/acme/shop/-/environments/14/terminal.ws"), "v1.porthole").await.err().unwrap();
+    assert!(err.to_string().contains("404"), "{err}");
+}
+
+#[tokio::test]
+async fn a_cluster_imported_from_a_kubeconfig_serves_terminals() {
+    // Another porthole's local cluster, reached through the kubeconfig it wrote.
+    let other = start().await;
+    let kubeconfig = other.porthole.cluster.kubeconfig.display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("porthole.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "demo = false\n[[clusters]]\nname = \"imported\"\nkubeconfig = \"{kubeconfig}\"\ncontext = \"porthole-local\"\n\
+             [[projects]]\nid = 1\npath = \"demo/shop\"\n{}",
+            environment(1, "imported", "shop-production")
+        ),
+    )
+    .unwrap();
+    let porthole = start_configured(|c| c.config_file = Some(path.clone())).await;
+    let (status, json) = get_json(&format!("{}{ENV_TERMINALS}", porthole.url())).await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json.as_array().unwrap().len(), 4, "{json}");
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    client.run("echo imported-$((40+2))", "imported-42\r\n").await;
+}
