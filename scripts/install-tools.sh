@@ -34,6 +34,14 @@ if [ ${#missing_debs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_debs[@]}"
 fi
 
+# The Python `kubernetes` client, for the local cluster's conformance tests.
+KUBERNETES_PY_VERSION=37.0.2
+if ! .venv/bin/python -c "import kubernetes, sys; sys.exit(kubernetes.__version__ != '$KUBERNETES_PY_VERSION')" 2>/dev/null; then
+  say "python venv with kubernetes==$KUBERNETES_PY_VERSION"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet "kubernetes==$KUBERNETES_PY_VERSION"
+fi
+
 # npm ci is quick but not free; skip it when node_modules matches the lockfile.
 if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.porthole-lock; then
   say "npm ci"
