@@ -6,7 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const port = process.env.PORTHOLE_E2E_PORT || '18080';
-const dataDir = mkdtempSync(join(tmpdir(), 'porthole-e2e-'));
+// The config is loaded again in each worker: create the data dir once, in the
+// runner, and hand it down through the environment.
+process.env.PORTHOLE_E2E_DATA ||= mkdtempSync(join(tmpdir(), 'porthole-e2e-'));
+const dataDir = process.env.PORTHOLE_E2E_DATA;
+// The tests reach the local cluster with kubectl through its kubeconfig.
+process.env.PORTHOLE_E2E_KUBECONFIG = join(dataDir, 'local-cluster', 'kubeconfig');
 
 export default defineConfig({
   testDir: '.',

@@ -1,5 +1,6 @@
 // The environment terminal page, as a person uses it.
 import { test, expect } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 
 const TERMINAL = '/demo/shop/-/environments/1/terminal';
 
@@ -89,7 +90,37 @@ test('reconnect opens one new session, with no second terminal', async ({ page }
   expect(typed[0]).toMatch(/echo once-\$\(\(1\+1\)\)$/);
 });
 
-test('a refused terminal says Connection failed', async ({ page }) => {
+test('an unknown environment says so', async ({ page }) => {
   await page.goto('/demo/shop/-/environments/99/terminal');
-  await expect(page.getByTestId('status')).toHaveText('Connection failed');
+  await expect(page.getByTestId('status')).toHaveText("Could not list this environment's pods: environment not found");
+});
+
+test('the pod and container picker opens the chosen terminal', async ({ page }) => {
+  await page.goto(TERMINAL);
+  const picker = page.getByTestId('terminal-picker');
+  await expect(picker.locator('option')).toHaveCount(4);
+  await expect(picker.locator('option').first()).toHaveText(/^shop-web-7c9d5b8f4-q2x7z \/ web \(\d+[smhd]\)$/);
+  await picker.selectOption('shop-web-7c9d5b8f4-m8k3p/worker');
+  await expect(page.getByTestId('status')).toHaveText('Connected to pod shop-web-7c9d5b8f4-m8k3p, container worker');
+  await expect(page).toHaveURL(/\?pod=shop-web-7c9d5b8f4-m8k3p&container=worker$/);
+  await waitForPrompt(page);
+  await run(page, 'echo on-$PORTHOLE_CONTAINER');
+  await waitForRow(page, (r) => r === 'on-worker', 'on-worker');
+});
+
+test('a pod that is not a terminal of the environment is named on the page', async ({ page }) => {
+  await page.goto(`${TERMINAL}?pod=gone-7f9c&container=web`);
+  await expect(page.getByTestId('status')).toHaveText(
+    'Pod gone-7f9c, container web is not a terminal of this environment (anymore): pick another');
+});
+
+// Last: it deletes a pod.
+test('a deleted pod ends the session with pod terminated', async ({ page }) => {
+  await page.goto(`${TERMINAL}?pod=shop-web-7c9d5b8f4-m8k3p&container=web`);
+  await expect(page.getByTestId('status')).toHaveText('Connected to pod shop-web-7c9d5b8f4-m8k3p, container web');
+  await waitForPrompt(page);
+  execFileSync('kubectl', ['delete', 'pod', 'shop-web-7c9d5b8f4-m8k3p', '--wait=false'], {
+    env: { ...process.env, KUBECONFIG: process.env.PORTHOLE_E2E_KUBECONFIG },
+  });
+  await expect(page.getByTestId('status')).toHaveText('Ended: pod terminated', { timeout: 10_000 });
 });

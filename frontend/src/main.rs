@@ -63,13 +63,23 @@ async fn get_json<T: for<'de> Deserialize<'de>>(url: &str) -> Result<T, String> 
     let window = web_sys::window().ok_or("no window")?;
     let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url)).await.map_err(|e| format!("{e:?}"))?;
     let response: web_sys::Response = response.dyn_into().map_err(|_| "not a response")?;
-    if !response.ok() {
-        return Err(format!("{url}: {} {}", response.status(), response.status_text()));
-    }
     let text = wasm_bindgen_futures::JsFuture::from(response.text().map_err(|e| format!("{e:?}"))?)
         .await
-        .map_err(|e| format!("{e:?}"))?;
-    serde_json::from_str(&text.as_string().unwrap_or_default()).map_err(|e| format!("{url}: {e}"))
+        .map_err(|e| format!("{e:?}"))?
+        .as_string()
+        .unwrap_or_default();
+    if !response.ok() {
+        // The app explains refusals as `{"message": "…"}`.
+        #[derive(Deserialize)]
+        struct ErrorJson {
+            message: String,
+        }
+        return Err(match serde_json::from_str::<ErrorJson>(&text) {
+            Ok(e) => e.message,
+            Err(_) => format!("{url}: {} {}", response.status(), response.status_text()),
+        });
+    }
+    serde_json::from_str(&text).map_err(|e| format!("{url}: {e}"))
 }
 
 async fn projects_with_environments() -> Result<Vec<(ProjectJson, Vec<EnvironmentJson>)>, String> {
