@@ -173,3 +173,28 @@ async fn a_cluster_imported_from_a_kubeconfig_serves_terminals() {
     client.expect_prompt().await;
     client.run("echo imported-$((40+2))", "imported-42\r\n").await;
 }
+
+#[tokio::test]
+async fn a_token_without_exec_rights_is_explained_on_connect() {
+    let probe = start().await;
+    let api = probe.porthole.cluster.api_url();
+    let ca = probe.porthole.cluster.ca_pem.replace('\n', "\\n");
+    let viewer = &probe.porthole.cluster.viewer_token;
+    let clusters = format!("[[clusters]]\nname = \"viewer\"\napi_url = \"{api}\"\ntoken = \"{viewer}\"\nca_pem = \"{ca}\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("porthole.toml");
+    std::fs::write(
+        &path,
+        format!("demo = false\n{clusters}[[projects]]\nid = 1\npath = \"demo/shop\"\n{}", environment(1, "viewer", "shop-production")),
+    )
+    .unwrap();
+    let porthole = start_configured(|c| c.config_file = Some(path.clone())).await;
+    // Listing works: the page shows the pods…
+    let (status, json) = get_json(&format!("{}{ENV_TERMINALS}", porthole.url())).await;
+    assert_eq!((status, json.as_array().map(Vec::len)), (200, Some(4)));
+    // …and the exec is refused in words.
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    let (code, reason) = client.expect_close().await;
+    assert_eq!(code, 4002);
+    assert_eq!(reason, "the cluster forbids exec into this pod (403 Forbidden): the credentials need get and create on pods/exec");
+}

@@ -50,8 +50,11 @@ pub struct LocalCluster {
     pub addr: SocketAddr,
     /// The CA that signed its serving certificate (PEM).
     pub ca_pem: String,
-    /// The bearer token it requires.
+    /// The bearer token it requires: all rights.
     pub token: String,
+    /// A second token that may read pods but not exec into them (`get`/`list`
+    /// on pods, nothing on pods/exec): what a misconfigured Role looks like.
+    pub viewer_token: String,
     /// The kubeconfig it wrote for itself.
     pub kubeconfig: PathBuf,
     live_execs: Arc<tokio::sync::watch::Sender<usize>>,
@@ -77,12 +80,8 @@ impl LocalCluster {
         let dir = config.cluster_dir();
         std::fs::create_dir_all(&dir)?;
         let ca = LocalCa::load_or_create(&dir)?;
-        let token_file = dir.join("token");
-        if !token_file.exists() {
-            let token: [u8; 24] = rand::random();
-            write_private(&token_file, hex(&token).as_bytes())?;
-        }
-        let token = std::fs::read_to_string(&token_file)?.trim().to_string();
+        let token = load_or_create_token(&dir.join("token"))?;
+        let viewer_token = load_or_create_token(&dir.join("viewer-token"))?;
         let pods = pods::demo_pods(&dir.join("pods"));
         for pod in &pods {
             std::fs::create_dir_all(&pod.dir)?;
@@ -95,6 +94,7 @@ impl LocalCluster {
             addr,
             ca_pem: ca.ca_pem.clone(),
             token: token.clone(),
+            viewer_token: viewer_token.clone(),
             kubeconfig: dir.join("kubeconfig"),
             live_execs: live_execs.clone(),
         };
@@ -103,6 +103,7 @@ impl LocalCluster {
         let state = Arc::new(ClusterState {
             pods: std::sync::RwLock::new(pods),
             token,
+            viewer_token,
             kill_grace: config.kill_grace,
             shutdown: shutdown.clone(),
             live_execs: live_execs.clone(),
@@ -125,6 +126,15 @@ impl LocalCluster {
     }
 }
 
+/// A bearer token kept in `path` (hex of 24 random bytes), created on first use.
+fn load_or_create_token(path: &std::path::Path) -> anyhow::Result<String> {
+    if !path.exists() {
+        let token: [u8; 24] = rand::random();
+        write_private(path, hex(&token).as_bytes())?;
+    }
+    Ok(std::fs::read_to_string(path)?.trim().to_string())
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -133,6 +143,7 @@ fn hex(bytes: &[u8]) -> String {
 pub(crate) struct ClusterState {
     pods: std::sync::RwLock<Vec<LocalPod>>,
     token: String,
+    viewer_token: String,
     kill_grace: Duration,
     shutdown: Shutdown,
     /// How many execs are running.
@@ -191,7 +202,17 @@ fn router(state: Arc<ClusterState>) -> Router {
         .with_state(state)
 }
 
-/// `Authorization: Bearer <token>` or 401, compared in constant time.
+/// Who presented which token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Everything.
+    Admin,
+    /// get and list on pods; no exec, no delete.
+    Viewer,
+}
+
+/// `Authorization: Bearer <token>` or 401 (compared in constant time); the
+/// viewer token gets 403 for anything but reading pods.
 async fn require_token(State(state): State<Arc<ClusterState>>, request: Request, next: Next) -> Response {
     let presented = request
         .headers()
@@ -199,11 +220,24 @@ async fn require_token(State(state): State<Arc<ClusterState>>, request: Request,
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if constant_time_eq(presented.as_bytes(), state.token.as_bytes()) {
-        next.run(request).await
+    let role = if constant_time_eq(presented.as_bytes(), state.token.as_bytes()) {
+        Role::Admin
+    } else if constant_time_eq(presented.as_bytes(), state.viewer_token.as_bytes()) {
+        Role::Viewer
     } else {
-        status_response(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized")
+        return status_response(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
+    };
+    let path = request.uri().path();
+    if role == Role::Viewer && (request.method() != http::Method::GET || path.ends_with("/exec")) {
+        let verb = if path.ends_with("/exec") { "create" } else { "delete" };
+        let resource = if path.ends_with("/exec") { "pods/exec" } else { "pods" };
+        return status_response(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!("User \"system:serviceaccount:porthole:viewer\" cannot {verb} resource \"{resource}\" in API group \"\""),
+        );
     }
+    next.run(request).await
 }
 
 /// Equal-length inputs take the same time whatever their contents.
