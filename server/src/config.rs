@@ -39,6 +39,10 @@ pub struct Config {
     /// The app's configuration file: clusters, projects, environments
     /// ([`crate::app::config_file`]); `None` = the demo only.
     pub config_file: Option<PathBuf>,
+    /// The session server for CI job terminals (GitLab Runner's
+    /// `[session_server]`); `None` = job terminals disabled. Used when no
+    /// config file is given (a config file's own section wins).
+    pub session_server: Option<crate::session_server::SessionServerConfig>,
     /// Browser origins (`scheme://host[:port]`) allowed to open terminals
     /// besides the server's own host (cross-site WebSocket hijacking defence).
     pub allowed_origins: Vec<String>,
@@ -61,6 +65,7 @@ impl Config {
             app_url: None,
             workhorse_secret_file: None,
             config_file: None,
+            session_server: Some(crate::session_server::SessionServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)))),
             allowed_origins: Vec::new(),
             browser_ping_interval: Duration::from_secs(30),
             kill_grace: Duration::from_secs(2),

@@ -28,6 +28,7 @@ pub mod local_cluster;
 pub mod pty;
 pub mod relay;
 pub mod routes;
+pub mod session_server;
 pub mod shutdown;
 pub mod tls;
 pub mod wsframe;
@@ -55,6 +56,8 @@ pub struct Porthole {
     pub addr: SocketAddr,
     /// The local cluster.
     pub cluster: LocalCluster,
+    /// The session server for job terminals, when enabled.
+    pub session_server: Option<session_server::SessionServer>,
     shutdown: Shutdown,
     server: tokio::task::JoinHandle<()>,
 }
@@ -83,24 +86,29 @@ impl Porthole {
         if let Some(file) = &file {
             projects.extend(file.projects(&local)?);
         }
-        let app = Arc::new(App::new(secret.clone(), projects));
+        let runner_token = load_or_create_secret(&config.data_dir.join("runner_token"))?;
+        let app = Arc::new(App::new(secret.clone(), projects, runner_token.clone()));
 
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let app_url = match &config.app_url {
-            Some(url) => url.clone(),
-            None => {
-                let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
-                let host = if host.contains(':') { format!("[{host}]") } else { host };
-                url::Url::parse(&format!("http://{host}:{}", addr.port()))?
-            }
+        // This process's own app, over HTTP like any other client of it.
+        let own_url = {
+            let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+            let host = if host.contains(':') { format!("[{host}]") } else { host };
+            url::Url::parse(&format!("http://{host}:{}", addr.port()))?
         };
+        // The relay may authorize against another app (`--app-url`).
+        let app_url = config.app_url.clone().unwrap_or_else(|| own_url.clone());
         let relay = Relay::new(app_url, secret, config.allowed_origins.clone(), config.browser_ping_interval, shutdown.clone());
         let services = Arc::new(Services { app: app.clone(), relay, dist_dir: config.dist_dir.clone() });
 
         let router = Router::new()
             .route("/api/v4/projects", get(app::list_projects))
             .route("/api/v4/projects/{id}/environments", get(app::list_environments))
+            .route("/api/v4/projects/{id}/jobs", get(app::list_jobs).post(app::create_job))
+            .route("/api/v4/projects/{id}/jobs/{job_id}", get(app::get_job))
+            .route("/api/v4/jobs/request", axum::routing::post(app::request_job))
+            .route("/api/v4/jobs/{id}", axum::routing::put(app::update_job))
             .route("/api/{*rest}", axum::routing::any(api_not_found))
             .with_state(app)
             .fallback(dispatch)
@@ -115,7 +123,27 @@ impl Porthole {
             }
         });
         tracing::debug!(url = %format!("http://{addr}"), "porthole listening");
-        Ok(Porthole { addr, cluster, shutdown, server })
+        // Job terminals: the demo runs a session server unless a config file
+        // leaves out its `[session_server]` section.
+        let session_server_config = match &file {
+            Some(file) => file.session_server.clone(),
+            None => config.session_server.clone(),
+        };
+        let session_server = match session_server_config {
+            Some(ss) => Some(
+                session_server::SessionServer::start(
+                    ss,
+                    own_url,
+                    runner_token,
+                    config.data_dir.join("jobs"),
+                    config.kill_grace,
+                    shutdown.clone(),
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        Ok(Porthole { addr, cluster, session_server, shutdown, server })
     }
 
     /// `http://<addr>`.
@@ -130,6 +158,14 @@ impl Porthole {
         self.cluster.execs_ended(std::time::Duration::from_secs(5)).await;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.server).await;
     }
+}
+
+/// A secret string kept in `path` (32 random characters), created on first use.
+pub fn load_or_create_secret(path: &std::path::Path) -> anyhow::Result<String> {
+    if !path.exists() {
+        config::write_private(path, session_server::random_id(32).as_bytes())?;
+    }
+    Ok(std::fs::read_to_string(path)?.trim().to_string())
 }
 
 /// Terminal WebSockets to the relay, authorize requests to the app, anything

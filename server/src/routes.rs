@@ -15,6 +15,8 @@ use axum::response::{IntoResponse, Response};
 pub enum TerminalKind {
     /// `-/environments/<id>/terminal.ws`.
     Environment,
+    /// `-/jobs/<id>/terminal.ws`.
+    Job,
 }
 
 /// A classified request path.
@@ -53,9 +55,9 @@ pub enum Route {
 /// Classifies a request path.
 pub fn classify(path: &str) -> Route {
     if let Some(rest) = path.strip_suffix("/terminals.json") {
-        return match project_and_environment(rest) {
-            Some((project, id)) => Route::TerminalsJson { project, id },
-            None => Route::Other,
+        return match project_and_target(rest) {
+            Some((project, TerminalKind::Environment, id)) => Route::TerminalsJson { project, id },
+            _ => Route::Other,
         };
     }
     let (path, authorize) = match path.strip_suffix("/authorize") {
@@ -63,25 +65,29 @@ pub fn classify(path: &str) -> Route {
         None => (path, false),
     };
     let Some(rest) = path.strip_suffix("/terminal.ws") else { return Route::Other };
-    let Some((project, id)) = project_and_environment(rest) else { return Route::Other };
-    let kind = TerminalKind::Environment;
+    let Some((project, kind, id)) = project_and_target(rest) else { return Route::Other };
     if authorize { Route::TerminalAuthorize { project, kind, id } } else { Route::TerminalWs { project, kind, id } }
 }
 
-/// `/<project>/-/environments/<id>` → project path and id.
-fn project_and_environment(rest: &str) -> Option<(String, u64)> {
+/// `/<project>/-/environments/<id>` or `/<project>/-/jobs/<id>` → project
+/// path, kind and id.
+fn project_and_target(rest: &str) -> Option<(String, TerminalKind, u64)> {
     let Some((project, tail)) = rest.split_once("/-/") else { return None };
     let project = project.strip_prefix('/')?;
     let segments: Vec<&str> = project.split('/').collect();
     if segments.len() < 2 || segments.iter().any(|s| s.is_empty() || *s == "-") {
         return None;
     }
-    let Some(("environments", id)) = tail.split_once('/') else { return None };
+    let (kind, id) = match tail.split_once('/')? {
+        ("environments", id) => (TerminalKind::Environment, id),
+        ("jobs", id) => (TerminalKind::Job, id),
+        _ => return None,
+    };
     // Digits only, like Workhorse's `[0-9]+` (rejects "+1" and "01x").
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some((project.to_string(), id.parse().ok()?))
+    Some((project.to_string(), kind, id.parse().ok()?))
 }
 
 /// True when the request asks for a WebSocket upgrade: `Connection` holds the
@@ -122,6 +128,10 @@ mod tests {
             Route::TerminalAuthorize { project: "demo/shop".into(), kind: TerminalKind::Environment, id: 1 }
         );
         assert_eq!(
+            classify("/demo/shop/-/jobs/7/terminal.ws"),
+            Route::TerminalWs { project: "demo/shop".into(), kind: TerminalKind::Job, id: 7 }
+        );
+        assert_eq!(
             classify("/demo/shop/-/environments/1/terminals.json"),
             Route::TerminalsJson { project: "demo/shop".into(), id: 1 }
         );
@@ -138,6 +148,8 @@ mod tests {
             "/demo/shop/-/environments//terminal.ws",
             "/demo//shop/-/environments/1/terminal.ws",
             "/demo/shop/-/jobs/1/terminal.ws/extra",
+            "/demo/shop/-/jobs/1/terminals.json",
+            "/demo/shop/-/pipelines/1/terminal.ws",
             "/demo/shop/-/environments/99999999999999999999999/terminal.ws",
         ] {
             assert_eq!(classify(path), Route::Other, "{path}");

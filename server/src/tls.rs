@@ -72,6 +72,23 @@ impl LocalCa {
     }
 }
 
+/// A self-signed serving certificate for `host` (an IP address or a DNS
+/// name, as its only SAN), ECDSA P-256, valid for two years: what a runner's
+/// session server makes at every start. Returns (certificate PEM, key PEM).
+pub fn self_signed(host: &str) -> anyhow::Result<(String, String)> {
+    use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair};
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(vec![host.to_string()])?;
+    params.distinguished_name.push(DnType::OrganizationName, "Porthole session server");
+    params.distinguished_name.push(DnType::CommonName, host);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::hours(1);
+    params.not_after = now + time::Duration::days(2 * 365);
+    let cert = params.self_signed(&key)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
 /// A server config for a certificate chain and key in PEM.
 pub fn server_config(cert_pem: &str, key_pem: &str) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())

@@ -52,6 +52,8 @@ pub struct FileConfig {
     /// Projects.
     #[serde(default)]
     pub projects: Vec<ProjectConfig>,
+    /// GitLab Runner's `[session_server]`: job terminals; absent = disabled.
+    pub session_server: Option<crate::session_server::SessionServerConfig>,
 }
 
 fn yes() -> bool {

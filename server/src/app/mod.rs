@@ -9,6 +9,7 @@
 
 pub mod config_file;
 pub mod discovery;
+pub mod jobs;
 
 use crate::jwt::{JwtError, WorkhorseSecret};
 use crate::routes::TerminalKind;
@@ -87,12 +88,14 @@ pub struct Environment {
 pub struct App {
     secret: WorkhorseSecret,
     projects: Vec<Project>,
+    /// CI jobs and the runner API.
+    pub jobs: jobs::Jobs,
 }
 
 impl App {
     /// An app with these projects, verifying relay requests with `secret`.
-    pub fn new(secret: WorkhorseSecret, projects: Vec<Project>) -> App {
-        App { secret, projects }
+    pub fn new(secret: WorkhorseSecret, projects: Vec<Project>, runner_token: String) -> App {
+        App { secret, projects, jobs: jobs::Jobs::new(runner_token) }
     }
 
     /// The demo project `demo/shop` (id 1) with environment `production`
@@ -128,7 +131,16 @@ impl App {
     ) -> Result<Response, AppError> {
         let token = headers.get(API_REQUEST_HEADER).and_then(|v| v.to_str().ok());
         self.secret.verify(token).map_err(AppError::Unauthorized)?;
-        let TerminalKind::Environment = kind;
+        if kind == TerminalKind::Job {
+            let channel = self
+                .jobs
+                .get(id)
+                .filter(|job| job.project_path == project)
+                .and_then(|job| job.channel())
+                .ok_or(AppError::NotFound("the job is not running or has no terminal".into()))?;
+            tracing::info!(project, job = id, "authorized a job terminal");
+            return Ok(([(header::CONTENT_TYPE, WORKHORSE_CONTENT_TYPE)], Json(AuthorizeResponse { channel })).into_response());
+        }
         let (project, env) = self.environment(project, id).ok_or(AppError::NotFound("environment not found".into()))?;
         let terminals = discovery::terminals(&env.cluster, &env.namespace, &project.path_slug(), &env.slug)
             .await
@@ -322,4 +334,36 @@ mod tests {
         assert_eq!(c.subprotocols, ["v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io"]);
         assert_eq!(c.validate(), Ok(()));
     }
+}
+
+/// `POST /api/v4/projects/:id/jobs`: queues a job.
+pub async fn create_job(State(app): State<Arc<App>>, Path(id): Path<u64>, Json(new): Json<jobs::NewJob>) -> Response {
+    let Some(project) = app.projects.iter().find(|p| p.id == id) else {
+        return (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "404 Project Not Found"}))).into_response();
+    };
+    let job = app.jobs.create(project.id, &project.path, new);
+    (StatusCode::CREATED, Json(job.to_json())).into_response()
+}
+
+/// `GET /api/v4/projects/:id/jobs`.
+pub async fn list_jobs(State(app): State<Arc<App>>, Path(id): Path<u64>) -> Json<Vec<jobs::JobJson>> {
+    Json(app.jobs.of_project(id).iter().map(jobs::Job::to_json).collect())
+}
+
+/// `GET /api/v4/projects/:id/jobs/:job_id`.
+pub async fn get_job(State(app): State<Arc<App>>, Path((id, job_id)): Path<(u64, u64)>) -> Response {
+    match app.jobs.get(job_id).filter(|j| j.project_id == id) {
+        Some(job) => Json(job.to_json()).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "404 Job Not Found"}))).into_response(),
+    }
+}
+
+/// `POST /api/v4/jobs/request` (runners).
+pub async fn request_job(State(app): State<Arc<App>>, Json(request): Json<jobs::JobRequest>) -> Response {
+    app.jobs.request(request)
+}
+
+/// `PUT /api/v4/jobs/:id` (runners).
+pub async fn update_job(State(app): State<Arc<App>>, Path(id): Path<u64>, Json(update): Json<jobs::JobUpdate>) -> Response {
+    app.jobs.update(id, update)
 }

@@ -46,16 +46,27 @@ pub async fn dial(channel: &ChannelSettings, forwarded_for: &str) -> Result<(Ups
         .max_message_size(Some(MAX_UPSTREAM_MESSAGE))
         .max_frame_size(Some(MAX_UPSTREAM_MESSAGE));
     let connect = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, Some(connector));
+    // Words for the user name the kind of upstream, never its address.
+    let peer = if channel.subprotocols.iter().any(|p| shared::k8s::Protocol::from_name(p).is_some()) {
+        "the cluster"
+    } else {
+        "the job's session server"
+    };
     let (upstream, response) = match tokio::time::timeout(DIAL_TIMEOUT, connect).await {
-        Err(_) => return Err(DialError::new("timed out connecting to the cluster", "dial timed out").into()),
+        Err(_) => return Err(DialError::new(format!("timed out connecting to {peer}"), "dial timed out").into()),
         Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
             let status = response.status();
             let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();
             let public = match status.as_u16() {
-                401 => "the cluster rejected the relay's credentials (401 Unauthorized)".to_string(),
-                403 => "the cluster forbids exec into this pod (403 Forbidden): the credentials need get and create on pods/exec".to_string(),
-                404 => "the pod or container was not found (404)".to_string(),
-                _ => format!("the cluster refused the terminal ({status})"),
+                401 => format!("{peer} rejected the relay's credentials (401 Unauthorized)"),
+                403 if peer == "the cluster" => {
+                    "the cluster forbids exec into this pod (403 Forbidden): the credentials need get and create on pods/exec".to_string()
+                }
+                404 if peer == "the cluster" => "the pod or container was not found (404)".to_string(),
+                404 => "the job's terminal session is gone (404)".to_string(),
+                423 => "another terminal is already attached to this job (423)".to_string(),
+                503 => "the job's terminal is not ready yet (503)".to_string(),
+                _ => format!("{peer} refused the terminal ({status})"),
             };
             return Err(DialError::new(public, format!("upstream answered {status}: {}", body.trim())).into());
         }
@@ -63,9 +74,9 @@ pub async fn dial(channel: &ChannelSettings, forwarded_for: &str) -> Result<(Ups
             let detail = e.to_string();
             let lower = detail.to_lowercase();
             let public = if lower.contains("certificate") || lower.contains("tls") {
-                "TLS failure connecting to the cluster (check its CA certificate)"
+                format!("TLS failure connecting to {peer} (check its CA certificate)")
             } else {
-                "the cluster is unreachable"
+                format!("{peer} is unreachable")
             };
             return Err(DialError::new(public, detail).into());
         }
@@ -73,7 +84,7 @@ pub async fn dial(channel: &ChannelSettings, forwarded_for: &str) -> Result<(Ups
     };
     let negotiated = response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()).unwrap_or("");
     let codec = UpstreamCodec::from_subprotocol(negotiated).filter(|_| channel.subprotocols.iter().any(|s| s == negotiated)).ok_or_else(
-        || DialError::new("the cluster chose no usable terminal protocol", format!("upstream chose subprotocol {negotiated:?}")),
+        || DialError::new(format!("{peer} chose no usable terminal protocol"), format!("upstream chose subprotocol {negotiated:?}")),
     )?;
     Ok((upstream, codec))
 }

@@ -77,6 +77,8 @@ pub enum End {
     PodTerminated,
     /// The upstream could not be reached; words for the user.
     Unreachable(String),
+    /// The upstream ended the session and said why.
+    UpstreamEnded(String),
 }
 
 impl End {
@@ -95,6 +97,7 @@ impl End {
             End::Shutdown => (CloseCode::RelayShutdown, CloseCode::RelayShutdown.default_reason().into()),
             End::PodTerminated => (CloseCode::PodTerminated, CloseCode::PodTerminated.default_reason().into()),
             End::Unreachable(why) => (CloseCode::UpstreamError, why.clone()),
+            End::UpstreamEnded(why) => (CloseCode::UpstreamClosed, why.clone()),
         }
     }
 
@@ -307,6 +310,7 @@ async fn downstream(
                     }
                     Ok(UpstreamEvent::Finished(Outcome::Exited(code))) => return End::Exited(code),
                     Ok(UpstreamEvent::Finished(Outcome::Failed(message))) => return End::Failed(message),
+                    Ok(UpstreamEvent::Ended(reason)) => return End::UpstreamEnded(reason),
                     Ok(UpstreamEvent::Nothing) => {}
                     Err(e) => return End::UpstreamError(format!("bad frame from the upstream: {e}")),
                 }
@@ -421,6 +425,7 @@ mod tests {
             End::Shutdown,
             End::PodTerminated,
             End::Unreachable("x".into()),
+            End::UpstreamEnded("x".into()),
         ] {
             let (code, reason) = end.close();
             assert!((4000..5000).contains(&code.code()));

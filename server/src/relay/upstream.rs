@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use shared::gitlab::{self, Encoding};
 use shared::k8s::{self, Outcome, Protocol, ResizeMessage};
-use shared::porthole::TerminalSize;
+use shared::porthole::{self, ClientMessage, ServerMessage, TerminalSize};
 use shared::{DecodeError, Frame};
 
 /// Stdin is forwarded in frames of at most this many bytes (32 KiB), so a
@@ -19,6 +19,8 @@ pub enum UpstreamCodec {
     Kube(Protocol),
     /// A runner-style session server (`terminal.gitlab.com`, base64 variant).
     Gitlab(Encoding),
+    /// A Porthole session server (`v1.porthole`): bytes, resize, exit status.
+    Porthole,
 }
 
 /// What an upstream frame means.
@@ -28,6 +30,8 @@ pub enum UpstreamEvent {
     Output(Bytes),
     /// The process ended: exit code, or a failure message.
     Finished(Outcome),
+    /// The upstream ended the session, with its reason (no exit status).
+    Ended(String),
     /// Nothing for the browser (the empty "connected" frame, unknown channels).
     Nothing,
 }
@@ -35,6 +39,9 @@ pub enum UpstreamEvent {
 impl UpstreamCodec {
     /// The codec for a negotiated subprotocol name.
     pub fn from_subprotocol(name: &str) -> Option<UpstreamCodec> {
+        if name == porthole::SUBPROTOCOL {
+            return Some(UpstreamCodec::Porthole);
+        }
         Protocol::from_name(name)
             .map(UpstreamCodec::Kube)
             .or_else(|| Encoding::from_subprotocol(name).map(UpstreamCodec::Gitlab))
@@ -45,6 +52,7 @@ impl UpstreamCodec {
         input.chunks(MAX_STDIN_FRAME).map(move |chunk| match self {
             UpstreamCodec::Kube(p) => k8s::encode(p, k8s::STDIN, chunk),
             UpstreamCodec::Gitlab(e) => gitlab::encode(e, Bytes::copy_from_slice(chunk)),
+            UpstreamCodec::Porthole => Frame::Binary(Bytes::copy_from_slice(chunk)),
         })
     }
 
@@ -55,6 +63,7 @@ impl UpstreamCodec {
                 Some(k8s::encode(p, k8s::RESIZE, &ResizeMessage { width: size.cols, height: size.rows }.to_json()))
             }
             UpstreamCodec::Gitlab(_) => None,
+            UpstreamCodec::Porthole => Some(porthole::encode_client(&ClientMessage::Resize { cols: size.cols, rows: size.rows })),
         }
     }
 
@@ -73,6 +82,15 @@ impl UpstreamCodec {
                 let bytes = gitlab::decode(e, frame)?;
                 Ok(if bytes.is_empty() { UpstreamEvent::Nothing } else { UpstreamEvent::Output(bytes) })
             }
+            UpstreamCodec::Porthole => Ok(match frame {
+                Frame::Binary(bytes) if bytes.is_empty() => UpstreamEvent::Nothing,
+                Frame::Binary(bytes) => UpstreamEvent::Output(bytes),
+                Frame::Text(text) => match porthole::decode_server(&text)? {
+                    ServerMessage::Exit { code } => UpstreamEvent::Finished(Outcome::Exited(code)),
+                    ServerMessage::End { reason, .. } => UpstreamEvent::Ended(reason),
+                    ServerMessage::Connected { .. } => UpstreamEvent::Nothing,
+                },
+            }),
         }
     }
 
@@ -85,6 +103,7 @@ impl UpstreamCodec {
             }
             UpstreamCodec::Kube(p) => vec![k8s::encode(p, k8s::STDIN, b"\x04")],
             UpstreamCodec::Gitlab(e) => vec![gitlab::encode(e, Bytes::from_static(b"\x04"))],
+            UpstreamCodec::Porthole => vec![Frame::Binary(Bytes::from_static(b"\x04"))],
         }
     }
 
@@ -135,6 +154,19 @@ mod tests {
         assert_eq!(g.resize(TerminalSize { cols: 1, rows: 1 }), None);
         assert_eq!(g.goodbye(), [Frame::Binary(Bytes::from_static(b"\x04"))]);
         assert_eq!(UpstreamCodec::from_subprotocol("terminal.gitlab.com"), Some(g));
-        assert_eq!(UpstreamCodec::from_subprotocol("v1.porthole"), None);
+        assert_eq!(UpstreamCodec::from_subprotocol("chat"), None);
+    }
+
+    #[test]
+    fn porthole_upstream_events() {
+        let p = UpstreamCodec::from_subprotocol("v1.porthole").unwrap();
+        assert_eq!(p.decode(Frame::Binary(Bytes::from_static(b"hi"))), Ok(UpstreamEvent::Output(Bytes::from_static(b"hi"))));
+        assert_eq!(p.decode(Frame::Text(r#"{"type":"exit","code":4}"#.into())), Ok(UpstreamEvent::Finished(Outcome::Exited(4))));
+        assert_eq!(
+            p.decode(Frame::Text(r#"{"type":"end","code":4001,"reason":"timed out"}"#.into())),
+            Ok(UpstreamEvent::Ended("timed out".into()))
+        );
+        assert!(p.decode(Frame::Text("nope".into())).is_err());
+        assert_eq!(p.resize(TerminalSize { cols: 3, rows: 2 }), Some(Frame::Text(r#"{"type":"resize","cols":3,"rows":2}"#.into())));
     }
 }

@@ -1,0 +1,267 @@
+//! CI jobs, in GitLab Rails' role for job terminals (`Ci::Build`,
+//! `Ci::BuildRunnerSession`, `lib/api/ci/runner.rb`).
+//!
+//! - `POST /api/v4/projects/:id/jobs` `{"name","script"}` starts a job (a
+//!   Porthole stand-in for a pipeline; the demo's "Run demo job" button);
+//!   `GET /api/v4/projects/:id/jobs[/:job_id]` shows jobs — never their
+//!   runner session's URL or token.
+//! - Runners ask `POST /api/v4/jobs/request` `{"token", "session":{"url",
+//!   "certificate","authorization"}}` (201 with a job, 204 without) and
+//!   report `PUT /api/v4/jobs/:id` `{"token","state","trace"}`.
+//! - A job's terminal is authorized while it is running and has a session
+//!   (`has_terminal?`): `Channel` = `wss://…/session/<id>/exec`, header
+//!   `Authorization: <token>` (no "Bearer"), `CAPem` = the runner's
+//!   certificate, no `MaxSessionTime` (the session server enforces its own).
+
+use crate::local_cluster::constant_time_eq;
+use crate::session_server::{JobSpec, SessionInfo};
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use shared::channel::ChannelSettings;
+use std::sync::Mutex;
+
+/// A job's state (GitLab's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    /// Waiting for a runner.
+    Pending,
+    /// A runner has it.
+    Running,
+    /// Finished, exit code 0.
+    Success,
+    /// Finished otherwise.
+    Failed,
+}
+
+/// A job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Id, unique across projects.
+    pub id: u64,
+    /// The project's id.
+    pub project_id: u64,
+    /// The project's path.
+    pub project_path: String,
+    /// Name.
+    pub name: String,
+    /// Script.
+    pub script: String,
+    /// Simulated preparation time, seconds.
+    pub prepare_seconds: u64,
+    /// State.
+    pub status: JobStatus,
+    /// The runner's terminal session, while the job runs.
+    pub session: Option<SessionInfo>,
+    /// The job's log, once finished.
+    pub trace: String,
+}
+
+/// A job as the API and the pages show it.
+#[derive(Debug, Serialize)]
+pub struct JobJson {
+    /// Id.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// State.
+    pub status: JobStatus,
+    /// `namespace/project`.
+    pub project: String,
+    /// True while its terminal can be opened.
+    pub has_terminal: bool,
+    /// The job's page.
+    pub web_path: String,
+    /// The job's terminal page.
+    pub terminal_path: String,
+    /// The job's log (empty until it finished).
+    pub trace: String,
+}
+
+impl Job {
+    fn has_terminal(&self) -> bool {
+        self.status == JobStatus::Running && self.session.is_some()
+    }
+
+    /// The public view: no session URL, no token.
+    pub fn to_json(&self) -> JobJson {
+        JobJson {
+            id: self.id,
+            name: self.name.clone(),
+            status: self.status,
+            project: self.project_path.clone(),
+            has_terminal: self.has_terminal(),
+            web_path: format!("/{}/-/jobs/{}", self.project_path, self.id),
+            terminal_path: format!("/{}/-/jobs/{}/terminal", self.project_path, self.id),
+            trace: self.trace.clone(),
+        }
+    }
+
+    /// The terminal's Channel settings (`terminal_specification`), when it has one.
+    pub fn channel(&self) -> Option<ChannelSettings> {
+        let session = self.session.as_ref().filter(|_| self.has_terminal())?;
+        let url = format!("wss://{}/exec", session.url.strip_prefix("https://")?);
+        Some(ChannelSettings {
+            // Porthole's own first: with a Porthole session server, resize and
+            // exit status work end to end.
+            subprotocols: vec![shared::porthole::SUBPROTOCOL.into(), shared::gitlab::TERMINAL.into()],
+            url,
+            header: [("Authorization".to_string(), vec![session.authorization.clone()])].into(),
+            ca_pem: session.certificate.clone(),
+            max_session_time: 0,
+        })
+    }
+}
+
+/// Every job, and the runners' token.
+pub struct Jobs {
+    jobs: Mutex<Vec<Job>>,
+    runner_token: String,
+}
+
+/// Body of `POST /api/v4/projects/:id/jobs`.
+#[derive(Debug, Deserialize)]
+pub struct NewJob {
+    /// Name.
+    pub name: String,
+    /// Script.
+    pub script: String,
+    /// Simulated preparation time, seconds (default 0).
+    #[serde(default)]
+    pub prepare_seconds: u64,
+}
+
+/// Body of `POST /api/v4/jobs/request`.
+#[derive(Debug, Deserialize)]
+pub struct JobRequest {
+    /// The runner's token.
+    pub token: String,
+    /// The terminal session for the job it gets.
+    pub session: Option<SessionInfo>,
+}
+
+/// Body of `PUT /api/v4/jobs/:id`.
+#[derive(Debug, Deserialize)]
+pub struct JobUpdate {
+    /// The runner's token.
+    pub token: String,
+    /// `success` or `failed`.
+    pub state: JobStatus,
+    /// The job's log.
+    #[serde(default)]
+    pub trace: String,
+}
+
+impl Jobs {
+    /// No jobs yet; runners authenticate with `runner_token`.
+    pub fn new(runner_token: String) -> Jobs {
+        Jobs { jobs: Mutex::default(), runner_token }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Job>> {
+        self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A job by id.
+    pub fn get(&self, id: u64) -> Option<Job> {
+        self.lock().iter().find(|j| j.id == id).cloned()
+    }
+
+    /// A project's jobs, newest first.
+    pub fn of_project(&self, project_id: u64) -> Vec<Job> {
+        self.lock().iter().rev().filter(|j| j.project_id == project_id).cloned().collect()
+    }
+
+    /// Queues a job.
+    pub fn create(&self, project_id: u64, project_path: &str, new: NewJob) -> Job {
+        let mut jobs = self.lock();
+        let id = jobs.last().map_or(1, |j| j.id + 1);
+        let job = Job {
+            id,
+            project_id,
+            project_path: project_path.to_string(),
+            name: new.name,
+            script: new.script,
+            prepare_seconds: new.prepare_seconds,
+            status: JobStatus::Pending,
+            session: None,
+            trace: String::new(),
+        };
+        jobs.push(job.clone());
+        tracing::info!(job = id, project = project_path, "job queued");
+        job
+    }
+
+    /// A runner asks for a job: the oldest pending one, now running with its session.
+    pub fn request(&self, request: JobRequest) -> Response {
+        if !constant_time_eq(request.token.as_bytes(), self.runner_token.as_bytes()) {
+            return (StatusCode::FORBIDDEN, Json(serde_json::json!({"message": "403 Forbidden"}))).into_response();
+        }
+        if let Some(session) = &request.session {
+            // Rails validates the session URL as https.
+            if !session.url.starts_with("https://") {
+                return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"message": "session url must be https"}))).into_response();
+            }
+        }
+        let mut jobs = self.lock();
+        let Some(job) = jobs.iter_mut().find(|j| j.status == JobStatus::Pending) else {
+            return StatusCode::NO_CONTENT.into_response();
+        };
+        job.status = JobStatus::Running;
+        job.session = request.session;
+        let spec = JobSpec { id: job.id, name: job.name.clone(), script: job.script.clone(), prepare_seconds: job.prepare_seconds };
+        (StatusCode::CREATED, Json(spec)).into_response()
+    }
+
+    /// A runner reports a job's end; its session is gone with it.
+    pub fn update(&self, id: u64, update: JobUpdate) -> Response {
+        if !constant_time_eq(update.token.as_bytes(), self.runner_token.as_bytes()) {
+            return (StatusCode::FORBIDDEN, Json(serde_json::json!({"message": "403 Forbidden"}))).into_response();
+        }
+        let mut jobs = self.lock();
+        let Some(job) = jobs.iter_mut().find(|j| j.id == id) else {
+            return (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "404 Not Found"}))).into_response();
+        };
+        job.status = update.state;
+        job.trace = update.trace;
+        if !job.has_terminal() {
+            job.session = None;
+        }
+        tracing::info!(job = id, status = ?job.status, "job updated");
+        StatusCode::OK.into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> SessionInfo {
+        SessionInfo { url: "https://127.0.0.1:8093/session/abc".into(), certificate: "PEM".into(), authorization: "tok".into() }
+    }
+
+    #[test]
+    fn a_running_job_with_a_session_has_a_terminal_channel() {
+        let jobs = Jobs::new("rt".into());
+        let job = jobs.create(1, "demo/shop", NewJob { name: "test".into(), script: "true".into(), prepare_seconds: 0 });
+        assert!(jobs.get(job.id).unwrap().channel().is_none());
+        assert_eq!(jobs.request(JobRequest { token: "wrong".into(), session: Some(session()) }).status(), StatusCode::FORBIDDEN);
+        assert_eq!(jobs.request(JobRequest { token: "rt".into(), session: Some(session()) }).status(), StatusCode::CREATED);
+        let channel = jobs.get(job.id).unwrap().channel().unwrap();
+        assert_eq!(channel.url, "wss://127.0.0.1:8093/session/abc/exec");
+        assert_eq!(channel.header["Authorization"], ["tok"]);
+        assert_eq!(channel.ca_pem, "PEM");
+        assert_eq!(channel.max_session_time, 0);
+        assert_eq!(channel.subprotocols, ["v1.porthole", "terminal.gitlab.com"]);
+        // Nothing left to hand out.
+        assert_eq!(jobs.request(JobRequest { token: "rt".into(), session: Some(session()) }).status(), StatusCode::NO_CONTENT);
+        // The public view hides the session.
+        let json = serde_json::to_string(&jobs.get(job.id).unwrap().to_json()).unwrap();
+        assert!(!json.contains("session/abc") && !json.contains("tok\""), "{json}");
+        // Finished: no terminal.
+        jobs.update(job.id, JobUpdate { token: "rt".into(), state: JobStatus::Success, trace: "ok".into() });
+        assert!(jobs.get(job.id).unwrap().channel().is_none());
+    }
+}

@@ -1,0 +1,160 @@
+//! Asking the app for jobs and running them, as GitLab Runner does: a new
+//! session goes with every request; a job's script runs in a PTY; its
+//! terminal stays available for `session_timeout` after the script ends.
+
+use super::{JobSpec, ServerState, Session, SessionInfo, SessionServer, random_id};
+use crate::pty::{self, Spec};
+use crate::shutdown::Shutdown;
+use serde::Serialize;
+use shared::porthole::TerminalSize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+
+/// `POST /api/v4/jobs/request` body.
+#[derive(Debug, Serialize)]
+struct JobRequest<'a> {
+    token: &'a str,
+    session: &'a SessionInfo,
+}
+
+/// `PUT /api/v4/jobs/<id>` body.
+#[derive(Debug, Serialize)]
+struct JobUpdate<'a> {
+    token: &'a str,
+    state: &'a str,
+    trace: &'a str,
+}
+
+/// Longest job log kept (the tail beyond it is dropped): 1 MiB.
+const MAX_TRACE: usize = 1 << 20;
+
+/// Asks the app for a job every `poll_interval` until shutdown.
+pub(crate) async fn request_jobs(
+    state: Arc<ServerState>,
+    server: SessionServer,
+    app_url: url::Url,
+    runner_token: String,
+    jobs_dir: PathBuf,
+    shutdown: Shutdown,
+) {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("plain HTTP client");
+    let request_url = app_url.join("/api/v4/jobs/request").expect("valid path");
+    loop {
+        let id = random_id(32);
+        let session = SessionInfo {
+            url: format!("https://{}/session/{id}", server.advertise),
+            certificate: server.certificate.clone(),
+            authorization: random_id(32),
+        };
+        let answer = http.post(request_url.clone()).json(&JobRequest { token: &runner_token, session: &session }).send().await;
+        match answer {
+            Ok(r) if r.status() == http::StatusCode::CREATED => match r.json::<JobSpec>().await {
+                Ok(job) => {
+                    tracing::info!(job = job.id, name = job.name, "received a job");
+                    let s = Arc::new(Session {
+                        token: session.authorization.clone(),
+                        job_id: job.id,
+                        dir: jobs_dir.join(job.id.to_string()),
+                        ready: tokio::sync::watch::Sender::new(false),
+                        attached: Default::default(),
+                        closing: tokio::sync::watch::Sender::new(None),
+                    });
+                    state.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.clone(), s.clone());
+                    let run = run_job(state.clone(), id, s, job, http.clone(), app_url.clone(), runner_token.clone(), shutdown.clone());
+                    tokio::spawn(run);
+                    continue; // ask again at once: there may be more
+                }
+                Err(e) => tracing::warn!(error = %e, "unreadable job from the app"),
+            },
+            Ok(r) if r.status() == http::StatusCode::NO_CONTENT => {}
+            Ok(r) => tracing::warn!(status = r.status().as_u16(), "job request refused"),
+            Err(e) => tracing::debug!(error = %e, "job request failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(state.config.poll_interval) => {}
+            () = shutdown.wait() => return,
+        }
+    }
+}
+
+/// Runs one job: prepare, script, terminal window, finish.
+#[allow(clippy::too_many_arguments)]
+async fn run_job(
+    state: Arc<ServerState>,
+    id: String,
+    session: Arc<Session>,
+    job: JobSpec,
+    http: reqwest::Client,
+    app_url: url::Url,
+    runner_token: String,
+    shutdown: Shutdown,
+) {
+    let (status, trace) = tokio::select! {
+        result = prepare_and_run(&session, &job) => result,
+        () = shutdown.wait() => ("failed", "the runner is shutting down\n".to_string()),
+    };
+    tracing::info!(job = job.id, status, "job script finished; terminal stays available");
+    let timeout = Duration::from_secs(state.config.session_timeout);
+    tokio::select! {
+        () = tokio::time::sleep(timeout) => {}
+        () = shutdown.wait() => {}
+    }
+    // The URL is dead from here on; an attached terminal is told why.
+    state.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+    session
+        .closing
+        .send_replace(Some(format!("terminal session timed out (maximum time allowed - {}s)", state.config.session_timeout)));
+    let url = app_url.join(&format!("/api/v4/jobs/{}", job.id)).expect("valid path");
+    let update = JobUpdate { token: &runner_token, state: status, trace: &trace };
+    if let Err(e) = http.put(url).json(&update).send().await {
+        tracing::warn!(job = job.id, error = %e, "could not report the job's end");
+    }
+    tracing::info!(job = job.id, status, "job finished");
+}
+
+/// The job's folder, the prepare time, then its script in a PTY; returns the
+/// state (`success`/`failed`) and the log.
+async fn prepare_and_run(session: &Session, job: &JobSpec) -> (&'static str, String) {
+    if let Err(e) = std::fs::create_dir_all(&session.dir) {
+        session.ready.send_replace(true);
+        return ("failed", format!("cannot create the job's folder: {e}\n"));
+    }
+    tokio::time::sleep(Duration::from_secs(job.prepare_seconds)).await;
+    session.ready.send_replace(true);
+    let spec = Spec {
+        argv: vec!["sh".into(), "-c".into(), job.script.clone()],
+        env: job_env(session),
+        cwd: session.dir.clone(),
+        size: TerminalSize { cols: 120, rows: 40 },
+    };
+    let mut process = match pty::spawn(&spec) {
+        Ok(p) => p,
+        Err(e) => return ("failed", format!("cannot start the script: {e}\n")),
+    };
+    let mut trace = Vec::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = process.reader.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        if trace.len() < MAX_TRACE {
+            trace.extend_from_slice(&buf[..n.min(MAX_TRACE - trace.len())]);
+        }
+    }
+    let code = process.child.wait().await.map(pty::exit_code).unwrap_or(255);
+    let state = if code == 0 { "success" } else { "failed" };
+    (state, String::from_utf8_lossy(&trace).into_owned())
+}
+
+/// The environment of the job's script and terminal: a clean one.
+pub(crate) fn job_env(session: &Session) -> Vec<(String, String)> {
+    vec![
+        ("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()),
+        ("HOME".into(), session.dir.display().to_string()),
+        ("TERM".into(), "xterm-256color".into()),
+        ("CI".into(), "true".into()),
+        ("CI_JOB_ID".into(), session.job_id.to_string()),
+    ]
+}
