@@ -1,6 +1,17 @@
 // The environment terminal page, as a person uses it.
 import { test, expect } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** A relay's JWT for the app (HS256 over the data dir's workhorse secret). */
+function relayJwt() {
+  const secret = Buffer.from(readFileSync(join(process.env.PORTHOLE_E2E_DATA, 'workhorse_secret'), 'utf8').trim(), 'base64');
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: 'gitlab-workhorse', iat: Math.floor(Date.now() / 1000) })}`;
+  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+}
 
 const TERMINAL = '/demo/shop/-/environments/1/terminal';
 
@@ -112,6 +123,40 @@ test('a pod that is not a terminal of the environment is named on the page', asy
   await page.goto(`${TERMINAL}?pod=gone-7f9c&container=web`);
   await expect(page.getByTestId('status')).toHaveText(
     'Pod gone-7f9c, container web is not a terminal of this environment (anymore): pick another');
+});
+
+test('a CI job terminal: run the demo job, open its terminal, run a command; no runner secret reaches the browser', async ({ page, request }) => {
+  const seen = [];
+  page.on('response', async (r) => { try { seen.push(r.url(), await r.text()); } catch { /* bodies of redirects */ } });
+  page.on('websocket', (ws) => {
+    seen.push(ws.url());
+    ws.on('framereceived', (f) => seen.push(String(f.payload)));
+    ws.on('framesent', (f) => seen.push(String(f.payload)));
+  });
+  await page.goto('/');
+  await page.getByTestId('run-demo-job').first().click();
+  await expect(page).toHaveURL(/\/demo\/shop\/-\/jobs\/\d+$/);
+  const jobId = page.url().match(/jobs\/(\d+)$/)[1];
+  await page.getByTestId('job-terminal-link').click();
+  await expect(page.getByTestId('status')).toHaveText('Connected');
+  await waitForPrompt(page);
+  await run(page, 'echo job-$CI_JOB_ID-ok');
+  await waitForRow(page, (r) => r === `job-${jobId}-ok`, `job-${jobId}-ok`);
+
+  // What the relay gets from the app: the runner's session URL and token.
+  const answer = await request.get(`/demo/shop/-/jobs/${jobId}/terminal.ws/authorize`, {
+    headers: { 'Gitlab-Workhorse-Api-Request': relayJwt() },
+  });
+  expect(answer.status()).toBe(200);
+  const channel = (await answer.json()).Channel;
+  const sessionId = channel.Url.match(/\/session\/([a-z0-9]{32})\/exec$/)[1];
+  const token = channel.Header.Authorization[0];
+  expect(token).toHaveLength(32);
+  expect(seen.length).toBeGreaterThan(5);
+  for (const text of seen) {
+    expect(text).not.toContain(sessionId);
+    expect(text).not.toContain(token);
+  }
 });
 
 // Last: it deletes a pod.

@@ -41,6 +41,11 @@ fn App() -> impl IntoView {
                     let ws_path = page.websocket_path().unwrap_or_default();
                     view! { <TerminalPage project=project id=id ws_path=ws_path/> }.into_any()
                 }
+                Page::Job { project, id } => view! { <JobPage project=project id=id/> }.into_any(),
+                Page::JobTerminal { project, id } => {
+                    let ws_path = page.websocket_path().unwrap_or_default();
+                    view! { <JobTerminalPage project=project id=id ws_path=ws_path/> }.into_any()
+                }
                 Page::NotFound => view! { <p class="notice">"Page not found."</p> }.into_any(),
             }}
         </main>
@@ -82,6 +87,158 @@ async fn get_json<T: for<'de> Deserialize<'de>>(url: &str) -> Result<T, String> 
     serde_json::from_str(&text).map_err(|e| format!("{url}: {e}"))
 }
 
+/// POSTs JSON; returns the JSON answer.
+async fn post_json<T: for<'de> Deserialize<'de>>(url: &str, body: &serde_json::Value) -> Result<T, String> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&wasm_bindgen::JsValue::from_str(&body.to_string()));
+    let headers = web_sys::Headers::new().map_err(|e| format!("{e:?}"))?;
+    headers.set("Content-Type", "application/json").map_err(|e| format!("{e:?}"))?;
+    init.set_headers(&headers);
+    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| format!("{e:?}"))?;
+    let window = web_sys::window().ok_or("no window")?;
+    let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_request(&request)).await.map_err(|e| format!("{e:?}"))?;
+    let response: web_sys::Response = response.dyn_into().map_err(|_| "not a response")?;
+    let text = wasm_bindgen_futures::JsFuture::from(response.text().map_err(|e| format!("{e:?}"))?)
+        .await
+        .map_err(|e| format!("{e:?}"))?
+        .as_string()
+        .unwrap_or_default();
+    if !response.ok() {
+        return Err(format!("{url}: {} {}", response.status(), text));
+    }
+    serde_json::from_str(&text).map_err(|e| format!("{url}: {e}"))
+}
+
+fn encode(s: &str) -> String {
+    String::from(js_sys::encode_uri_component(s))
+}
+
+/// A job as `/api/v4/projects/:id/jobs/:job_id` shows it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct JobJson {
+    id: u64,
+    name: String,
+    status: String,
+    has_terminal: bool,
+    web_path: String,
+    terminal_path: String,
+    trace: String,
+}
+
+/// The demo job: a short script; then its terminal stays open.
+const DEMO_JOB_SCRIPT: &str = "echo 'Building demo/shop...'; sleep 1; echo 'Running tests... ok'; \
+echo 'Done. The job terminal stays open for the session timeout.'";
+
+/// Starts the demo job and opens its page.
+#[component]
+fn RunDemoJob(project: String) -> impl IntoView {
+    let (error, set_error) = signal(None::<String>);
+    let run = move |_| {
+        let url = format!("/api/v4/projects/{}/jobs", encode(&project));
+        leptos::task::spawn_local(async move {
+            let body = serde_json::json!({"name": "demo-job", "script": DEMO_JOB_SCRIPT});
+            match post_json::<JobJson>(&url, &body).await {
+                Ok(job) => {
+                    if let Some(w) = web_sys::window() {
+                        let _ = w.location().set_href(&job.web_path);
+                    }
+                }
+                Err(e) => set_error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <p class="jobs">
+            <button data-testid="run-demo-job" on:click=run>"Run demo job"</button>
+            {move || error.get().map(|e| view! { <span class="notice error">{e}</span> })}
+        </p>
+    }
+}
+
+/// A job: its state, its log, and its terminal while it runs.
+#[component]
+fn JobPage(project: String, id: u64) -> impl IntoView {
+    let url = format!("/api/v4/projects/{}/jobs/{id}", encode(&project));
+    let (job, set_job) = signal(None::<Result<JobJson, String>>);
+    let poll = move || {
+        let url = url.clone();
+        leptos::task::spawn_local(async move { set_job.set(Some(get_json::<JobJson>(&url).await)) });
+    };
+    poll();
+    let handle = set_interval_with_handle(poll, std::time::Duration::from_secs(1)).ok();
+    on_cleanup(move || {
+        if let Some(h) = handle {
+            h.clear();
+        }
+    });
+    view! {
+        <section class="landing">
+            {move || match job.get() {
+                None => view! { <p class="notice">"Loading…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="notice error">{e}</p> }.into_any(),
+                Some(Ok(job)) => view! {
+                    <h1>{format!("{} · job #{} · {}", project, job.id, job.name)}</h1>
+                    <p>"Status: " <span data-testid="job-status">{job.status.clone()}</span></p>
+                    {job.has_terminal.then(|| view! {
+                        <a class="button" data-testid="job-terminal-link" href=job.terminal_path.clone()>"Open terminal"</a>
+                    })}
+                    {(!job.trace.is_empty()).then(|| view! { <pre class="trace">{job.trace.clone()}</pre> })}
+                    <p><a href=job.web_path.clone()>"Permalink"</a></p>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// A job's terminal page: no picker, one terminal.
+#[component]
+fn JobTerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
+    let (status, set_status) = signal(Status::Connecting);
+    let container = NodeRef::<leptos::html::Div>::new();
+    let view_slot: StoredValue<Option<TerminalView>, LocalStorage> = StoredValue::new_local(None);
+    Effect::new(move |_| {
+        let Some(element) = container.get() else { return };
+        if view_slot.with_value(Option::is_none) {
+            let terminal = TerminalView::open(&element, ws_path.clone(), set_status);
+            terminal.connect_to(None);
+            view_slot.set_value(Some(terminal));
+        }
+    });
+    on_cleanup(move || {
+        view_slot.update_value(|slot| {
+            if let Some(terminal) = slot.take() {
+                terminal.dispose();
+            }
+        })
+    });
+    let reconnect = move |_| {
+        view_slot.with_value(|slot| {
+            if let Some(terminal) = slot {
+                terminal.reconnect();
+            }
+        })
+    };
+    view! {
+        <section class="terminal-page">
+            <div class="terminal-header">
+                <h1>{format!("{project} · job #{id} · terminal")}</h1>
+                <div class="status-bar">
+                    <span data-testid="status" class=move || status.get().class()>{move || status.get().text()}</span>
+                    <button
+                        data-testid="reconnect"
+                        class=move || if status.get().is_over() { "primary" } else { "" }
+                        on:click=reconnect
+                    >
+                        "Reconnect"
+                    </button>
+                </div>
+            </div>
+            <div class="terminal" data-testid="terminal" node_ref=container></div>
+        </section>
+    }
+}
+
 async fn projects_with_environments() -> Result<Vec<(ProjectJson, Vec<EnvironmentJson>)>, String> {
     let projects: Vec<ProjectJson> = get_json("/api/v4/projects").await?;
     let mut out = Vec::new();
@@ -108,6 +265,7 @@ fn Landing() -> impl IntoView {
                         view! {
                             <div class="project">
                                 <h2>{project.path_with_namespace.clone()}</h2>
+                                <RunDemoJob project=project.path_with_namespace.clone()/>
                                 <ul>
                                     {envs
                                         .into_iter()

@@ -13,6 +13,20 @@ pub enum Page {
         /// Environment id.
         id: u64,
     },
+    /// `/<project>/-/jobs/<id>`.
+    Job {
+        /// `namespace/project`.
+        project: String,
+        /// Job id.
+        id: u64,
+    },
+    /// `/<project>/-/jobs/<id>/terminal`.
+    JobTerminal {
+        /// `namespace/project`.
+        project: String,
+        /// Job id.
+        id: u64,
+    },
     /// Anything else.
     NotFound,
 }
@@ -28,11 +42,12 @@ impl Page {
         if project.split('/').count() < 2 || project.split('/').any(str::is_empty) {
             return Page::NotFound;
         }
+        let project = project.to_string();
+        let id = |id: &str| id.bytes().all(|b| b.is_ascii_digit()).then(|| id.parse::<u64>().ok()).flatten();
         match tail.split('/').collect::<Vec<_>>().as_slice() {
-            ["environments", id, "terminal"] if id.bytes().all(|b| b.is_ascii_digit()) => match id.parse() {
-                Ok(id) => Page::EnvironmentTerminal { project: project.to_string(), id },
-                Err(_) => Page::NotFound,
-            },
+            ["environments", n, "terminal"] => id(n).map_or(Page::NotFound, |id| Page::EnvironmentTerminal { project, id }),
+            ["jobs", n] => id(n).map_or(Page::NotFound, |id| Page::Job { project, id }),
+            ["jobs", n, "terminal"] => id(n).map_or(Page::NotFound, |id| Page::JobTerminal { project, id }),
             _ => Page::NotFound,
         }
     }
@@ -41,6 +56,7 @@ impl Page {
     pub fn websocket_path(&self) -> Option<String> {
         match self {
             Page::EnvironmentTerminal { project, id } => Some(format!("/{project}/-/environments/{id}/terminal.ws")),
+            Page::JobTerminal { project, id } => Some(format!("/{project}/-/jobs/{id}/terminal.ws")),
             _ => None,
         }
     }
@@ -61,6 +77,9 @@ mod tests {
             Page::from_path("/a/b/c/-/environments/7/terminal/"),
             Page::EnvironmentTerminal { project: "a/b/c".into(), id: 7 }
         );
+        assert_eq!(Page::from_path("/demo/shop/-/jobs/3"), Page::Job { project: "demo/shop".into(), id: 3 });
+        let j = Page::from_path("/demo/shop/-/jobs/3/terminal");
+        assert_eq!(j.websocket_path().as_deref(), Some("/demo/shop/-/jobs/3/terminal.ws"));
         for bad in ["/shop/-/environments/1/terminal", "/demo/shop/-/environments/x/terminal", "/demo/shop", "/demo//shop/-/environments/1/terminal"] {
             assert_eq!(Page::from_path(bad), Page::NotFound, "{bad}");
         }

@@ -112,6 +112,15 @@ impl App {
         Project { id: 1, path: "demo/shop".into(), environments: vec![environment] }
     }
 
+    /// A project by numeric id or by its full path (the API's `:id`,
+    /// e.g. `1` or `demo%2Fshop`).
+    pub fn project(&self, id_or_path: &str) -> Option<&Project> {
+        match id_or_path.parse::<u64>() {
+            Ok(id) => self.projects.iter().find(|p| p.id == id),
+            Err(_) => self.projects.iter().find(|p| p.path == id_or_path),
+        }
+    }
+
     fn environment(&self, project: &str, id: u64) -> Option<(&Project, &Environment)> {
         let project = self.projects.iter().find(|p| p.path == project)?;
         let env = project.environments.iter().find(|e| e.id == id)?;
@@ -285,8 +294,8 @@ pub async fn list_projects(State(app): State<Arc<App>>) -> Json<Vec<ProjectJson>
 }
 
 /// `GET /api/v4/projects/:id/environments`.
-pub async fn list_environments(State(app): State<Arc<App>>, Path(id): Path<u64>) -> Response {
-    let Some(project) = app.projects.iter().find(|p| p.id == id) else {
+pub async fn list_environments(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let Some(project) = app.project(&id) else {
         return (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "404 Project Not Found"}))).into_response();
     };
     let envs = project
@@ -337,8 +346,8 @@ mod tests {
 }
 
 /// `POST /api/v4/projects/:id/jobs`: queues a job.
-pub async fn create_job(State(app): State<Arc<App>>, Path(id): Path<u64>, Json(new): Json<jobs::NewJob>) -> Response {
-    let Some(project) = app.projects.iter().find(|p| p.id == id) else {
+pub async fn create_job(State(app): State<Arc<App>>, Path(id): Path<String>, Json(new): Json<jobs::NewJob>) -> Response {
+    let Some(project) = app.project(&id) else {
         return (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "404 Project Not Found"}))).into_response();
     };
     let job = app.jobs.create(project.id, &project.path, new);
@@ -346,13 +355,15 @@ pub async fn create_job(State(app): State<Arc<App>>, Path(id): Path<u64>, Json(n
 }
 
 /// `GET /api/v4/projects/:id/jobs`.
-pub async fn list_jobs(State(app): State<Arc<App>>, Path(id): Path<u64>) -> Json<Vec<jobs::JobJson>> {
-    Json(app.jobs.of_project(id).iter().map(jobs::Job::to_json).collect())
+pub async fn list_jobs(State(app): State<Arc<App>>, Path(id): Path<String>) -> Json<Vec<jobs::JobJson>> {
+    let jobs = app.project(&id).map(|p| app.jobs.of_project(p.id)).unwrap_or_default();
+    Json(jobs.iter().map(jobs::Job::to_json).collect())
 }
 
 /// `GET /api/v4/projects/:id/jobs/:job_id`.
-pub async fn get_job(State(app): State<Arc<App>>, Path((id, job_id)): Path<(u64, u64)>) -> Response {
-    match app.jobs.get(job_id).filter(|j| j.project_id == id) {
+pub async fn get_job(State(app): State<Arc<App>>, Path((id, job_id)): Path<(String, u64)>) -> Response {
+    let project_id = app.project(&id).map(|p| p.id);
+    match app.jobs.get(job_id).filter(|j| Some(j.project_id) == project_id) {
         Some(job) => Json(job.to_json()).into_response(),
         None => (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "404 Job Not Found"}))).into_response(),
     }
