@@ -1,6 +1,7 @@
-//! `porthole`: the relay, the app and the local cluster in one process.
+//! `porthole`: the relay, the app, the local cluster and a session server in
+//! one process; `porthole session-server`: a session server alone.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -8,11 +9,13 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "porthole", version)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Where the web server (app, relay, frontend) listens.
     #[arg(long, env = "PORTHOLE_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Where generated secrets, certificates and the kubeconfig are kept.
-    #[arg(long, env = "PORTHOLE_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = "PORTHOLE_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
     /// The built frontend (trunk's output).
     #[arg(long, env = "PORTHOLE_DIST_DIR", default_value = "frontend/dist")]
@@ -31,8 +34,23 @@ struct Args {
     #[arg(long, env = "PORTHOLE_ALLOWED_ORIGINS", value_delimiter = ',')]
     allowed_origins: Vec<String>,
     /// Clusters, projects and environments (TOML; see the README).
-    #[arg(long, env = "PORTHOLE_CONFIG")]
+    #[arg(long, env = "PORTHOLE_CONFIG", global = true)]
     config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs only a session server for CI job terminals (GitLab Runner's
+    /// role), configured by the `[session_server]` section of `--config`,
+    /// asking the app at `--app-url` for jobs.
+    SessionServer {
+        /// The app to ask for jobs.
+        #[arg(long, env = "PORTHOLE_APP_URL")]
+        app_url: url::Url,
+        /// The runners' token (the app's `<data-dir>/runner_token`).
+        #[arg(long, env = "PORTHOLE_RUNNER_TOKEN_FILE")]
+        runner_token_file: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -45,6 +63,9 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    if let Some(Command::SessionServer { app_url, runner_token_file }) = args.command {
+        return run_session_server(args.config, args.data_dir, app_url, runner_token_file).await;
+    }
     let mut config = server::Config::new(args.data_dir);
     config.listen = args.listen;
     config.dist_dir = args.dist_dir;
@@ -61,5 +82,30 @@ async fn main() -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await?;
     tracing::info!("shutting down");
     porthole.shutdown().await;
+    Ok(())
+}
+
+/// `porthole session-server`: job terminals only; disabled (an error) without
+/// a `[session_server]` section.
+async fn run_session_server(
+    config: Option<PathBuf>,
+    data_dir: PathBuf,
+    app_url: url::Url,
+    runner_token_file: PathBuf,
+) -> anyhow::Result<()> {
+    server::tls::install_default_provider();
+    let config = config.ok_or_else(|| anyhow::anyhow!("--config is required: its [session_server] section configures the server"))?;
+    let file = server::app::config_file::FileConfig::read(&config)?;
+    let section = file
+        .session_server
+        .ok_or_else(|| anyhow::anyhow!("{}: no [session_server] section: job terminals are disabled", config.display()))?;
+    let token = std::fs::read_to_string(&runner_token_file)?.trim().to_string();
+    let shutdown = server::shutdown::Shutdown::new();
+    let jobs_dir = data_dir.join("jobs");
+    let grace = std::time::Duration::from_secs(2);
+    let ss = server::session_server::SessionServer::start(section, app_url, token, jobs_dir, grace, shutdown.clone()).await?;
+    println!("session server listening on {} (advertised as https://{})", ss.addr, ss.advertise);
+    tokio::signal::ctrl_c().await?;
+    shutdown.trigger();
     Ok(())
 }

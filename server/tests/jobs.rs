@@ -197,3 +197,52 @@ async fn the_relay_pins_the_session_servers_certificate() {
     let (code, reason) = client.expect_close().await;
     assert_eq!((code, reason.as_str()), (4002, "TLS failure connecting to the job's session server (check its CA certificate)"));
 }
+
+#[tokio::test]
+async fn porthole_session_server_runs_apart_from_the_app() {
+    // An app with job terminals disabled in-process (its config file has no
+    // [session_server] section)…
+    let dir = tempfile::tempdir().unwrap();
+    let app_config = dir.path().join("app.toml");
+    std::fs::write(&app_config, "demo = true\n").unwrap();
+    let porthole = start_configured(|c| c.config_file = Some(app_config.clone())).await;
+    assert!(porthole.porthole.session_server.is_none());
+
+    // …and `porthole session-server` as its own process, like a runner.
+    let runner_config = dir.path().join("runner.toml");
+    std::fs::write(
+        &runner_config,
+        "[session_server]\nlisten_address = \"127.0.0.1:0\"\nsession_timeout = 60\npoll_interval = 0.1\n",
+    )
+    .unwrap();
+    let mut runner = tokio::process::Command::new(env!("CARGO_BIN_EXE_porthole"))
+        .arg("session-server")
+        .arg("--config")
+        .arg(&runner_config)
+        .arg("--data-dir")
+        .arg(dir.path().join("runner-data"))
+        .arg("--app-url")
+        .arg(porthole.url())
+        .arg("--runner-token-file")
+        .arg(porthole.data.path().join("runner_token"))
+        .env("PORTHOLE_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let id = run_job(&porthole, "true", 0).await;
+    let mut client = Client::connect(&porthole.ws_url(&format!("/demo/shop/-/jobs/{id}/terminal.ws")), "v1.porthole").await;
+    client.expect_prompt().await;
+    client.run("echo apart-$((2*3))", "apart-6\r\n").await;
+    client.close().await;
+    let _ = runner.kill().await;
+
+    // Without the section, job terminals are disabled: it refuses to start.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_porthole"))
+        .args(["session-server", "--app-url", "http://127.0.0.1:1", "--runner-token-file", "/dev/null", "--config"])
+        .arg(&app_config)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no [session_server] section"), "{}", String::from_utf8_lossy(&out.stderr));
+}
