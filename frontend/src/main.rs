@@ -195,6 +195,7 @@ fn JobPage(project: String, id: u64) -> impl IntoView {
 #[component]
 fn JobTerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
     let (status, set_status) = signal(Status::Connecting);
+    let now = ticking_clock();
     let container = NodeRef::<leptos::html::Div>::new();
     let view_slot: StoredValue<Option<TerminalView>, LocalStorage> = StoredValue::new_local(None);
     Effect::new(move |_| {
@@ -224,7 +225,7 @@ fn JobTerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
             <div class="terminal-header">
                 <h1>{format!("{project} · job #{id} · terminal")}</h1>
                 <div class="status-bar">
-                    <span data-testid="status" class=move || status.get().class()>{move || status.get().text()}</span>
+                    <span data-testid="status" class=move || status.get().class()>{move || status.get().text_at(now.get())}</span>
                     <button
                         data-testid="reconnect"
                         class=move || if status.get().is_over() { "primary" } else { "" }
@@ -331,10 +332,24 @@ fn show_target_in_location(target: &Target) {
     }
 }
 
+/// Milliseconds since the epoch, ticking every second while the page lives
+/// (for the session countdown).
+fn ticking_clock() -> ReadSignal<Option<f64>> {
+    let (now, set_now) = signal(Some(js_sys::Date::now()));
+    let handle = set_interval_with_handle(move || set_now.set(Some(js_sys::Date::now())), std::time::Duration::from_secs(1)).ok();
+    on_cleanup(move || {
+        if let Some(h) = handle {
+            h.clear();
+        }
+    });
+    now
+}
+
 /// The environment terminal page.
 #[component]
 fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
     let (status, set_status) = signal(Status::Connecting);
+    let now = ticking_clock();
     let container = NodeRef::<leptos::html::Div>::new();
     let view_slot: StoredValue<Option<TerminalView>, LocalStorage> = StoredValue::new_local(None);
     let terminals_url = format!("/{project}/-/environments/{id}/terminals.json");
@@ -426,7 +441,7 @@ fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
                 <h1>{format!("{project} · environment {id} · terminal")}</h1>
                 <div class="status-bar">
                     <select data-testid="terminal-picker" on:change=on_pick>{options}</select>
-                    <span data-testid="status" class=move || status.get().class()>{move || status.get().text()}</span>
+                    <span data-testid="status" class=move || status.get().class()>{move || status.get().text_at(now.get())}</span>
                     <button
                         data-testid="reconnect"
                         class=move || if status.get().is_over() { "primary" } else { "" }

@@ -301,8 +301,8 @@ impl Inner {
             self.term.write_bytes(&bytes, &written);
         } else if let Some(text) = data.as_string() {
             match porthole::decode_server(&text) {
-                Ok(ServerMessage::Connected { pod, container, .. }) => {
-                    self.set_status.set(Status::Connected { pod, container });
+                Ok(ServerMessage::Connected { pod, container, expires_at }) => {
+                    self.set_status.set(Status::Connected { pod, container, expires_at });
                     // The layout may have changed while the session was being
                     // authorized and dialed: resizes are only sent once open.
                     let size = self.publish_size();
@@ -333,10 +333,10 @@ impl Inner {
     fn on_close(&self, state: &Rc<RefCell<ConnState>>, event: CloseEvent) {
         let st = state.borrow();
         let status = match (&st.end, event.code()) {
-            (Some((_, reason)), _) => Status::Ended { reason: reason.clone(), exit: st.exit },
-            (None, code) if code >= 4000 => Status::Ended { reason: event.reason(), exit: st.exit },
+            (Some((code, reason)), _) => Status::Ended { code: Some(*code), reason: reason.clone(), exit: st.exit },
+            (None, code) if code >= 4000 => Status::Ended { code: Some(code), reason: event.reason(), exit: st.exit },
             (None, _) if !st.opened => Status::Failed,
-            (None, code) => Status::Ended { reason: format!("the connection was lost (code {code})"), exit: st.exit },
+            (None, code) => Status::Ended { code: None, reason: format!("the connection was lost (code {code})"), exit: st.exit },
         };
         let notice = match &status {
             Status::Failed => "Connection failed".to_string(),

@@ -1,5 +1,6 @@
 //! What the status line says about the session.
 
+use shared::close::CloseCode;
 use shared::porthole::describe_exit;
 
 /// The session's state as the person at the terminal sees it.
@@ -13,9 +14,14 @@ pub enum Status {
         pod: Option<String>,
         /// Container, when known.
         container: Option<String>,
+        /// When the relay will end the session (ms since the epoch), if a
+        /// max session time applies.
+        expires_at: Option<u64>,
     },
     /// The session ended with a reason (and maybe an exit status).
     Ended {
+        /// The close code, when the relay sent one of Porthole's.
+        code: Option<u16>,
         /// Why, in the relay's words.
         reason: String,
         /// The process's exit code, if it exited.
@@ -29,16 +35,31 @@ pub enum Status {
 }
 
 impl Status {
-    /// The status line's text.
+    /// The status line's text, without a countdown.
     pub fn text(&self) -> String {
+        self.text_at(None)
+    }
+
+    /// The status line's text at `now_ms` (ms since the epoch): while a max
+    /// session time applies, with the time left.
+    pub fn text_at(&self, now_ms: Option<f64>) -> String {
         match self {
             Status::Connecting => "Connecting…".into(),
-            Status::Connected { pod: Some(pod), container: Some(container) } => {
-                format!("Connected to pod {pod}, container {container}")
+            Status::Connected { pod, container, expires_at } => {
+                let mut text = match (pod, container) {
+                    (Some(pod), Some(container)) => format!("Connected to pod {pod}, container {container}"),
+                    (Some(pod), None) => format!("Connected to pod {pod}"),
+                    _ => "Connected".into(),
+                };
+                if let (Some(at), Some(now)) = (expires_at, now_ms) {
+                    let left = ((*at as f64 - now) / 1000.0).ceil().max(0.0) as u64;
+                    text.push_str(&format!(" · session ends in {}:{:02}", left / 60, left % 60));
+                }
+                text
             }
-            Status::Connected { pod: Some(pod), container: None } => format!("Connected to pod {pod}"),
-            Status::Connected { .. } => "Connected".into(),
-            Status::Ended { reason, exit: Some(code) } if !reason.contains("exit status") => {
+            // The expiry reason stands on its own ("Session expired: …").
+            Status::Ended { code: Some(code), reason, .. } if *code == CloseCode::SessionExpired.code() => reason.clone(),
+            Status::Ended { reason, exit: Some(code), .. } if !reason.contains("exit status") => {
                 format!("Ended: {reason}, {}", describe_exit(*code))
             }
             Status::Ended { reason, .. } => format!("Ended: {reason}"),
@@ -72,15 +93,28 @@ mod tests {
     fn texts() {
         assert_eq!(Status::Connecting.text(), "Connecting…");
         assert_eq!(
-            Status::Connected { pod: Some("web-1".into()), container: Some("app".into()) }.text(),
+            Status::Connected { pod: Some("web-1".into()), container: Some("app".into()), expires_at: None }.text(),
             "Connected to pod web-1, container app"
         );
         assert_eq!(
-            Status::Ended { reason: "the process exited with exit status 3".into(), exit: Some(3) }.text(),
+            Status::Ended { code: Some(4000), reason: "the process exited with exit status 3".into(), exit: Some(3) }.text(),
             "Ended: the process exited with exit status 3"
         );
-        assert_eq!(Status::Ended { reason: "pod terminated".into(), exit: Some(137) }.text(), "Ended: pod terminated, exit status 137 (killed by signal 9)");
+        assert_eq!(
+            Status::Ended { code: Some(4007), reason: "pod terminated".into(), exit: Some(137) }.text(),
+            "Ended: pod terminated, exit status 137 (killed by signal 9)"
+        );
+        let expired = "Session expired: the maximum session time is 60 seconds";
+        assert_eq!(Status::Ended { code: Some(4006), reason: expired.into(), exit: None }.text(), expired);
         assert_eq!(Status::Failed.text(), "Connection failed");
         assert!(Status::Failed.is_over() && !Status::Connecting.is_over());
+    }
+
+    #[test]
+    fn countdown() {
+        let s = Status::Connected { pod: None, container: None, expires_at: Some(100_000) };
+        assert_eq!(s.text_at(Some(100_000.0 - 61_500.0)), "Connected · session ends in 1:02");
+        assert_eq!(s.text_at(Some(200_000.0)), "Connected · session ends in 0:00");
+        assert_eq!(s.text_at(None), "Connected");
     }
 }

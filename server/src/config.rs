@@ -46,6 +46,9 @@ pub struct Config {
     /// Browser origins (`scheme://host[:port]`) allowed to open terminals
     /// besides the server's own host (cross-site WebSocket hijacking defence).
     pub allowed_origins: Vec<String>,
+    /// The relay asks authorize again this often during a session (GitLab:
+    /// 5 minutes; Porthole: 30 s).
+    pub reauthorize_interval: Duration,
     /// The relay pings the browser this often (Workhorse: 30 s).
     pub browser_ping_interval: Duration,
     /// How long the local cluster waits, after SIGHUP, before it SIGKILLs what
@@ -67,6 +70,7 @@ impl Config {
             config_file: None,
             session_server: Some(crate::session_server::SessionServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)))),
             allowed_origins: Vec::new(),
+            reauthorize_interval: Duration::from_secs(30),
             browser_ping_interval: Duration::from_secs(30),
             kill_grace: Duration::from_secs(2),
         }

@@ -87,7 +87,9 @@ impl Porthole {
             projects.extend(file.projects(&local)?);
         }
         let runner_token = load_or_create_secret(&config.data_dir.join("runner_token"))?;
-        let app = Arc::new(App::new(secret.clone(), projects, runner_token.clone()));
+        let mut app = App::new(secret.clone(), projects, runner_token.clone());
+        app.max_session_time = file.as_ref().map_or(0, |f| f.terminal_max_session_time);
+        let app = Arc::new(app);
 
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
@@ -99,7 +101,14 @@ impl Porthole {
         };
         // The relay may authorize against another app (`--app-url`).
         let app_url = config.app_url.clone().unwrap_or_else(|| own_url.clone());
-        let relay = Relay::new(app_url, secret, config.allowed_origins.clone(), config.browser_ping_interval, shutdown.clone());
+        let relay = Relay::new(
+            app_url,
+            secret,
+            config.allowed_origins.clone(),
+            config.browser_ping_interval,
+            config.reauthorize_interval,
+            shutdown.clone(),
+        );
         let services = Arc::new(Services { app: app.clone(), relay, dist_dir: config.dist_dir.clone() });
 
         let router = Router::new()
@@ -114,6 +123,8 @@ impl Porthole {
             .fallback(dispatch)
             .with_state(services)
             .layer(axum::middleware::from_fn(routes::deny_websocket))
+            .layer(axum::middleware::from_fn_with_state(Arc::new(config.allowed_origins.clone()), routes::deny_cross_site_writes))
+            .layer(axum::extract::DefaultBodyLimit::max(8 << 20))
             .layer(tower_http::trace::TraceLayer::new_for_http());
         let graceful = shutdown.clone();
         let server = tokio::spawn(async move {
@@ -156,6 +167,9 @@ impl Porthole {
     pub async fn shutdown(self) {
         self.shutdown.trigger();
         self.cluster.execs_ended(std::time::Duration::from_secs(5)).await;
+        if let Some(ss) = &self.session_server {
+            ss.jobs_ended(std::time::Duration::from_secs(5)).await;
+        }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.server).await;
     }
 }

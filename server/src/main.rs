@@ -33,6 +33,9 @@ struct Args {
     /// (comma-separated `scheme://host[:port]`), e.g. `make dev`'s http://127.0.0.1:8081.
     #[arg(long, env = "PORTHOLE_ALLOWED_ORIGINS", value_delimiter = ',')]
     allowed_origins: Vec<String>,
+    /// Seconds between re-authorizations of a running terminal session.
+    #[arg(long, env = "PORTHOLE_REAUTHORIZE_INTERVAL", default_value_t = 30)]
+    reauthorize_interval: u64,
     /// Clusters, projects and environments (TOML; see the README).
     #[arg(long, env = "PORTHOLE_CONFIG", global = true)]
     config: Option<PathBuf>,
@@ -74,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
     config.workhorse_secret_file = args.workhorse_secret_file;
     config.config_file = args.config;
     config.allowed_origins = args.allowed_origins;
+    config.reauthorize_interval = std::time::Duration::from_secs(args.reauthorize_interval.max(1));
     let porthole = server::Porthole::start(config).await?;
     // Tests and scripts read these two lines to find the ports.
     println!("porthole listening on {}", porthole.url());
@@ -107,5 +111,7 @@ async fn run_session_server(
     println!("session server listening on {} (advertised as https://{})", ss.addr, ss.advertise);
     tokio::signal::ctrl_c().await?;
     shutdown.trigger();
+    // Report every job's end before the process goes.
+    ss.jobs_ended(std::time::Duration::from_secs(10)).await;
     Ok(())
 }

@@ -1,9 +1,11 @@
 //! Which URLs are terminal WebSocket endpoints, and which are not.
 //!
 //! GitLab Workhorse `internal/upstream/routes.go`: a project path of two or
-//! more segments, then `-/environments/<n>/terminal.ws`. Only those take a
-//! WebSocket upgrade; an upgrade anywhere else is refused with 400
-//! "websocket upgrade not allowed" ([`deny_websocket`]).
+//! more segments, then `-/environments/<n>/terminal.ws` or
+//! `-/jobs/<n>/terminal.ws`. Only those take a WebSocket upgrade; an upgrade
+//! anywhere else is refused with 400 "websocket upgrade not allowed"
+//! ([`deny_websocket`]). Their `/authorize` goes to the app, as does an
+//! environment's `terminals.json`.
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
@@ -102,6 +104,43 @@ pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
             .any(|t| t.trim().eq_ignore_ascii_case(token))
     };
     has_token(http::header::CONNECTION, "upgrade") && has_token(http::header::UPGRADE, "websocket")
+}
+
+/// Cross-site request defence (gorilla's `checkSameOrigin`, which Workhorse
+/// relies on for WebSockets): a browser's `Origin` must name the host it
+/// connected to, or be in `allowed` (`scheme://host[:port]`). Requests
+/// without `Origin` are not from a browser page and pass.
+pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(http::header::ORIGIN) else { return true };
+    let origin = origin.to_str().unwrap_or("");
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin.trim_end_matches('/'))) {
+        return true;
+    }
+    let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let authority = url::Url::parse(origin).ok().and_then(|u| {
+        let host = u.host_str()?.to_string();
+        Some(match u.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        })
+    });
+    authority.is_some_and(|a| !host.is_empty() && a.eq_ignore_ascii_case(host))
+}
+
+/// Middleware: a request that changes state (not GET, HEAD or OPTIONS) from
+/// another site's page gets 403 — a form or script elsewhere cannot start
+/// jobs here.
+pub async fn deny_cross_site_writes(
+    axum::extract::State(allowed): axum::extract::State<std::sync::Arc<Vec<String>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let safe = matches!(*request.method(), http::Method::GET | http::Method::HEAD | http::Method::OPTIONS);
+    if !safe && !origin_allowed(request.headers(), &allowed) {
+        tracing::info!(path = request.uri().path(), "refused a cross-site write");
+        return (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response();
+    }
+    next.run(request).await
 }
 
 /// Middleware: a WebSocket upgrade to anything but a terminal endpoint gets

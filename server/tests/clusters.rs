@@ -198,3 +198,16 @@ async fn a_token_without_exec_rights_is_explained_on_connect() {
     assert_eq!(code, 4002);
     assert_eq!(reason, "the cluster forbids exec into this pod (403 Forbidden): the credentials need get and create on pods/exec");
 }
+
+#[tokio::test]
+async fn the_max_session_time_setting_reaches_the_channel_and_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("porthole.toml");
+    std::fs::write(&path, "terminal_max_session_time = 2\n").unwrap();
+    let porthole = start_configured(|c| c.config_file = Some(path.clone())).await;
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    assert!(matches!(client.controls[0], shared::porthole::ServerMessage::Connected { expires_at: Some(_), .. }));
+    let (code, reason) = client.expect_close().await;
+    assert_eq!((code, reason.as_str()), (4006, "Session expired: the maximum session time is 2 seconds"));
+}

@@ -219,3 +219,53 @@ async fn a_dial_failure_is_explained_to_a_porthole_browser() {
     let err = Client::try_connect(&porthole.ws_url(ENV_WS), "terminal.gitlab.com").await.err().expect("refused");
     assert!(err.to_string().contains("502"), "{err}");
 }
+
+async fn reauthorizing() -> (TestPorthole, FakeRails) {
+    start_with_fake_rails_configured(|c| c.reauthorize_interval = Duration::from_millis(300)).await
+}
+
+#[tokio::test]
+async fn a_revoked_access_ends_the_session_at_the_next_reauthorization() {
+    let (porthole, rails) = reauthorizing().await;
+    rails.set(porthole.channel(&["v5.channel.k8s.io"], &SHELL));
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    rails.revoke();
+    let closed = tokio::time::timeout(Duration::from_secs(3), client.expect_close()).await.expect("closed within one poll");
+    assert_eq!(closed, (4004, "your access to this terminal was revoked".to_string()));
+}
+
+#[tokio::test]
+async fn changed_channel_settings_end_the_session() {
+    let (porthole, rails) = reauthorizing().await;
+    let channel = porthole.channel(&["v5.channel.k8s.io"], &SHELL);
+    rails.set(channel.clone());
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    // Sessions outlive unchanged answers…
+    client.run("echo still-$((1+1))", "still-2\r\n").await;
+    // …but an admin lowering the max session time ends them.
+    rails.set(shared::channel::ChannelSettings { max_session_time: 600, ..channel });
+    let closed = tokio::time::timeout(Duration::from_secs(3), client.expect_close()).await.expect("closed within one poll");
+    assert_eq!(closed, (4005, "the terminal's connection details changed".to_string()));
+}
+
+#[tokio::test]
+async fn the_max_session_time_ends_the_session_on_time() {
+    let (porthole, rails) = start_with_fake_rails().await;
+    rails.set(shared::channel::ChannelSettings { max_session_time: 3, ..porthole.channel(&["v5.channel.k8s.io"], &SHELL) });
+    let started = std::time::Instant::now();
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    match &client.controls[0] {
+        ServerMessage::Connected { expires_at: Some(at), .. } => {
+            let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+            assert!(at.abs_diff(now_ms + 3000) < 1500, "expires_at {at} vs now {now_ms}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let (code, reason) = client.expect_close().await;
+    let elapsed = started.elapsed();
+    assert_eq!((code, reason.as_str()), (4006, "Session expired: the maximum session time is 3 seconds"));
+    assert!(elapsed >= Duration::from_secs(2) && elapsed <= Duration::from_secs(4), "{elapsed:?}");
+}

@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! demo = true                      # keep the demo project (default true)
+//! terminal_max_session_time = 0    # seconds; 0 = no limit (default)
 //!
 //! [[clusters]]
 //! name = "production"
@@ -46,6 +47,11 @@ pub struct FileConfig {
     /// Keep the demo project `demo/shop` (default true).
     #[serde(default = "yes")]
     pub demo: bool,
+    /// GitLab's application setting `terminal_max_session_time`: seconds a
+    /// terminal session may last, 0 = no limit (the default). It travels as
+    /// the Channel's `MaxSessionTime`.
+    #[serde(default)]
+    pub terminal_max_session_time: u64,
     /// Clusters, by name.
     #[serde(default)]
     pub clusters: Vec<ClusterConfig>,

@@ -58,6 +58,7 @@ pub fn client(cluster: &Cluster) -> Result<kube::Client, String> {
         config.root_cert = Some(ders);
     }
     config.auth_info.token = Some(cluster.token.clone().into());
+    config.connect_timeout = Some(std::time::Duration::from_secs(10));
     config.read_timeout = Some(std::time::Duration::from_secs(15));
     kube::Client::try_from(config).map_err(|e| format!("cluster client: {e}"))
 }

@@ -4,8 +4,11 @@
 //! `GET /<project>/-/environments/<id>/terminal.ws/authorize` answers only
 //! requests signed by the relay ([`crate::jwt`]), finds the environment's
 //! pods through its cluster's Kubernetes API ([`discovery`]) and answers the
-//! first container of the first Running pod as GitLab's `Channel` settings.
-//! Users, login and roles come later; for now the demo user is implicit.
+//! pod and container the query names (`?pod=&container=`), by default the
+//! first container of the first Running pod, as GitLab's `Channel` settings.
+//! `…/-/jobs/<id>/terminal.ws/authorize` answers a running job's runner
+//! session ([`jobs`]). Users, login and roles come later; for now the demo
+//! user is implicit.
 
 pub mod config_file;
 pub mod discovery;
@@ -90,12 +93,15 @@ pub struct App {
     projects: Vec<Project>,
     /// CI jobs and the runner API.
     pub jobs: jobs::Jobs,
+    /// `terminal_max_session_time`: seconds, 0 = no limit; GitLab's
+    /// application setting, sent as the Channel's `MaxSessionTime`.
+    pub max_session_time: u64,
 }
 
 impl App {
     /// An app with these projects, verifying relay requests with `secret`.
     pub fn new(secret: WorkhorseSecret, projects: Vec<Project>, runner_token: String) -> App {
-        App { secret, projects, jobs: jobs::Jobs::new(runner_token) }
+        App { secret, projects, jobs: jobs::Jobs::new(runner_token), max_session_time: 0 }
     }
 
     /// The demo project `demo/shop` (id 1) with environment `production`
@@ -162,7 +168,8 @@ impl App {
                 .find(|t| pod.as_ref().is_none_or(|p| *p == t.pod) && container.as_ref().is_none_or(|c| *c == t.container))
                 .ok_or_else(|| AppError::NotFound(format!("{} is not a terminal of environment {} (anymore)", wanted.describe(), env.name)))?,
         };
-        let channel = channel_for(env, terminal).map_err(AppError::Cluster)?;
+        let mut channel = channel_for(env, terminal).map_err(AppError::Cluster)?;
+        channel.max_session_time = self.max_session_time;
         tracing::info!(project = project.path, environment = env.name, pod = terminal.pod, container = terminal.container, "authorized a terminal");
         Ok(([(header::CONTENT_TYPE, WORKHORSE_CONTENT_TYPE)], Json(AuthorizeResponse { channel })).into_response())
     }

@@ -3,18 +3,21 @@
 //!
 //! Order of events on one exec:
 //! 1. refuse before the upgrade: a missing pod (404), a bad container or
-//!    command (400), `tty=false` (400, not supported here), no WebSocket
-//!    upgrade (400), or no supported subprotocol offered (400) — each with a
-//!    `metav1.Status` body;
+//!    command (400), no WebSocket upgrade (400), or no supported subprotocol
+//!    offered (400) — each with a `metav1.Status` body;
 //! 2. upgrade with the first subprotocol the client offered that we support,
-//!    and send the empty "connected" frame on stdout;
-//! 3. wait up to [`INITIAL_RESIZE_WAIT`] for the client's first resize, so
-//!    the shell starts at the right size (kubectl sends its size first);
-//! 4. run the command in a PTY: stdin (0) in, output out on stdout (1),
-//!    resize (4) applied, v5 close of stdin (`[255,0]`) delivered as EOT;
-//! 5. when the process exits: drain its output, write the status on channel
-//!    3 (JSON on v4/v5; text on failure only on v1), send a Close frame;
-//!    when the client goes first: hang up the process's session.
+//!    and send the empty "connected" frame on the lowest writable channel;
+//! 3. with a TTY, wait up to [`INITIAL_RESIZE_WAIT`] for the client's first
+//!    resize, so the shell starts at the right size (kubectl sends its size
+//!    first);
+//! 4. run the command ([`super::process`]): in a PTY with `tty=true` (output
+//!    on stdout, resize (4) applied, the v5 close of stdin delivered as EOT),
+//!    else with pipes (stdout on 1, stderr on 2, the v5 close of stdin closes
+//!    the pipe); a stdin that breaks is dropped, not the session;
+//! 5. when the process exits: drain its output (boundedly), write the status
+//!    on channel 3 (JSON on v4/v5; text on failure only on v1), send a Close
+//!    frame; when the client goes first: hang up the process's session; when
+//!    the pod is deleted: kill it and report exit code 137.
 
 use super::ClusterState;
 use crate::shutdown::Shutdown;
@@ -371,8 +374,12 @@ async fn pump_input(stream: &mut Stream, input: &mut Input, protocol: Protocol, 
         };
         match channel {
             k8s::STDIN if stdin => {
-                if input.write(&payload).await.is_err() {
-                    return;
+                // A process that stopped reading (`head -c1`, an exited
+                // shell) breaks its stdin, not the exec: its output and
+                // status still follow.
+                if let Err(e) = input.write(&payload).await {
+                    tracing::debug!(error = %e, "stdin broken; dropping it");
+                    input.close_broken();
                 }
             }
             k8s::RESIZE => match ResizeMessage::parse_last(&payload) {
@@ -389,7 +396,7 @@ async fn pump_input(stream: &mut Stream, input: &mut Input, protocol: Protocol, 
                     return;
                 }
                 if payload[0] == k8s::STDIN && stdin && input.close().await.is_err() {
-                    return;
+                    input.close_broken();
                 }
             }
             other => tracing::debug!(channel = other, "ignoring frame on a channel the client may not write"),

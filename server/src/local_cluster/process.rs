@@ -34,6 +34,8 @@ pub struct Output {
 pub enum Input {
     /// The PTY master.
     Pty(pty_process::OwnedWritePty),
+    /// A PTY whose input broke: writes are dropped, resizes still apply.
+    BrokenPty(pty_process::OwnedWritePty),
     /// The child's stdin pipe; `None` once closed, or when stdin was not asked for.
     Pipe(Option<tokio::process::ChildStdin>),
 }
@@ -44,13 +46,22 @@ impl Input {
         match self {
             Input::Pty(w) => w.write_all(bytes).await,
             Input::Pipe(Some(w)) => w.write_all(bytes).await,
-            Input::Pipe(None) => Ok(()),
+            Input::Pipe(None) | Input::BrokenPty(_) => Ok(()),
         }
+    }
+
+    /// After a failed write: drop stdin, keep the rest working.
+    pub fn close_broken(&mut self) {
+        let this = std::mem::replace(self, Input::Pipe(None));
+        *self = match this {
+            Input::Pty(w) | Input::BrokenPty(w) => Input::BrokenPty(w),
+            Input::Pipe(_) => Input::Pipe(None),
+        };
     }
 
     /// Resizes the terminal; nothing without one.
     pub fn resize(&self, size: TerminalSize) {
-        if let Input::Pty(w) = self {
+        if let Input::Pty(w) | Input::BrokenPty(w) = self {
             let _ = w.resize(pty::to_pty_size(size));
         }
     }
@@ -60,6 +71,7 @@ impl Input {
     pub async fn close(&mut self) -> std::io::Result<()> {
         match self {
             Input::Pty(w) => w.write_all(b"\x04").await,
+            Input::BrokenPty(_) => Ok(()),
             Input::Pipe(stdin) => {
                 stdin.take();
                 Ok(())

@@ -101,7 +101,8 @@ impl Authorizer {
     }
 }
 
-/// The browser's headers, less those never forwarded.
+/// The browser's headers, less those never forwarded (`Host` is kept, as
+/// Workhorse keeps it: the app sees the host the browser asked for).
 fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
     // Headers named in `Connection` are hop-by-hop too.
     let named_by_connection: Vec<String> = headers
@@ -115,7 +116,7 @@ fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
     for (name, value) in headers {
         let n = name.as_str();
         // `Gitlab-Workhorse*` headers are the relay's to set, never the browser's.
-        if n == "host" || n.starts_with("gitlab-workhorse") || DROPPED_HEADERS.contains(&n) || named_by_connection.iter().any(|c| c == n) {
+        if n.starts_with("gitlab-workhorse") || DROPPED_HEADERS.contains(&n) || named_by_connection.iter().any(|c| c == n) {
             continue;
         }
         out.append(HeaderName::from(name), value.clone());
@@ -157,6 +158,6 @@ mod tests {
         }
         let out = forwarded_headers(&h);
         let names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
-        assert_eq!(names, ["cookie", "sec-websocket-protocol"]);
+        assert_eq!(names, ["cookie", "sec-websocket-protocol", "host"]);
     }
 }

@@ -17,8 +17,13 @@ pub type Upstream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Largest message accepted from an upstream (1 MiB).
 pub const MAX_UPSTREAM_MESSAGE: usize = 1 << 20;
 
-/// How long connecting (TCP, TLS, WebSocket handshake) may take.
-pub const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long the TCP connection may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long TLS and the WebSocket handshake may take once connected: longer
+/// than a session server's one-minute wait for a job's terminal, so its 503
+/// is what the user hears about, not our impatience.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(75);
 
 /// Dials the upstream; `forwarded_for` becomes its `X-Forwarded-For`.
 pub async fn dial(channel: &ChannelSettings, forwarded_for: &str) -> Result<(Upstream, UpstreamCodec), RelayError> {
@@ -45,15 +50,24 @@ pub async fn dial(channel: &ChannelSettings, forwarded_for: &str) -> Result<(Ups
     let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(MAX_UPSTREAM_MESSAGE))
         .max_frame_size(Some(MAX_UPSTREAM_MESSAGE));
-    let connect = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, Some(connector));
     // Words for the user name the kind of upstream, never its address.
     let peer = if channel.subprotocols.iter().any(|p| shared::k8s::Protocol::from_name(p).is_some()) {
         "the cluster"
     } else {
         "the job's session server"
     };
-    let (upstream, response) = match tokio::time::timeout(DIAL_TIMEOUT, connect).await {
-        Err(_) => return Err(DialError::new(format!("timed out connecting to {peer}"), "dial timed out").into()),
+    let url = url::Url::parse(&channel.url).map_err(|e| RelayError::InvalidChannel(format!("Url: {e}")))?;
+    let host = url.host_str().ok_or_else(|| RelayError::InvalidChannel("Url has no host".into()))?.trim_matches(['[', ']']);
+    let port = url.port_or_known_default().unwrap_or(443);
+    let tcp = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port))).await {
+        Err(_) => return Err(DialError::new(format!("timed out connecting to {peer}"), "TCP connect timed out").into()),
+        Ok(Err(e)) => return Err(DialError::new(format!("{peer} is unreachable"), e.to_string()).into()),
+        Ok(Ok(tcp)) => tcp,
+    };
+    let _ = tcp.set_nodelay(true);
+    let handshake = tokio_tungstenite::client_async_tls_with_config(request, tcp, Some(config), Some(connector));
+    let (upstream, response) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Err(_) => return Err(DialError::new(format!("timed out connecting to {peer}"), "handshake timed out").into()),
         Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
             let status = response.status();
             let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();

@@ -39,6 +39,7 @@ pub struct Relay {
     authorizer: authorize::Authorizer,
     allowed_origins: Vec<String>,
     ping_interval: Duration,
+    reauthorize_interval: Duration,
     shutdown: Shutdown,
 }
 
@@ -90,7 +91,11 @@ impl IntoResponse for RelayError {
             RelayError::ForbiddenOrigin(origin) => {
                 (StatusCode::FORBIDDEN, format!("cross-origin WebSocket from {origin:?} refused: the origin must match the host"))
             }
-            RelayError::AuthorizeUnreachable(e) => (StatusCode::BAD_GATEWAY, format!("authorize request failed: {e}")),
+            // reqwest's words name the app's internal URL: log them only.
+            RelayError::AuthorizeUnreachable(e) => {
+                tracing::warn!(error = e, "authorize request failed");
+                (StatusCode::BAD_GATEWAY, "authorize request failed".to_string())
+            }
             // The details name the upstream: they go to the log, not the browser.
             RelayError::InvalidChannel(e) => {
                 tracing::warn!(error = %e, "invalid channel settings");
@@ -115,9 +120,11 @@ impl Relay {
         secret: crate::jwt::WorkhorseSecret,
         allowed_origins: Vec<String>,
         ping_interval: Duration,
+        reauthorize_interval: Duration,
         shutdown: Shutdown,
     ) -> Relay {
-        Relay { authorizer: authorize::Authorizer::new(app_url, secret), allowed_origins, ping_interval, shutdown }
+        let authorizer = authorize::Authorizer::new(app_url, secret);
+        Relay { authorizer, allowed_origins, ping_interval, reauthorize_interval, shutdown }
     }
 
     /// Handles a terminal WebSocket request from `peer`.
@@ -170,35 +177,20 @@ impl Relay {
             ping_interval: self.ping_interval,
         };
         let shutdown = self.shutdown.clone();
-        let authorizer = self.authorizer.clone();
+        let recheck = session::Recheck { authorizer: self.authorizer.clone(), request, channel, interval: self.reauthorize_interval };
         Ok(upgrade.on_upgrade(move |socket| async move {
-            let recheck = session::Recheck { authorizer, request };
             session::run(socket, upstream, browser_codec, upstream_codec, info, recheck, shutdown).await;
         }))
     }
 }
 
-/// Cross-site WebSocket hijacking defence (gorilla's `checkSameOrigin`, which
-/// Workhorse relies on): a browser's `Origin` must name the host it connected
-/// to, or be in the allow-list. Requests without `Origin` are not from a
-/// browser page and pass.
+/// Cross-site WebSocket hijacking defence: see [`crate::routes::origin_allowed`].
 fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), RelayError> {
-    let Some(origin) = headers.get(header::ORIGIN) else { return Ok(()) };
-    let origin = origin.to_str().unwrap_or("");
-    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin.trim_end_matches('/'))) {
-        return Ok(());
-    }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    let origin_authority = url::Url::parse(origin).ok().and_then(|u| {
-        let host = u.host_str()?.to_string();
-        Some(match u.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host,
-        })
-    });
-    match origin_authority {
-        Some(authority) if !host.is_empty() && authority.eq_ignore_ascii_case(host) => Ok(()),
-        _ => Err(RelayError::ForbiddenOrigin(origin.to_string())),
+    if crate::routes::origin_allowed(headers, allowed) {
+        Ok(())
+    } else {
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("");
+        Err(RelayError::ForbiddenOrigin(origin.to_string()))
     }
 }
 

@@ -7,8 +7,11 @@
 //!   [`shared::porthole::FLOW_WINDOW`] bytes are unacknowledged by xterm.js.
 //!   It also pings the browser every `ping_interval`.
 //! - Upstream (browser → upstream): keystrokes to stdin, resizes, acks.
+//! - Every `reauthorize_interval` the relay asks authorize again: a refusal
+//!   ends the session (4004), different Channel settings too (4005).
 //! - Whichever ends first (exit status, a closed or broken side, a protocol
-//!   error, the max session time, shutdown) decides the [`End`]; then the
+//!   error, the max session time, re-authorization, shutdown) decides the
+//!   [`End`]; then the
 //!   upstream is told goodbye (v5 close or EOT) and closed, and the browser
 //!   gets the exit status, the end reason and a Close frame with a 4xxx code.
 
@@ -79,6 +82,12 @@ pub enum End {
     Unreachable(String),
     /// The upstream ended the session and said why.
     UpstreamEnded(String),
+    /// Re-authorization was refused.
+    AccessRevoked,
+    /// Re-authorization could not be done (the app did not answer).
+    AccessUnchecked,
+    /// Re-authorization answered different Channel settings.
+    SettingsChanged,
 }
 
 impl End {
@@ -98,6 +107,9 @@ impl End {
             End::PodTerminated => (CloseCode::PodTerminated, CloseCode::PodTerminated.default_reason().into()),
             End::Unreachable(why) => (CloseCode::UpstreamError, why.clone()),
             End::UpstreamEnded(why) => (CloseCode::UpstreamClosed, why.clone()),
+            End::AccessRevoked => (CloseCode::AccessRevoked, CloseCode::AccessRevoked.default_reason().into()),
+            End::AccessUnchecked => (CloseCode::AccessRevoked, "your access to this terminal could not be re-checked".into()),
+            End::SettingsChanged => (CloseCode::SettingsChanged, CloseCode::SettingsChanged.default_reason().into()),
         }
     }
 
@@ -108,15 +120,41 @@ impl End {
     }
 }
 
-/// How to ask authorize again about this session.
+/// How to ask authorize again about this session (Workhorse's
+/// `auth_checker.go`).
 pub struct Recheck {
     /// The relay's authorizer.
     pub authorizer: super::authorize::Authorizer,
     /// The original request.
     pub request: super::authorize::AuthorizeRequest,
+    /// The Channel settings the session started with.
+    pub channel: shared::channel::ChannelSettings,
+    /// How often to ask.
+    pub interval: Duration,
 }
 
 impl Recheck {
+    /// Asks every `interval`; resolves when the answer is not the same 200.
+    async fn watch(&self) -> End {
+        loop {
+            tokio::time::sleep(self.interval).await;
+            let answer = tokio::time::timeout(Duration::from_secs(30), self.authorizer.authorize(&self.request)).await;
+            match answer {
+                Ok(Ok(channel)) if channel == self.channel => {}
+                Ok(Ok(_)) => return End::SettingsChanged,
+                Ok(Err(super::RelayError::Refused { status, .. })) => {
+                    tracing::info!(status = status.as_u16(), "re-authorization refused");
+                    return End::AccessRevoked;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = ?e, "re-authorization failed");
+                    return End::AccessUnchecked;
+                }
+                Err(_) => return End::AccessUnchecked,
+            }
+        }
+    }
+
     /// True when authorize now answers 404: the terminal (its pod) is gone.
     async fn terminal_is_gone(&self) -> bool {
         matches!(
@@ -215,6 +253,7 @@ pub async fn run(
                 end = read_browser(&mut bstream, input_tx, upstream_codec, browser_codec, &window, &heard) => end,
                 end = write_upstream(&mut usink, input_rx) => end,
                 () = deadline => End::Expired(info.max_session_time),
+                end = recheck.watch() => end,
                 () = shutdown.wait() => End::Shutdown,
             }
         }
@@ -426,6 +465,9 @@ mod tests {
             End::PodTerminated,
             End::Unreachable("x".into()),
             End::UpstreamEnded("x".into()),
+            End::AccessRevoked,
+            End::AccessUnchecked,
+            End::SettingsChanged,
         ] {
             let (code, reason) = end.close();
             assert!((4000..5000).contains(&code.code()));

@@ -27,8 +27,14 @@ struct JobUpdate<'a> {
     trace: &'a str,
 }
 
-/// Longest job log kept (the tail beyond it is dropped): 1 MiB.
-const MAX_TRACE: usize = 1 << 20;
+/// Longest job log kept (the tail beyond it is dropped): 512 KiB, which
+/// stays under the app's body limit even when JSON escapes every byte.
+const MAX_TRACE: usize = 512 << 10;
+
+/// After the script exits, its output is read until quiet this long, and at
+/// most [`DRAIN_MAX`]: a background job may hold the terminal open forever.
+const DRAIN_IDLE: Duration = Duration::from_millis(150);
+const DRAIN_MAX: Duration = Duration::from_secs(2);
 
 /// Asks the app for a job every `poll_interval` until shutdown.
 pub(crate) async fn request_jobs(
@@ -91,8 +97,9 @@ async fn run_job(
     runner_token: String,
     shutdown: Shutdown,
 ) {
+    state.live_jobs.send_modify(|n| *n += 1);
     let (status, trace) = tokio::select! {
-        result = prepare_and_run(&session, &job) => result,
+        result = prepare_and_run(&session, &job, state.kill_grace) => result,
         () = shutdown.wait() => ("failed", "the runner is shutting down\n".to_string()),
     };
     tracing::info!(job = job.id, status, "job script finished; terminal stays available");
@@ -108,15 +115,22 @@ async fn run_job(
         .send_replace(Some(format!("terminal session timed out (maximum time allowed - {}s)", state.config.session_timeout)));
     let url = app_url.join(&format!("/api/v4/jobs/{}", job.id)).expect("valid path");
     let update = JobUpdate { token: &runner_token, state: status, trace: &trace };
-    if let Err(e) = http.put(url).json(&update).send().await {
-        tracing::warn!(job = job.id, error = %e, "could not report the job's end");
+    // A few tries: a job left "running" in the app would offer a dead terminal.
+    for attempt in 1..=3 {
+        match http.put(url.clone()).json(&update).send().await {
+            Ok(r) if r.status().is_success() => break,
+            Ok(r) => tracing::warn!(job = job.id, status = r.status().as_u16(), attempt, "the app refused the job's end"),
+            Err(e) => tracing::warn!(job = job.id, error = %e, attempt, "could not report the job's end"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    state.live_jobs.send_modify(|n| *n -= 1);
     tracing::info!(job = job.id, status, "job finished");
 }
 
 /// The job's folder, the prepare time, then its script in a PTY; returns the
 /// state (`success`/`failed`) and the log.
-async fn prepare_and_run(session: &Session, job: &JobSpec) -> (&'static str, String) {
+async fn prepare_and_run(session: &Session, job: &JobSpec, grace: Duration) -> (&'static str, String) {
     if let Err(e) = std::fs::create_dir_all(&session.dir) {
         session.ready.send_replace(true);
         return ("failed", format!("cannot create the job's folder: {e}\n"));
@@ -135,15 +149,35 @@ async fn prepare_and_run(session: &Session, job: &JobSpec) -> (&'static str, Str
     };
     let mut trace = Vec::new();
     let mut buf = [0u8; 8192];
-    while let Ok(n) = process.reader.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-        if trace.len() < MAX_TRACE {
-            trace.extend_from_slice(&buf[..n.min(MAX_TRACE - trace.len())]);
+    let mut exit = None;
+    let mut drain_until = tokio::time::Instant::now();
+    loop {
+        let exited = exit.is_some();
+        let quiet = (tokio::time::Instant::now() + DRAIN_IDLE).min(drain_until);
+        tokio::select! {
+            read = process.reader.read(&mut buf) => match read {
+                Ok(n) if n > 0 => {
+                    let room = MAX_TRACE - trace.len();
+                    trace.extend_from_slice(&buf[..n.min(room)]);
+                }
+                // EOF/EIO: every holder of the terminal is gone.
+                _ => break,
+            },
+            status = process.child.wait(), if !exited => {
+                exit = Some(status.map(pty::exit_code).unwrap_or(255));
+                drain_until = tokio::time::Instant::now() + DRAIN_MAX;
+            }
+            () = tokio::time::sleep_until(quiet), if exited => break,
         }
     }
-    let code = process.child.wait().await.map(pty::exit_code).unwrap_or(255);
+    let pty::PtyProcess { mut child, pid, reader, writer } = process;
+    let code = match exit {
+        Some(code) => code,
+        None => child.wait().await.map(pty::exit_code).unwrap_or(255),
+    };
+    // Whatever the script left running ends with it.
+    drop((reader, writer));
+    pty::hang_up_now(child, pid, grace).await;
     let state = if code == 0 { "success" } else { "failed" };
     (state, String::from_utf8_lossy(&trace).into_owned())
 }

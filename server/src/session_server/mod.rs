@@ -67,7 +67,7 @@ mod seconds {
     use std::time::Duration;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_secs_f64(f64::deserialize(d)?))
+        Duration::try_from_secs_f64(f64::deserialize(d)?).map_err(|e| serde::de::Error::custom(format!("seconds: {e}")))
     }
 }
 
@@ -128,6 +128,8 @@ pub(crate) struct ServerState {
     pub sessions: Mutex<HashMap<String, Arc<Session>>>,
     pub config: SessionServerConfig,
     pub kill_grace: Duration,
+    /// Jobs not yet reported finished.
+    pub live_jobs: tokio::sync::watch::Sender<usize>,
 }
 
 impl ServerState {
@@ -137,7 +139,7 @@ impl ServerState {
 }
 
 /// A running session server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SessionServer {
     /// Where it listens.
     pub addr: SocketAddr,
@@ -145,6 +147,13 @@ pub struct SessionServer {
     pub advertise: String,
     /// Its self-signed certificate, PEM.
     pub certificate: String,
+    state: Arc<ServerState>,
+}
+
+impl std::fmt::Debug for SessionServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionServer").field("addr", &self.addr).field("advertise", &self.advertise).finish_non_exhaustive()
+    }
 }
 
 /// A random string of `n` characters from `[a-z0-9]`.
@@ -156,6 +165,13 @@ pub fn random_id(n: usize) -> String {
 }
 
 impl SessionServer {
+    /// After shutdown: waits (at most `limit`) until every job has reported
+    /// its end to the app.
+    pub async fn jobs_ended(&self, limit: Duration) {
+        let mut live = self.state.live_jobs.subscribe();
+        let _ = tokio::time::timeout(limit, live.wait_for(|n| *n == 0)).await;
+    }
+
     /// Starts serving and asking `app_url` for jobs with `runner_token`; jobs
     /// run in folders under `jobs_dir`.
     pub async fn start(
@@ -173,13 +189,18 @@ impl SessionServer {
         let host = advertise.rsplit_once(':').map(|(h, _)| h).unwrap_or(&advertise).trim_matches(['[', ']']);
         let (certificate, key) = crate::tls::self_signed(host)?;
         let tls = crate::tls::server_config(&certificate, &key)?;
-        let state = Arc::new(ServerState { sessions: Mutex::default(), config, kill_grace });
+        let state = Arc::new(ServerState {
+            sessions: Mutex::default(),
+            config,
+            kill_grace,
+            live_jobs: tokio::sync::watch::Sender::new(0),
+        });
         let router = axum::Router::new()
             .route("/session/{id}/exec", axum::routing::any(terminal::exec))
             .fallback(|| async { (http::StatusCode::NOT_FOUND, "Not Found\n") })
             .with_state(state.clone());
         tokio::spawn(crate::tls::serve_tls(listener, tls, router, shutdown.clone()));
-        let server = SessionServer { addr, advertise, certificate };
+        let server = SessionServer { addr, advertise, certificate, state: state.clone() };
         tokio::spawn(job::request_jobs(state, server.clone(), app_url, runner_token, jobs_dir, shutdown));
         tracing::info!(%addr, advertise = server.advertise, "session server listening");
         Ok(server)

@@ -155,12 +155,15 @@ async fn output(
 ) -> Option<i32> {
     let mut buf = vec![0u8; 32 << 10];
     let mut exit = None;
+    let mut drain_until = tokio::time::Instant::now();
     loop {
         let exited = exit.is_some();
         tokio::select! {
             read = async {
                 if exited {
-                    tokio::time::timeout(Duration::from_millis(150), reader.read(&mut buf)).await.unwrap_or(Ok(0))
+                    // Until quiet, and at most 2 s: a background job may write forever.
+                    let quiet = (tokio::time::Instant::now() + Duration::from_millis(150)).min(drain_until);
+                    tokio::time::timeout_at(quiet, reader.read(&mut buf)).await.unwrap_or(Ok(0))
                 } else {
                     reader.read(&mut buf).await
                 }
@@ -176,7 +179,10 @@ async fn output(
                     None => child.wait().await.map(pty::exit_code).unwrap_or(255),
                 }),
             },
-            status = child.wait(), if !exited => exit = Some(status.map(pty::exit_code).unwrap_or(255)),
+            status = child.wait(), if !exited => {
+                exit = Some(status.map(pty::exit_code).unwrap_or(255));
+                drain_until = tokio::time::Instant::now() + Duration::from_secs(2);
+            }
         }
     }
 }
@@ -190,8 +196,10 @@ async fn input(stream: &mut futures_util::stream::SplitStream<WebSocket>, writer
         let Some(frame) = from_axum(msg) else { continue };
         match codec.decode(frame) {
             Ok(BrowserEvent::Input(bytes)) => {
-                if writer.write_all(&bytes).await.is_err() {
-                    return;
+                // A shell that stopped reading breaks its input, not the
+                // terminal: its exit status still follows.
+                if let Err(e) = writer.write_all(&bytes).await {
+                    tracing::debug!(error = %e, "job terminal input broken");
                 }
             }
             Ok(BrowserEvent::Resize(size)) => {

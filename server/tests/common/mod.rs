@@ -107,10 +107,20 @@ impl FakeRails {
     pub fn set(&self, channel: ChannelSettings) {
         *self.channel.lock().unwrap() = Some(channel);
     }
+
+    /// From now on, authorize answers 404.
+    pub fn revoke(&self) {
+        *self.channel.lock().unwrap() = None;
+    }
 }
 
 /// A porthole whose relay authorizes against a [`FakeRails`].
 pub async fn start_with_fake_rails() -> (TestPorthole, FakeRails) {
+    start_with_fake_rails_configured(|_| {}).await
+}
+
+/// [`start_with_fake_rails`], configured further by `tweak`.
+pub async fn start_with_fake_rails_configured(tweak: impl FnOnce(&mut Config)) -> (TestPorthole, FakeRails) {
     init_tracing();
     let data = tempfile::tempdir().unwrap();
     let secret = WorkhorseSecret::load_or_create(&data.path().join("workhorse_secret")).unwrap();
@@ -140,6 +150,7 @@ pub async fn start_with_fake_rails() -> (TestPorthole, FakeRails) {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let mut config = test_config(data.path());
     config.app_url = Some(rails_url.parse().unwrap());
+    tweak(&mut config);
     let porthole = Porthole::start(config).await.unwrap();
     (TestPorthole { porthole, data }, FakeRails { channel })
 }
