@@ -128,3 +128,22 @@ async fn the_python_kubernetes_client_streams_stdout_and_the_exit_code() {
     assert!(stdout.contains("stdout=from-python\n"), "{stdout}");
     assert!(stdout.contains("returncode=5\n"), "{stdout}");
 }
+
+#[tokio::test]
+async fn kubectl_get_pods_with_label_and_field_selectors() {
+    let porthole = start().await;
+    let names = |out: std::process::Output| {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let mut names: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+        names.sort();
+        names
+    };
+    let shop = names(kubectl(&porthole, &["get", "pods", "-l", "app=shop", "-o", "name"]).await);
+    assert_eq!(shop, ["pod/shop-web-7c9d5b8f4-m8k3p", "pod/shop-web-7c9d5b8f4-q2x7z"]);
+    let not_shop = names(kubectl(&porthole, &["get", "pods", "-l", "app!=shop", "-o", "name"]).await);
+    assert_eq!(not_shop, ["pod/metrics-agent-x8k2p"]);
+    let one = names(kubectl(&porthole, &["get", "pods", "--field-selector", &format!("metadata.name={POD}"), "-o", "name"]).await);
+    assert_eq!(one, [format!("pod/{POD}")]);
+    let out = kubectl(&porthole, &["get", "pods", "-l", "app in (shop)"]).await;
+    assert!(!out.status.success(), "set-based selectors are not served");
+}

@@ -24,7 +24,7 @@ use crate::config::{Config, write_private};
 use crate::shutdown::Shutdown;
 use crate::tls::{LocalCa, serve_tls, server_config};
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -290,12 +290,53 @@ fn pod_list(headers: &http::HeaderMap, pods: Vec<LocalPod>) -> Response {
     axum::Json(List { items, metadata: ListMeta { resource_version: Some("1".into()), ..ListMeta::default() } }).into_response()
 }
 
-async fn list_all_pods(State(state): State<Arc<ClusterState>>, headers: http::HeaderMap) -> Response {
-    pod_list(&headers, state.pods(|_| true))
+async fn list_all_pods(State(state): State<Arc<ClusterState>>, RawQuery(query): RawQuery, headers: http::HeaderMap) -> Response {
+    list(&state, None, query.as_deref(), &headers)
 }
 
-async fn list_pods(State(state): State<Arc<ClusterState>>, Path(namespace): Path<String>, headers: http::HeaderMap) -> Response {
-    pod_list(&headers, state.pods(|p| p.namespace == namespace))
+async fn list_pods(
+    State(state): State<Arc<ClusterState>>,
+    Path(namespace): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: http::HeaderMap,
+) -> Response {
+    list(&state, Some(&namespace), query.as_deref(), &headers)
+}
+
+/// Pods of a namespace (or all), filtered by `labelSelector` and
+/// `fieldSelector` (equality-based: `k=v`, `k==v`, `k!=v`, comma-separated;
+/// fields `metadata.name`, `metadata.namespace`, `status.phase`). A selector
+/// it cannot read is a 400, as the API server answers.
+fn list(state: &ClusterState, namespace: Option<&str>, query: Option<&str>, headers: &http::HeaderMap) -> Response {
+    let mut labels = Vec::new();
+    let mut fields = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        let target = match key.as_ref() {
+            "labelSelector" => &mut labels,
+            "fieldSelector" => &mut fields,
+            _ => continue,
+        };
+        match pods::parse_selector(&value) {
+            Ok(requirements) => target.extend(requirements),
+            Err(e) => return status_response(StatusCode::BAD_REQUEST, "BadRequest", format!("unable to parse requirement: {e}")),
+        }
+    }
+    if let Some(unknown) = fields.iter().find(|r| !["metadata.name", "metadata.namespace", "status.phase"].contains(&r.key.as_str())) {
+        return status_response(StatusCode::BAD_REQUEST, "BadRequest", format!("field label not supported: {}", unknown.key));
+    }
+    let selected = state.pods(|p| {
+        namespace.is_none_or(|ns| p.namespace == ns)
+            && labels.iter().all(|r| r.matches(p.labels.get(&r.key).map(String::as_str)))
+            && fields.iter().all(|r| {
+                let value = match r.key.as_str() {
+                    "metadata.name" => p.name.as_str(),
+                    "metadata.namespace" => p.namespace.as_str(),
+                    _ => "Running",
+                };
+                r.matches(Some(value))
+            })
+    });
+    pod_list(headers, selected)
 }
 
 async fn get_pod(State(state): State<Arc<ClusterState>>, Path((namespace, name)): Path<(String, String)>) -> Response {

@@ -132,6 +132,51 @@ pub fn pod_table(pods: &[LocalPod], now: k8s_openapi::jiff::Timestamp) -> serde_
     })
 }
 
+/// One equality-based selector requirement: `key=value`, `key==value` or
+/// `key!=value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    /// Label key or field path.
+    pub key: String,
+    /// The value compared with.
+    pub value: String,
+    /// `!=`.
+    pub negated: bool,
+}
+
+impl Requirement {
+    /// Whether a (possibly absent) value satisfies the requirement.
+    pub fn matches(&self, actual: Option<&str>) -> bool {
+        (actual == Some(self.value.as_str())) != self.negated
+    }
+}
+
+/// Parses a comma-separated, equality-based selector (`app=shop,tier!=db`).
+/// Set-based forms (`in`, `notin`, `!key`) are an error here.
+pub fn parse_selector(selector: &str) -> Result<Vec<Requirement>, String> {
+    selector
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (key, value, negated) = if let Some((k, v)) = part.split_once("!=") {
+                (k, v, true)
+            } else if let Some((k, v)) = part.split_once("==") {
+                (k, v, false)
+            } else if let Some((k, v)) = part.split_once('=') {
+                (k, v, false)
+            } else {
+                return Err(format!("{part:?}: only key=value, key==value and key!=value are supported"));
+            };
+            let (key, value) = (key.trim(), value.trim());
+            if key.is_empty() || key.contains(' ') || value.contains(' ') {
+                return Err(format!("{part:?}"));
+            }
+            Ok(Requirement { key: key.to_string(), value: value.to_string(), negated })
+        })
+        .collect()
+}
+
 /// The demo pods: two pods of `demo/shop`'s `production` environment (the
 /// first with containers `web` and `worker`) and one unrelated pod, all in
 /// namespace [`DEMO_NAMESPACE`].
@@ -186,6 +231,18 @@ mod tests {
         assert_eq!(json["spec"]["containers"][0]["name"], "web");
         assert!(json["metadata"]["creationTimestamp"].as_str().unwrap().ends_with('Z'));
         assert_ne!(pods[0].uid, pods[1].uid);
+    }
+
+    #[test]
+    fn selectors() {
+        let r = parse_selector("app=shop, tier!=db,env==prod").unwrap();
+        assert_eq!(r.len(), 3);
+        assert!(r[0].matches(Some("shop")) && !r[0].matches(Some("web")) && !r[0].matches(None));
+        assert!(r[1].matches(None) && r[1].matches(Some("web")) && !r[1].matches(Some("db")));
+        assert_eq!(parse_selector("").unwrap(), vec![]);
+        for bad in ["app in (a,b)", "!app", "=x", "a b=c"] {
+            assert!(parse_selector(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
