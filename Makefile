@@ -2,8 +2,9 @@
 # Both install what they need first (idempotent; see scripts/install-tools.sh).
 .PHONY: run test dev install build-frontend
 
+# Extra flags for porthole: make run ARGS="--config porthole.toml"
 run:
-	scripts/run.sh
+	scripts/run.sh $(ARGS)
 
 test:
 	scripts/test.sh

@@ -225,7 +225,7 @@ fn JobTerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
             <div class="terminal-header">
                 <h1>{format!("{project} · job #{id} · terminal")}</h1>
                 <div class="status-bar">
-                    <span data-testid="status" class=move || status.get().class()>{move || status.get().text_at(now.get())}</span>
+                    <span data-testid="status" class=move || status.get().class() title=move || status.get().text()>{move || status.get().text_at(now.get())}</span>
                     <button
                         data-testid="reconnect"
                         class=move || if status.get().is_over() { "primary" } else { "" }
@@ -400,17 +400,11 @@ fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
             }
         })
     });
+    // Pods come and go: list them again, then connect to the same terminal
+    // if it is still there (or say it is gone).
     let reconnect = move |_| {
-        if connected_to.get_value().is_some() {
-            view_slot.with_value(|slot| {
-                if let Some(terminal) = slot {
-                    terminal.reconnect();
-                }
-            });
-        } else {
-            // Nothing connected yet (no pods, or a cluster error): ask again.
-            terminals.refetch();
-        }
+        connected_to.set_value(None);
+        terminals.refetch();
     };
     let on_pick = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
@@ -441,7 +435,7 @@ fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
                 <h1>{format!("{project} · environment {id} · terminal")}</h1>
                 <div class="status-bar">
                     <select data-testid="terminal-picker" on:change=on_pick>{options}</select>
-                    <span data-testid="status" class=move || status.get().class()>{move || status.get().text_at(now.get())}</span>
+                    <span data-testid="status" class=move || status.get().class() title=move || status.get().text()>{move || status.get().text_at(now.get())}</span>
                     <button
                         data-testid="reconnect"
                         class=move || if status.get().is_over() { "primary" } else { "" }

@@ -52,7 +52,7 @@ impl Status {
                     _ => "Connected".into(),
                 };
                 if let (Some(at), Some(now)) = (expires_at, now_ms) {
-                    let left = ((*at as f64 - now) / 1000.0).ceil().max(0.0) as u64;
+                    let left = ((*at as f64 - now) / 1000.0).round().max(0.0) as u64;
                     text.push_str(&format!(" · session ends in {}:{:02}", left / 60, left % 60));
                 }
                 text
@@ -113,7 +113,8 @@ mod tests {
     #[test]
     fn countdown() {
         let s = Status::Connected { pod: None, container: None, expires_at: Some(100_000) };
-        assert_eq!(s.text_at(Some(100_000.0 - 61_500.0)), "Connected · session ends in 1:02");
+        assert_eq!(s.text_at(Some(100_000.0 - 61_600.0)), "Connected · session ends in 1:02");
+        assert_eq!(s.text_at(Some(100_000.0 - 19_990.0)), "Connected · session ends in 0:20");
         assert_eq!(s.text_at(Some(200_000.0)), "Connected · session ends in 0:00");
         assert_eq!(s.text_at(None), "Connected");
     }

@@ -68,7 +68,11 @@ impl Config {
             app_url: None,
             workhorse_secret_file: None,
             config_file: None,
-            session_server: Some(crate::session_server::SessionServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)))),
+            session_server: Some(crate::session_server::SessionServerConfig {
+                // The demo's jobs keep their terminal 5 minutes, not 30.
+                session_timeout: 300,
+                ..crate::session_server::SessionServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)))
+            }),
             allowed_origins: Vec::new(),
             reauthorize_interval: Duration::from_secs(30),
             browser_ping_interval: Duration::from_secs(30),

@@ -58,6 +58,7 @@ pub struct Porthole {
     pub cluster: LocalCluster,
     /// The session server for job terminals, when enabled.
     pub session_server: Option<session_server::SessionServer>,
+    demo: bool,
     shutdown: Shutdown,
     server: tokio::task::JoinHandle<()>,
 }
@@ -80,7 +81,8 @@ impl Porthole {
         let local = app::discovery::Cluster { api_url: cluster.api_url(), token: cluster.token.clone(), ca_pem: cluster.ca_pem.clone() };
         let file = config.config_file.as_deref().map(app::config_file::FileConfig::read).transpose()?;
         let mut projects = Vec::new();
-        if file.as_ref().is_none_or(|f| f.demo) {
+        let demo = file.as_ref().is_none_or(|f| f.demo);
+        if demo {
             projects.push(App::demo_project(&local));
         }
         if let Some(file) = &file {
@@ -154,7 +156,12 @@ impl Porthole {
             ),
             None => None,
         };
-        Ok(Porthole { addr, cluster, session_server, shutdown, server })
+        Ok(Porthole { addr, cluster, session_server, demo, shutdown, server })
+    }
+
+    /// True when the demo project is served.
+    pub fn has_demo(&self) -> bool {
+        self.demo
     }
 
     /// `http://<addr>`.

@@ -82,7 +82,9 @@ async fn main() -> anyhow::Result<()> {
     // Tests and scripts read these two lines to find the ports.
     println!("porthole listening on {}", porthole.url());
     println!("local cluster listening on {} (kubeconfig: {})", porthole.cluster.api_url(), porthole.cluster.kubeconfig.display());
-    println!("open {}/demo/shop/-/environments/1/terminal", porthole.url());
+    if porthole.has_demo() {
+        println!("open {}/demo/shop/-/environments/1/terminal", porthole.url());
+    }
     tokio::signal::ctrl_c().await?;
     tracing::info!("shutting down");
     porthole.shutdown().await;

@@ -103,6 +103,12 @@ async fn run_job(
         () = shutdown.wait() => ("failed", "the runner is shutting down\n".to_string()),
     };
     tracing::info!(job = job.id, status, "job script finished; terminal stays available");
+    // The log now, while the job (and its terminal) stays running.
+    let url = app_url.join(&format!("/api/v4/jobs/{}", job.id)).expect("valid path");
+    let running = JobUpdate { token: &runner_token, state: "running", trace: &trace };
+    if let Err(e) = http.put(url).json(&running).send().await {
+        tracing::warn!(job = job.id, error = %e, "could not send the job's log");
+    }
     let timeout = Duration::from_secs(state.config.session_timeout);
     tokio::select! {
         () = tokio::time::sleep(timeout) => {}
