@@ -195,7 +195,6 @@ fn JobPage(project: String, id: u64) -> impl IntoView {
 #[component]
 fn JobTerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
     let (status, set_status) = signal(Status::Connecting);
-    let now = ticking_clock();
     let container = NodeRef::<leptos::html::Div>::new();
     let view_slot: StoredValue<Option<TerminalView>, LocalStorage> = StoredValue::new_local(None);
     Effect::new(move |_| {
@@ -213,7 +212,7 @@ fn JobTerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
             }
         })
     });
-    let reconnect = move |_| {
+    let reconnect = move |()| {
         view_slot.with_value(|slot| {
             if let Some(terminal) = slot {
                 terminal.reconnect();
@@ -224,16 +223,7 @@ fn JobTerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
         <section class="terminal-page">
             <div class="terminal-header">
                 <h1>{format!("{project} · job #{id} · terminal")}</h1>
-                <div class="status-bar">
-                    <span data-testid="status" class=move || status.get().class() title=move || status.get().text()>{move || status.get().text_at(now.get())}</span>
-                    <button
-                        data-testid="reconnect"
-                        class=move || if status.get().is_over() { "primary" } else { "" }
-                        on:click=reconnect
-                    >
-                        "Reconnect"
-                    </button>
-                </div>
+                <StatusBar status=status on_reconnect=Callback::new(reconnect)/>
             </div>
             <div class="terminal" data-testid="terminal" node_ref=container></div>
         </section>
@@ -332,6 +322,29 @@ fn show_target_in_location(target: &Target) {
     }
 }
 
+/// The status line, with a countdown while a max session time applies, and
+/// the Reconnect button (highlighted once the session is over); `children`
+/// go first (the pod picker).
+#[component]
+fn StatusBar(status: ReadSignal<Status>, on_reconnect: Callback<()>, #[prop(optional)] children: Option<Children>) -> impl IntoView {
+    let now = ticking_clock();
+    view! {
+        <div class="status-bar">
+            {children.map(|c| c())}
+            <span data-testid="status" class=move || status.get().class() title=move || status.get().text()>
+                {move || status.get().text_at(now.get())}
+            </span>
+            <button
+                data-testid="reconnect"
+                class=move || if status.get().is_over() { "primary" } else { "" }
+                on:click=move |_| on_reconnect.run(())
+            >
+                "Reconnect"
+            </button>
+        </div>
+    }
+}
+
 /// Milliseconds since the epoch, ticking every second while the page lives
 /// (for the session countdown).
 fn ticking_clock() -> ReadSignal<Option<f64>> {
@@ -349,7 +362,6 @@ fn ticking_clock() -> ReadSignal<Option<f64>> {
 #[component]
 fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
     let (status, set_status) = signal(Status::Connecting);
-    let now = ticking_clock();
     let container = NodeRef::<leptos::html::Div>::new();
     let view_slot: StoredValue<Option<TerminalView>, LocalStorage> = StoredValue::new_local(None);
     let terminals_url = format!("/{project}/-/environments/{id}/terminals.json");
@@ -402,7 +414,7 @@ fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
     });
     // Pods come and go: list them again, then connect to the same terminal
     // if it is still there (or say it is gone).
-    let reconnect = move |_| {
+    let reconnect = move |()| {
         connected_to.set_value(None);
         terminals.refetch();
     };
@@ -433,17 +445,9 @@ fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
         <section class="terminal-page">
             <div class="terminal-header">
                 <h1>{format!("{project} · environment {id} · terminal")}</h1>
-                <div class="status-bar">
+                <StatusBar status=status on_reconnect=Callback::new(reconnect)>
                     <select data-testid="terminal-picker" on:change=on_pick>{options}</select>
-                    <span data-testid="status" class=move || status.get().class() title=move || status.get().text()>{move || status.get().text_at(now.get())}</span>
-                    <button
-                        data-testid="reconnect"
-                        class=move || if status.get().is_over() { "primary" } else { "" }
-                        on:click=reconnect
-                    >
-                        "Reconnect"
-                    </button>
-                </div>
+                </StatusBar>
             </div>
             <div class="terminal" data-testid="terminal" node_ref=container></div>
         </section>

@@ -148,18 +148,7 @@ async fn the_session_server_answers_each_status_code() {
 async fn a_terminal_not_ready_in_time_is_503() {
     let porthole = start_jobs(60).await;
     // The executor needs 30 s to prepare; the server waits 0.5 s.
-    let http = reqwest::Client::new();
-    let job: serde_json::Value = http
-        .post(format!("{}/api/v4/projects/1/jobs", porthole.url()))
-        .json(&serde_json::json!({"name": "slow", "script": "true", "prepare_seconds": 30}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = job["id"].as_u64().unwrap();
-    wait_for_job(&porthole, id, |j| j["has_terminal"] == true).await;
+    let id = run_job(&porthole, "true", 30).await;
     let channel = job_channel(&porthole, id).await;
     assert_eq!(dial_session(&channel.url, &channel.header["Authorization"][0], &channel.ca_pem).await, Err(503));
 }
