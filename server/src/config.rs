@@ -36,6 +36,15 @@ pub struct Config {
     /// every relay and app process; `None` = `<data-dir>/workhorse_secret`,
     /// generated on first start. A configured file must exist.
     pub workhorse_secret_file: Option<PathBuf>,
+    /// The app's database: `sqlite://…` or `postgres://…`; `None` =
+    /// `sqlite://<data-dir>/porthole.db`.
+    pub database_url: Option<String>,
+    /// The demo users' password; `None` = a random one, printed once when
+    /// the users are created.
+    pub demo_password: Option<String>,
+    /// Mark the session cookie `Secure` (serve over https, e.g. behind a
+    /// TLS-terminating proxy).
+    pub secure_cookies: bool,
     /// The app's configuration file: clusters, projects, environments
     /// ([`crate::app::config_file`]); `None` = the demo only.
     pub config_file: Option<PathBuf>,
@@ -68,6 +77,9 @@ impl Config {
             app_url: None,
             workhorse_secret_file: None,
             config_file: None,
+            database_url: None,
+            demo_password: None,
+            secure_cookies: false,
             session_server: Some(crate::session_server::SessionServerConfig {
                 // The demo's jobs keep their terminal 5 minutes, not 30.
                 session_timeout: 300,

@@ -89,6 +89,17 @@ impl Porthole {
             projects.extend(file.projects(&local)?);
         }
         let runner_token = load_or_create_secret(&config.data_dir.join("runner_token"))?;
+        let database_url = config
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", config.data_dir.join("porthole.db").display()));
+        let db = app::users::Database::connect(&database_url).await?;
+        if demo {
+            if let Some(password) = app::users::create_demo_users(&db, config.demo_password.as_deref()).await? {
+                println!("demo users root (admin), maintainer, developer: password {password}");
+            }
+        }
+        let accounts = Arc::new(app::users::Accounts { db: db.clone(), limiter: Default::default() });
         let mut app = App::new(secret.clone(), projects, runner_token.clone());
         app.max_session_time = file.as_ref().map_or(0, |f| f.terminal_max_session_time);
         let app = Arc::new(app);
@@ -113,7 +124,13 @@ impl Porthole {
         );
         let services = Arc::new(Services { app: app.clone(), relay, dist_dir: config.dist_dir.clone() });
 
+        let account_routes = Router::new()
+            .route("/users/sign_in", axum::routing::post(app::users::sign_in))
+            .route("/users/sign_out", axum::routing::post(app::users::sign_out))
+            .route("/api/v4/user", get(app::users::current_user))
+            .with_state(accounts);
         let router = Router::new()
+            .merge(account_routes)
             .route("/api/v4/projects", get(app::list_projects))
             .route("/api/v4/projects/{id}/environments", get(app::list_environments))
             .route("/api/v4/projects/{id}/jobs", get(app::list_jobs).post(app::create_job))
@@ -123,7 +140,9 @@ impl Porthole {
             .route("/api/{*rest}", axum::routing::any(api_not_found))
             .with_state(app)
             .fallback(dispatch)
-            .with_state(services)
+            .with_state(services);
+        let router = with_sessions(router, &db, config.secure_cookies)
+            .await?
             .layer(axum::middleware::from_fn(routes::deny_websocket))
             .layer(axum::middleware::from_fn_with_state(Arc::new(config.allowed_origins.clone()), routes::deny_cross_site_writes))
             .layer(axum::extract::DefaultBodyLimit::max(8 << 20))
@@ -179,6 +198,34 @@ impl Porthole {
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.server).await;
     }
+}
+
+/// Adds login sessions stored in `db`: cookie `_porthole_session`,
+/// HttpOnly, SameSite=Lax, `Secure` when asked, expiring after 8 hours of
+/// inactivity.
+async fn with_sessions(router: Router, db: &app::users::Database, secure: bool) -> anyhow::Result<Router> {
+    use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
+    use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+    fn layer<S: tower_sessions::SessionStore + Clone>(store: S, secure: bool) -> SessionManagerLayer<S> {
+        SessionManagerLayer::new(store)
+            .with_name("_porthole_session")
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_secure(secure)
+            .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)))
+    }
+    Ok(match db {
+        app::users::Database::Sqlite(pool) => {
+            let store = SqliteStore::new(pool.clone());
+            store.migrate().await?;
+            router.layer(layer(store, secure))
+        }
+        app::users::Database::Postgres(pool) => {
+            let store = PostgresStore::new(pool.clone());
+            store.migrate().await?;
+            router.layer(layer(store, secure))
+        }
+    })
 }
 
 /// A secret string kept in `path` (32 random characters), created on first use.

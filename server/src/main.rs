@@ -33,6 +33,15 @@ struct Args {
     /// (comma-separated `scheme://host[:port]`), e.g. `make dev`'s http://127.0.0.1:8081.
     #[arg(long, env = "PORTHOLE_ALLOWED_ORIGINS", value_delimiter = ',')]
     allowed_origins: Vec<String>,
+    /// The app's database: sqlite://… or postgres://… (default: a SQLite file in the data dir).
+    #[arg(long, env = "PORTHOLE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// The demo users' password (default: random, printed once).
+    #[arg(long, env = "PORTHOLE_DEMO_PASSWORD", hide_env_values = true)]
+    demo_password: Option<String>,
+    /// Mark the session cookie Secure (when served over https).
+    #[arg(long, env = "PORTHOLE_SECURE_COOKIES")]
+    secure_cookies: bool,
     /// Seconds between re-authorizations of a running terminal session.
     #[arg(long, env = "PORTHOLE_REAUTHORIZE_INTERVAL", default_value_t = 30)]
     reauthorize_interval: u64,
@@ -77,6 +86,9 @@ async fn main() -> anyhow::Result<()> {
     config.workhorse_secret_file = args.workhorse_secret_file;
     config.config_file = args.config;
     config.allowed_origins = args.allowed_origins;
+    config.database_url = args.database_url;
+    config.demo_password = args.demo_password;
+    config.secure_cookies = args.secure_cookies;
     config.reauthorize_interval = std::time::Duration::from_secs(args.reauthorize_interval.max(1));
     let porthole = server::Porthole::start(config).await?;
     // Tests and scripts read these two lines to find the ports.

@@ -13,6 +13,7 @@
 pub mod config_file;
 pub mod discovery;
 pub mod jobs;
+pub mod users;
 
 use crate::jwt::{JwtError, WorkhorseSecret};
 use crate::routes::TerminalKind;

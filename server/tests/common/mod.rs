@@ -79,8 +79,12 @@ pub fn test_config(data: &std::path::Path) -> Config {
     let mut config = Config::new(data);
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.kill_grace = Duration::from_millis(500);
+    config.demo_password = Some(DEMO_PASSWORD.into());
     config
 }
+
+/// The demo users' password in tests.
+pub const DEMO_PASSWORD: &str = "demo-password";
 
 /// A porthole with its own app.
 pub async fn start() -> TestPorthole {

@@ -1,0 +1,345 @@
+//! Users, sign-in and sessions, in GitLab Rails' role.
+//!
+//! - Users and their project memberships live in a real database: a SQLite
+//!   file in the data dir by default, PostgreSQL with a `postgres://` URL
+//!   (so several app processes can share them) — [`Database`].
+//! - Passwords are argon2 hashes. `POST /users/sign_in` (form fields
+//!   `username`, `password`, as GitLab's form has them) starts a session:
+//!   tower-sessions, stored in the same database, cookie `_porthole_session`
+//!   (HttpOnly, SameSite=Lax, Secure when configured). Failed sign-ins are
+//!   limited per user and per address ([`SignInLimiter`]).
+//! - `POST /users/sign_out` ends it; `GET /api/v4/user` says who is signed in.
+//! - Roles are GitLab's access levels ([`Role`]). Checking them in
+//!   authorize is the next step; today memberships are only recorded.
+
+use argon2::password_hash::SaltString;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use axum::Json;
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tower_sessions::Session;
+
+/// The session key holding the signed-in username.
+const SESSION_USER: &str = "user";
+
+/// GitLab's access levels (`Gitlab::Access`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Role {
+    /// 10.
+    Guest,
+    /// 20.
+    Reporter,
+    /// 30.
+    Developer,
+    /// 40.
+    Maintainer,
+    /// 50.
+    Owner,
+}
+
+impl Role {
+    /// The numeric access level.
+    pub fn access_level(self) -> i64 {
+        match self {
+            Role::Guest => 10,
+            Role::Reporter => 20,
+            Role::Developer => 30,
+            Role::Maintainer => 40,
+            Role::Owner => 50,
+        }
+    }
+
+    /// The role of an access level.
+    pub fn from_access_level(level: i64) -> Option<Role> {
+        [Role::Guest, Role::Reporter, Role::Developer, Role::Maintainer, Role::Owner].into_iter().find(|r| r.access_level() == level)
+    }
+}
+
+/// The app's database.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// A SQLite file.
+    Sqlite(sqlx::SqlitePool),
+    /// A PostgreSQL database.
+    Postgres(sqlx::PgPool),
+}
+
+/// Runs the same query on whichever pool (both accept `$1` placeholders).
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            Database::Sqlite($pool) => $body,
+            Database::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// A user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Username.
+    pub username: String,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+    /// Admins may do anything.
+    pub admin: bool,
+}
+
+impl Database {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and creates the
+    /// tables it needs.
+    pub async fn connect(url: &str) -> anyhow::Result<Database> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Database::Postgres(sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(url).await?)
+        } else {
+            use std::str::FromStr;
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+            Database::Sqlite(sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).connect_with(options).await?)
+        };
+        for ddl in [
+            "CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, admin BIGINT NOT NULL DEFAULT 0)",
+            "CREATE TABLE IF NOT EXISTS memberships (username TEXT NOT NULL, project TEXT NOT NULL, access_level BIGINT NOT NULL, PRIMARY KEY (username, project))",
+        ] {
+            on_pool!(&db, pool => sqlx::query(ddl).execute(pool).await.map(drop))?;
+        }
+        Ok(db)
+    }
+
+    /// A user by name.
+    pub async fn user(&self, username: &str) -> sqlx::Result<Option<User>> {
+        let sql = "SELECT username, password_hash, admin FROM users WHERE username = $1";
+        let row: Option<(String, String, i64)> = on_pool!(self, pool => sqlx::query_as(sql).bind(username).fetch_optional(pool).await)?;
+        Ok(row.map(|(username, password_hash, admin)| User { username, password_hash, admin: admin != 0 }))
+    }
+
+    /// Creates a user, or when `replace` sets its password and admin flag;
+    /// returns whether anything was written.
+    pub async fn put_user(&self, username: &str, password: &str, admin: bool, replace: bool) -> anyhow::Result<bool> {
+        if !replace && self.user(username).await?.is_some() {
+            return Ok(false);
+        }
+        let hash = hash_password(password.to_string()).await?;
+        let sql = "INSERT INTO users (username, password_hash, admin) VALUES ($1, $2, $3) \
+                   ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, admin = excluded.admin";
+        on_pool!(self, pool => sqlx::query(sql).bind(username).bind(&hash).bind(i64::from(admin)).execute(pool).await.map(drop))?;
+        Ok(true)
+    }
+
+    /// Sets a user's role in a project.
+    pub async fn set_membership(&self, username: &str, project: &str, role: Role) -> sqlx::Result<()> {
+        let sql = "INSERT INTO memberships (username, project, access_level) VALUES ($1, $2, $3) \
+                   ON CONFLICT (username, project) DO UPDATE SET access_level = excluded.access_level";
+        on_pool!(self, pool => sqlx::query(sql).bind(username).bind(project).bind(role.access_level()).execute(pool).await.map(drop))?;
+        Ok(())
+    }
+
+    /// A user's role in a project, if a member.
+    pub async fn membership(&self, username: &str, project: &str) -> sqlx::Result<Option<Role>> {
+        let sql = "SELECT access_level FROM memberships WHERE username = $1 AND project = $2";
+        let row: Option<(i64,)> = on_pool!(self, pool => sqlx::query_as(sql).bind(username).bind(project).fetch_optional(pool).await)?;
+        Ok(row.and_then(|(level,)| Role::from_access_level(level)))
+    }
+}
+
+/// An argon2id hash (PHC string) of `password`, computed off the async threads.
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| anyhow::anyhow!("{e}"))
+    })
+    .await?
+}
+
+/// Checks `password` against a PHC string, off the async threads.
+pub async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Failed sign-ins allowed per user, and per address, in [`SIGN_IN_WINDOW`].
+pub const MAX_FAILED_SIGN_INS: usize = 5;
+/// The window failed sign-ins are counted over.
+pub const SIGN_IN_WINDOW: Duration = Duration::from_secs(60);
+
+/// Counts failed sign-ins per key (`user:<name>`, `ip:<address>`).
+#[derive(Debug, Default)]
+pub struct SignInLimiter {
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl SignInLimiter {
+    /// Seconds to wait before any of `keys` may try again, if limited.
+    pub fn retry_after(&self, keys: &[String]) -> Option<u64> {
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        keys.iter()
+            .filter_map(|key| {
+                let times = failures.get_mut(key)?;
+                while times.front().is_some_and(|t| now.duration_since(*t) > SIGN_IN_WINDOW) {
+                    times.pop_front();
+                }
+                let oldest = *times.front()?;
+                (times.len() >= MAX_FAILED_SIGN_INS).then(|| SIGN_IN_WINDOW.saturating_sub(now.duration_since(oldest)).as_secs().max(1))
+            })
+            .max()
+    }
+
+    /// Records a failure for each key.
+    pub fn failed(&self, keys: &[String]) {
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for key in keys {
+            failures.entry(key.clone()).or_default().push_back(Instant::now());
+        }
+    }
+}
+
+/// What the sign-in handlers share.
+pub struct Accounts {
+    /// The database.
+    pub db: Database,
+    /// Failed sign-ins.
+    pub limiter: SignInLimiter,
+}
+
+/// The sign-in form.
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    /// Username.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+fn see_other(location: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location.to_string())]).into_response()
+}
+
+/// `POST /users/sign_in`: 303 to `/` when the password is right (a new
+/// session id), 303 back to `/users/sign_in?failed=1` when not, 429 with
+/// `Retry-After` after [`MAX_FAILED_SIGN_INS`] failures for the user or the
+/// address within [`SIGN_IN_WINDOW`].
+pub async fn sign_in(
+    State(accounts): State<Arc<Accounts>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    session: Session,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let keys = [format!("user:{}", form.username), format!("ip:{}", peer.ip())];
+    if let Some(secs) = accounts.limiter.retry_after(&keys) {
+        tracing::warn!(user = form.username, %peer, "sign-in rate-limited");
+        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, secs.to_string())], "Too many failed sign-in attempts; try again later.\n")
+            .into_response();
+    }
+    let user = match accounts.db.user(&form.username).await {
+        Ok(user) => user,
+        Err(e) => {
+            tracing::error!(error = %e, "user lookup failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "the user database is unavailable\n").into_response();
+        }
+    };
+    let ok = match user {
+        Some(user) => verify_password(form.password, user.password_hash).await,
+        None => false,
+    };
+    if !ok {
+        accounts.limiter.failed(&keys);
+        tracing::info!(user = form.username, %peer, "sign-in failed");
+        return see_other("/users/sign_in?failed=1");
+    }
+    // A new id at every sign-in: no session fixation.
+    if let Err(e) = async {
+        session.cycle_id().await?;
+        session.insert(SESSION_USER, &form.username).await
+    }
+    .await
+    {
+        tracing::error!(error = %e, "session store failed");
+        return (StatusCode::SERVICE_UNAVAILABLE, "the session store is unavailable\n").into_response();
+    }
+    tracing::info!(user = form.username, "signed in");
+    see_other("/")
+}
+
+/// `POST /users/sign_out`.
+pub async fn sign_out(session: Session) -> Response {
+    let _ = session.flush().await;
+    see_other("/")
+}
+
+/// The signed-in user's name, if any.
+pub async fn current_username(session: &Session) -> Option<String> {
+    session.get::<String>(SESSION_USER).await.ok().flatten()
+}
+
+/// `GET /api/v4/user`: `{"username": "…", "is_admin": false}` or 401.
+pub async fn current_user(State(accounts): State<Arc<Accounts>>, session: Session) -> Response {
+    let user = match current_username(&session).await {
+        Some(name) => accounts.db.user(&name).await.ok().flatten(),
+        None => None,
+    };
+    match user {
+        Some(user) => Json(serde_json::json!({"username": user.username, "is_admin": user.admin})).into_response(),
+        None => (StatusCode::UNAUTHORIZED, Json(serde_json::json!({"message": "401 Unauthorized"}))).into_response(),
+    }
+}
+
+/// Creates the demo users `root` (admin), `maintainer` (Maintainer of
+/// `demo/shop`) and `developer` (Developer of `demo/shop`). With `password`
+/// they get it (every start); without, new users get a random one, which is
+/// returned so it can be printed once.
+pub async fn create_demo_users(db: &Database, password: Option<&str>) -> anyhow::Result<Option<String>> {
+    let generated = password.is_none().then(|| crate::session_server::random_id(16));
+    let pw = password.or(generated.as_deref()).unwrap_or_default();
+    let mut created = false;
+    for (name, admin) in [("root", true), ("maintainer", false), ("developer", false)] {
+        created |= db.put_user(name, pw, admin, password.is_some()).await?;
+    }
+    db.set_membership("maintainer", "demo/shop", Role::Maintainer).await?;
+    db.set_membership("developer", "demo/shop", Role::Developer).await?;
+    Ok(generated.filter(|_| created))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn users_memberships_and_passwords_in_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+        assert_eq!(create_demo_users(&db, Some("pw")).await.unwrap(), None);
+        let root = db.user("root").await.unwrap().unwrap();
+        assert!(root.admin && root.password_hash.starts_with("$argon2id$"));
+        assert!(verify_password("pw".into(), root.password_hash.clone()).await);
+        assert!(!verify_password("nope".into(), root.password_hash).await);
+        assert_eq!(db.membership("maintainer", "demo/shop").await.unwrap(), Some(Role::Maintainer));
+        assert_eq!(db.membership("developer", "demo/shop").await.unwrap(), Some(Role::Developer));
+        assert_eq!(db.membership("root", "demo/shop").await.unwrap(), None);
+        assert!(Role::Maintainer > Role::Developer && Role::Owner > Role::Maintainer);
+    }
+
+    #[test]
+    fn limiter_counts_failures_per_key() {
+        let limiter = SignInLimiter::default();
+        let keys = ["user:a".to_string(), "ip:1".to_string()];
+        for _ in 0..MAX_FAILED_SIGN_INS {
+            assert_eq!(limiter.retry_after(&keys), None);
+            limiter.failed(&keys);
+        }
+        assert!(limiter.retry_after(&keys).is_some());
+        assert!(limiter.retry_after(&["user:a".to_string()]).is_some());
+        assert_eq!(limiter.retry_after(&["user:b".to_string(), "ip:2".to_string()]), None);
+    }
+}

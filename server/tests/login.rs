@@ -1,0 +1,107 @@
+//! Users, sign-in and sessions: real argon2 hashes, sessions in SQLite by
+//! default and in PostgreSQL when configured (shared by two processes).
+
+mod common;
+
+use common::*;
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// Signs in; returns the status, the Location and the session cookie (`name=value`).
+async fn sign_in(porthole: &TestPorthole, user: &str, password: &str) -> (u16, String, Option<String>) {
+    let response = http()
+        .post(format!("{}/users/sign_in", porthole.url()))
+        .form(&[("username", user), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    let location = response.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let cookie = response.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_string());
+    (response.status().as_u16(), location, cookie)
+}
+
+async fn whoami(porthole: &TestPorthole, cookie: Option<&str>) -> (u16, serde_json::Value) {
+    let mut request = http().get(format!("{}/api/v4/user", porthole.url()));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+fn name_value(set_cookie: &str) -> &str {
+    set_cookie.split(';').next().unwrap()
+}
+
+#[tokio::test]
+async fn demo_users_sign_in_with_a_session_cookie() {
+    let porthole = start().await;
+    let (status, location, cookie) = sign_in(&porthole, "maintainer", DEMO_PASSWORD).await;
+    assert_eq!((status, location.as_str()), (303, "/"));
+    let cookie = cookie.expect("a session cookie");
+    assert!(cookie.starts_with("_porthole_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let (status, user) = whoami(&porthole, Some(name_value(&cookie))).await;
+    assert_eq!(status, 200);
+    assert_eq!(user, serde_json::json!({"username": "maintainer", "is_admin": false}));
+
+    let (_, _, root) = sign_in(&porthole, "root", DEMO_PASSWORD).await;
+    assert_eq!(whoami(&porthole, Some(name_value(&root.unwrap()))).await.1["is_admin"], true);
+
+    // No cookie, or a forged one: not signed in.
+    assert_eq!(whoami(&porthole, None).await.0, 401);
+    assert_eq!(whoami(&porthole, Some("_porthole_session=forged-session-id")).await.0, 401);
+
+    // Signing out ends the session.
+    let response = http().post(format!("{}/users/sign_out", porthole.url())).header("cookie", name_value(&cookie)).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(whoami(&porthole, Some(name_value(&cookie))).await.0, 401);
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_and_then_rate_limited() {
+    let porthole = start().await;
+    for _ in 0..5 {
+        let (status, location, cookie) = sign_in(&porthole, "developer", "wrong").await;
+        assert_eq!((status, location.as_str()), (303, "/users/sign_in?failed=1"));
+        assert!(cookie.is_none());
+    }
+    // Limited now, even with the right password.
+    let (status, _, _) = sign_in(&porthole, "developer", DEMO_PASSWORD).await;
+    assert_eq!(status, 429);
+    // The address is limited too: another user from it is refused.
+    let (status, _, _) = sign_in(&porthole, "root", DEMO_PASSWORD).await;
+    assert_eq!(status, 429);
+    // Unknown users fail like wrong passwords.
+    let other = start().await;
+    assert_eq!(sign_in(&other, "nobody", "x").await.1, "/users/sign_in?failed=1");
+}
+
+#[tokio::test]
+async fn a_sign_in_from_another_site_is_refused() {
+    let porthole = start().await;
+    let response = http()
+        .post(format!("{}/users/sign_in", porthole.url()))
+        .header("origin", "https://evil.example")
+        .form(&[("username", "maintainer"), ("password", DEMO_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn sessions_in_postgresql_are_shared_by_two_app_processes() {
+    // The machine's PostgreSQL (trust auth); CI starts it (.ci/run).
+    let url = std::env::var("PORTHOLE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let a = start_configured(|c| c.database_url = Some(url.clone())).await;
+    let b = start_configured(|c| c.database_url = Some(url.clone())).await;
+    let (status, _, cookie) = sign_in(&a, "maintainer", DEMO_PASSWORD).await;
+    assert_eq!(status, 303);
+    let cookie = cookie.unwrap();
+    let (status, user) = whoami(&b, Some(name_value(&cookie))).await;
+    assert_eq!((status, user["username"].as_str()), (200, Some("maintainer")));
+}
