@@ -159,6 +159,23 @@ test('a CI job terminal: run the demo job, open its terminal, run a command; no 
   }
 });
 
+test('signing in and out with a demo user', async ({ page }) => {
+  await page.goto('/');
+  await page.getByTestId('current-user').getByRole('link', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/users\/sign_in$/);
+  await page.getByLabel('Username').fill('maintainer');
+  await page.getByLabel('Password').fill('wrong');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByTestId('sign-in-error')).toHaveText('Invalid username or password.');
+  await page.getByLabel('Username').fill('maintainer');
+  await page.getByLabel('Password').fill('e2e-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId('current-user')).toContainText('Signed in as maintainer');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.getByTestId('current-user').getByRole('link', { name: 'Sign in' })).toBeVisible();
+});
+
 // Last: it deletes a pod.
 test('a deleted pod ends the session with pod terminated', async ({ page }) => {
   await page.goto(`${TERMINAL}?pod=shop-web-7c9d5b8f4-m8k3p&container=web`);

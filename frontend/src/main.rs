@@ -33,10 +33,12 @@ fn App() -> impl IntoView {
     view! {
         <header class="topbar">
             <a class="brand" href="/">"Porthole"</a>
+            <CurrentUser/>
         </header>
         <main>
             {match page.clone() {
                 Page::Landing => view! { <Landing/> }.into_any(),
+                Page::SignIn => view! { <SignIn/> }.into_any(),
                 Page::EnvironmentTerminal { project, id } => {
                     let ws_path = page.websocket_path().unwrap_or_default();
                     view! { <TerminalPage project=project id=id ws_path=ws_path/> }.into_any()
@@ -49,6 +51,50 @@ fn App() -> impl IntoView {
                 Page::NotFound => view! { <p class="notice">"Page not found."</p> }.into_any(),
             }}
         </main>
+    }
+}
+
+/// `GET /api/v4/user`.
+#[derive(Debug, Clone, Deserialize)]
+struct UserJson {
+    username: String,
+}
+
+/// Who is signed in, and the way out; or the way in.
+#[component]
+fn CurrentUser() -> impl IntoView {
+    let user = LocalResource::new(|| get_json::<UserJson>("/api/v4/user"));
+    view! {
+        <div class="user" data-testid="current-user">
+            {move || match user.get() {
+                None => view! { <span></span> }.into_any(),
+                Some(Ok(user)) => view! {
+                    <span>{format!("Signed in as {}", user.username)}</span>
+                    <form method="post" action="/users/sign_out">
+                        <button type="submit">"Sign out"</button>
+                    </form>
+                }
+                .into_any(),
+                Some(Err(_)) => view! { <a href="/users/sign_in">"Sign in"</a> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+/// The sign-in form; it posts to `/users/sign_in` as GitLab's does.
+#[component]
+fn SignIn() -> impl IntoView {
+    let failed = web_sys::window().and_then(|w| w.location().search().ok()).is_some_and(|s| s.contains("failed=1"));
+    view! {
+        <section class="landing sign-in">
+            <h1>"Sign in"</h1>
+            {failed.then(|| view! { <p class="notice error" data-testid="sign-in-error">"Invalid username or password."</p> })}
+            <form method="post" action="/users/sign_in">
+                <label>"Username" <input name="username" autocomplete="username" required=true/></label>
+                <label>"Password" <input name="password" type="password" autocomplete="current-password" required=true/></label>
+                <button type="submit" class="primary">"Sign in"</button>
+            </form>
+        </section>
     }
 }
 

@@ -6,6 +6,8 @@
 pub enum Page {
     /// `/`: projects and environments.
     Landing,
+    /// `/users/sign_in`.
+    SignIn,
     /// `/<project>/-/environments/<id>/terminal`.
     EnvironmentTerminal {
         /// `namespace/project`.
@@ -38,6 +40,9 @@ impl Page {
         if path.is_empty() {
             return Page::Landing;
         }
+        if path == "/users/sign_in" {
+            return Page::SignIn;
+        }
         let Some((project, tail)) = path.trim_start_matches('/').split_once("/-/") else { return Page::NotFound };
         if project.split('/').count() < 2 || project.split('/').any(str::is_empty) {
             return Page::NotFound;
@@ -69,6 +74,7 @@ mod tests {
     #[test]
     fn pages() {
         assert_eq!(Page::from_path("/"), Page::Landing);
+        assert_eq!(Page::from_path("/users/sign_in"), Page::SignIn);
         assert_eq!(Page::from_path(""), Page::Landing);
         let t = Page::from_path("/demo/shop/-/environments/1/terminal");
         assert_eq!(t, Page::EnvironmentTerminal { project: "demo/shop".into(), id: 1 });

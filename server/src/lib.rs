@@ -124,8 +124,14 @@ impl Porthole {
         );
         let services = Arc::new(Services { app: app.clone(), relay, dist_dir: config.dist_dir.clone() });
 
+        let dist = config.dist_dir.clone();
+        // GET is the frontend's sign-in page; POST is the form's target.
+        let sign_in_page = get(move |request: Request| {
+            let dist = dist.clone();
+            async move { static_files(&dist, request).await }
+        });
         let account_routes = Router::new()
-            .route("/users/sign_in", axum::routing::post(app::users::sign_in))
+            .route("/users/sign_in", sign_in_page.post(app::users::sign_in))
             .route("/users/sign_out", axum::routing::post(app::users::sign_out))
             .route("/api/v4/user", get(app::users::current_user))
             .with_state(accounts);
