@@ -15,6 +15,19 @@ function relayJwt() {
 
 const TERMINAL = '/demo/shop/-/environments/1/terminal';
 
+/** Signs a demo user in (the page shares the session cookie). */
+async function signIn(page, user) {
+  const response = await page.request.post('/users/sign_in', {
+    form: { username: user, password: 'e2e-password' },
+    maxRedirects: 0,
+  });
+  expect(response.status()).toBe(303);
+}
+
+test.beforeEach(async ({ page }) => {
+  await signIn(page, 'maintainer');
+});
+
 /** The terminal's visible rows, as text (xterm.js DOM renderer). */
 async function rows(page) {
   return page.$$eval('.xterm-rows > div', (divs) => divs.map((d) => d.textContent.replace(/\u00a0/g, ' ').trimEnd()));
@@ -103,7 +116,7 @@ test('reconnect opens one new session, with no second terminal', async ({ page }
 
 test('an unknown environment says so', async ({ page }) => {
   await page.goto('/demo/shop/-/environments/99/terminal');
-  await expect(page.getByTestId('status')).toHaveText("Could not list this environment's pods: environment not found");
+  await expect(page.getByTestId('status')).toHaveText('environment not found');
 });
 
 test('the pod and container picker opens the chosen terminal', async ({ page }) => {
@@ -125,7 +138,7 @@ test('a pod that is not a terminal of the environment is named on the page', asy
     'Pod gone-7f9c, container web is not a terminal of this environment (anymore): pick another');
 });
 
-test('a CI job terminal: run the demo job, open its terminal, run a command; no runner secret reaches the browser', async ({ page, request }) => {
+test('a CI job terminal: run the demo job, open its terminal, run a command; no runner secret reaches the browser', async ({ page }) => {
   const seen = [];
   page.on('response', async (r) => { try { seen.push(r.url(), await r.text()); } catch { /* bodies of redirects */ } });
   page.on('websocket', (ws) => {
@@ -144,7 +157,7 @@ test('a CI job terminal: run the demo job, open its terminal, run a command; no 
   await waitForRow(page, (r) => r === `job-${jobId}-ok`, `job-${jobId}-ok`);
 
   // What the relay gets from the app: the runner's session URL and token.
-  const answer = await request.get(`/demo/shop/-/jobs/${jobId}/terminal.ws/authorize`, {
+  const answer = await page.request.get(`/demo/shop/-/jobs/${jobId}/terminal.ws/authorize`, {
     headers: { 'Gitlab-Workhorse-Api-Request': relayJwt() },
   });
   expect(answer.status()).toBe(200);
@@ -160,6 +173,7 @@ test('a CI job terminal: run the demo job, open its terminal, run a command; no 
 });
 
 test('signing in and out with a demo user', async ({ page }) => {
+  await page.context().clearCookies();
   await page.goto('/');
   await page.getByTestId('current-user').getByRole('link', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/users\/sign_in$/);
@@ -174,6 +188,14 @@ test('signing in and out with a demo user', async ({ page }) => {
   await expect(page.getByTestId('current-user')).toContainText('Signed in as maintainer');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page.getByTestId('current-user').getByRole('link', { name: 'Sign in' })).toBeVisible();
+});
+
+test('a developer is told the terminal needs the Maintainer role', async ({ page }) => {
+  await page.context().clearCookies();
+  await signIn(page, 'developer');
+  await page.goto(TERMINAL);
+  await expect(page.getByTestId('status')).toHaveText(
+    'You need the Maintainer role on demo/shop to open this terminal');
 });
 
 // Last: it deletes a pod.

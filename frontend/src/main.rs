@@ -110,7 +110,33 @@ struct EnvironmentJson {
     terminal_path: String,
 }
 
-async fn get_json<T: for<'de> Deserialize<'de>>(url: &str) -> Result<T, String> {
+/// Why a fetch failed: the app's refusal (4xx, a sentence for the person)
+/// or a failure (anything else).
+#[derive(Debug, Clone, PartialEq)]
+struct FetchError {
+    refusal: bool,
+    message: String,
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<String> for FetchError {
+    fn from(message: String) -> FetchError {
+        FetchError { refusal: false, message }
+    }
+}
+
+impl From<&str> for FetchError {
+    fn from(message: &str) -> FetchError {
+        FetchError { refusal: false, message: message.to_string() }
+    }
+}
+
+async fn get_json<T: for<'de> Deserialize<'de>>(url: &str) -> Result<T, FetchError> {
     let window = web_sys::window().ok_or("no window")?;
     let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url)).await.map_err(|e| format!("{e:?}"))?;
     let response: web_sys::Response = response.dyn_into().map_err(|_| "not a response")?;
@@ -126,11 +152,11 @@ async fn get_json<T: for<'de> Deserialize<'de>>(url: &str) -> Result<T, String> 
             message: String,
         }
         return Err(match serde_json::from_str::<ErrorJson>(&text) {
-            Ok(e) => e.message,
-            Err(_) => format!("{url}: {} {}", response.status(), response.status_text()),
+            Ok(e) => FetchError { refusal: response.status() < 500, message: e.message },
+            Err(_) => format!("{url}: {} {}", response.status(), response.status_text()).into(),
         });
     }
-    serde_json::from_str(&text).map_err(|e| format!("{url}: {e}"))
+    serde_json::from_str(&text).map_err(|e| format!("{url}: {e}").into())
 }
 
 /// POSTs JSON; returns the JSON answer.
@@ -206,7 +232,7 @@ fn RunDemoJob(project: String) -> impl IntoView {
 #[component]
 fn JobPage(project: String, id: u64) -> impl IntoView {
     let url = format!("/api/v4/projects/{}/jobs/{id}", encode(&project));
-    let (job, set_job) = signal(None::<Result<JobJson, String>>);
+    let (job, set_job) = signal(None::<Result<JobJson, FetchError>>);
     let poll = move || {
         let url = url.clone();
         leptos::task::spawn_local(async move { set_job.set(Some(get_json::<JobJson>(&url).await)) });
@@ -222,7 +248,7 @@ fn JobPage(project: String, id: u64) -> impl IntoView {
         <section class="landing">
             {move || match job.get() {
                 None => view! { <p class="notice">"Loading…"</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="notice error">{e}</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
                 Some(Ok(job)) => view! {
                     <h1>{format!("{} · job #{} · {}", project, job.id, job.name)}</h1>
                     <p>"Status: " <span data-testid="job-status">{job.status.clone()}</span></p>
@@ -276,7 +302,7 @@ fn JobTerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
     }
 }
 
-async fn projects_with_environments() -> Result<Vec<(ProjectJson, Vec<EnvironmentJson>)>, String> {
+async fn projects_with_environments() -> Result<Vec<(ProjectJson, Vec<EnvironmentJson>)>, FetchError> {
     let projects: Vec<ProjectJson> = get_json("/api/v4/projects").await?;
     let mut out = Vec::new();
     for project in projects {
@@ -426,7 +452,10 @@ fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
         }
         let list = match terminals.get() {
             None => return,
-            Some(Err(e)) => return set_status.set(Status::Unavailable(format!("Could not list this environment's pods: {e}"))),
+            Some(Err(e)) => {
+                let text = if e.refusal { e.message } else { format!("Could not list this environment's pods: {e}") };
+                return set_status.set(Status::Unavailable(text));
+            }
             Some(Ok(list)) if list.is_empty() => {
                 return set_status.set(Status::Unavailable("No running pods for this environment".into()));
             }

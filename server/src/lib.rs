@@ -100,7 +100,7 @@ impl Porthole {
             }
         }
         let accounts = Arc::new(app::users::Accounts { db: db.clone(), limiter: Default::default() });
-        let mut app = App::new(secret.clone(), projects, runner_token.clone());
+        let mut app = App::new(secret.clone(), projects, runner_token.clone(), db.clone());
         app.max_session_time = file.as_ref().map_or(0, |f| f.terminal_max_session_time);
         let app = Arc::new(app);
 
@@ -255,12 +255,13 @@ async fn dispatch(State(services): State<Arc<Services>>, ConnectInfo(peer): Conn
         Route::TerminalWs { .. } => services.relay.handle(request, peer).await,
         Route::TerminalAuthorize { project, kind, id } => {
             let query = request.uri().query();
-            match services.app.authorize(request.headers(), query, &project, kind, id).await {
+            let session = request.extensions().get::<tower_sessions::Session>();
+            match services.app.authorize(request.headers(), query, session, &project, kind, id).await {
                 Ok(response) => response,
                 Err(e) => e.into_response(),
             }
         }
-        Route::TerminalsJson { project, id } => match services.app.terminals(&project, id).await {
+        Route::TerminalsJson { project, id } => match services.app.terminals(request.extensions().get(), &project, id).await {
             Ok(response) => response,
             Err(e) => e.into_response(),
         },

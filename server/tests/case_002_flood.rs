@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, ENV_WS};
+use common::{Client, ENV_WS, sign_in};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,6 +27,7 @@ fn start_binary() -> Binary {
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data.path())
         .env("PORTHOLE_LOG", "warn")
+        .env("PORTHOLE_DEMO_PASSWORD", common::DEMO_PASSWORD)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -42,6 +43,12 @@ fn start_binary() -> Binary {
     Binary { child, url, _data: data }
 }
 
+/// Signs the maintainer in and opens the demo terminal.
+async fn connect(porthole: &Binary, protocol: &str) -> Client {
+    let cookie = sign_in(&porthole.url.replacen("ws://", "http://", 1), "maintainer").await;
+    Client::try_connect_with(&format!("{}{ENV_WS}", porthole.url), protocol, &[("cookie", &cookie)]).await.unwrap()
+}
+
 /// A field of /proc/<pid>/status, in KiB.
 fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -53,7 +60,7 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 async fn case_002_a_flood_of_output_arrives_whole_with_bounded_memory() {
     let porthole = start_binary();
     let pid = porthole.child.id();
-    let mut client = Client::connect(&format!("{}{ENV_WS}", porthole.url), "v1.porthole").await;
+    let mut client = connect(&porthole, "v1.porthole").await;
     client.expect_prompt().await;
     let baseline = status_kib(pid, "VmRSS:");
     let from = client.output.len();
@@ -86,7 +93,7 @@ async fn case_002_a_slow_reader_does_not_grow_relay_memory() {
     let porthole = start_binary();
     let pid = porthole.child.id();
     // terminal.gitlab.com has no acks: only TCP backpressure slows the relay.
-    let mut client = Client::connect(&format!("{}{ENV_WS}", porthole.url), "terminal.gitlab.com").await;
+    let mut client = connect(&porthole, "terminal.gitlab.com").await;
     client.expect_prompt().await;
     client.send_input(b"seq 1 3000000; echo END\r").await;
 

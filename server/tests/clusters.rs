@@ -11,7 +11,7 @@ const ENV_TERMINALS: &str = "/demo/shop/-/environments/1/terminals.json";
 const SECOND_POD: &str = "shop-web-7c9d5b8f4-m8k3p";
 
 async fn get_json(url: &str) -> (u16, serde_json::Value) {
-    let response = reqwest::get(url).await.unwrap();
+    let response = http_get(url).await;
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
@@ -110,8 +110,16 @@ fn environment(id: u64, cluster: &str, namespace: &str) -> String {
     format!("[[projects.environments]]\nid = {id}\nname = \"env{id}\"\nslug = \"production\"\ncluster = \"{cluster}\"\nnamespace = \"{namespace}\"\n")
 }
 
+/// `terminals.json` of an `acme/shop` environment, as `root` (an admin: the
+/// demo users are not members of acme/shop).
+async fn terminals_as_root(porthole: &TestPorthole, env: u64) -> (u16, serde_json::Value) {
+    let root = client_with_cookie(&sign_in(&porthole.url(), "root").await);
+    let response = root.get(format!("{}/acme/shop/-/environments/{env}/terminals.json", porthole.url())).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
 async fn terminals_message(porthole: &TestPorthole, env: u64) -> (u16, String) {
-    let (status, json) = get_json(&format!("{}/acme/shop/-/environments/{env}/terminals.json", porthole.url())).await;
+    let (status, json) = terminals_as_root(porthole, env).await;
     (status, json["message"].as_str().unwrap_or_default().to_string())
 }
 
@@ -143,9 +151,11 @@ async fn cluster_errors_are_explained() {
     assert_eq!(status, 502);
     assert!(message.starts_with("the cluster is unreachable"), "{message}");
     // No matching pods: an empty list, and authorize says so.
-    let (status, json) = get_json(&format!("{}/acme/shop/-/environments/14/terminals.json", porthole.url())).await;
+    let (status, json) = terminals_as_root(&porthole, 14).await;
     assert_eq!((status, json), (200, serde_json::json!([])));
-    let err = Client::try_connect(&porthole.ws_url("/acme/shop/-/environments/14/terminal.ws"), "v1.porthole").await.err().unwrap();
+    let root = sign_in(&porthole.url(), "root").await;
+    let url = porthole.ws_url("/acme/shop/-/environments/14/terminal.ws");
+    let err = Client::try_connect_with(&url, "v1.porthole", &[("cookie", &root)]).await.err().unwrap();
     assert!(err.to_string().contains("404"), "{err}");
 }
 

@@ -23,8 +23,8 @@ async fn start_jobs(timeout_secs: u64) -> TestPorthole {
 
 /// Starts a job and waits until a runner has it and its terminal is up.
 async fn run_job(porthole: &TestPorthole, script: &str, prepare_seconds: u64) -> u64 {
-    let http = reqwest::Client::new();
-    let job: serde_json::Value = http
+    let job: serde_json::Value = porthole
+        .http()
         .post(format!("{}/api/v4/projects/1/jobs", porthole.url()))
         .json(&serde_json::json!({"name": "test", "script": script, "prepare_seconds": prepare_seconds}))
         .send()
@@ -39,7 +39,7 @@ async fn run_job(porthole: &TestPorthole, script: &str, prepare_seconds: u64) ->
 }
 
 async fn job_json(porthole: &TestPorthole, id: u64) -> serde_json::Value {
-    reqwest::get(format!("{}/api/v4/projects/1/jobs/{id}", porthole.url())).await.unwrap().json().await.unwrap()
+    http_get(&format!("{}/api/v4/projects/1/jobs/{id}", porthole.url())).await.json().await.unwrap()
 }
 
 async fn wait_for_job(porthole: &TestPorthole, id: u64, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
@@ -57,7 +57,7 @@ async fn wait_for_job(porthole: &TestPorthole, id: u64, pred: impl Fn(&serde_jso
 /// What the app answers the relay for a job's terminal.
 async fn job_channel(porthole: &TestPorthole, id: u64) -> ChannelSettings {
     let url = format!("{}/demo/shop/-/jobs/{id}/terminal.ws/authorize", porthole.url());
-    let response = reqwest::Client::new().get(url).header("Gitlab-Workhorse-Api-Request", porthole.secret().sign()).send().await.unwrap();
+    let response = porthole.http().get(url).header("Gitlab-Workhorse-Api-Request", porthole.secret().sign()).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let parsed: shared::channel::AuthorizeResponse = response.json().await.unwrap();
     parsed.channel

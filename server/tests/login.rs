@@ -105,3 +105,47 @@ async fn sessions_in_postgresql_are_shared_by_two_app_processes() {
     let (status, user) = whoami(&b, Some(name_value(&cookie))).await;
     assert_eq!((status, user["username"].as_str()), (200, Some("maintainer")));
 }
+
+/// Connects to the demo environment's terminal with `cookie`; `Err` holds the HTTP status text.
+async fn terminal_as(porthole: &TestPorthole, cookie: &str) -> Result<Client, String> {
+    Client::try_connect_with(&porthole.ws_url(ENV_WS), "v1.porthole", &[("cookie", cookie)]).await.map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn only_maintainers_and_admins_open_environment_terminals() {
+    let porthole = start().await;
+    // role → allowed, or the refusal the relay passes on before dialing anything
+    for (user, want) in [("maintainer", None), ("root", None), ("developer", Some("403"))] {
+        let cookie = common::sign_in(&porthole.url(), user).await;
+        match (terminal_as(&porthole, &cookie).await, want) {
+            (Ok(mut client), None) => client.expect_prompt().await,
+            (Err(e), Some(status)) => assert!(e.contains(status), "{user}: {e}"),
+            (other, want) => panic!("{user}: {:?} but wanted {want:?}", other.map(|_| "connected")),
+        }
+    }
+    // No session, or a forged one: 401.
+    for cookie in ["none=1", "_porthole_session=forged"] {
+        let e = terminal_as(&porthole, cookie).await.err().expect("refused");
+        assert!(e.contains("401"), "{cookie}: {e}");
+    }
+    // The page learns why from terminals.json.
+    let developer = client_with_cookie(&common::sign_in(&porthole.url(), "developer").await);
+    let response = developer.get(format!("{}/demo/shop/-/environments/1/terminals.json", porthole.url())).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    let json: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(json["message"], "You need the Maintainer role on demo/shop to open this terminal");
+}
+
+#[tokio::test]
+async fn a_project_the_user_is_not_a_member_of_is_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("porthole.toml");
+    std::fs::write(
+        &path,
+        "[[projects]]\nid = 2\npath = \"acme/shop\"\n[[projects.environments]]\nid = 5\nname = \"production\"\ncluster = \"local\"\nnamespace = \"shop-production\"\n",
+    )
+    .unwrap();
+    let porthole = start_configured(|c| c.config_file = Some(path.clone())).await;
+    let response = porthole.http().get(format!("{}/acme/shop/-/environments/5/terminals.json", porthole.url())).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+}

@@ -144,7 +144,7 @@ async fn authorize_requires_a_fresh_relay_jwt() {
     assert_eq!(get(&url, &[("Gitlab-Workhorse-Api-Request", &stale)]).await.0, 401);
 
     let good = porthole.secret().sign();
-    let response = reqwest::Client::new().get(&url).header("Gitlab-Workhorse-Api-Request", good).send().await.unwrap();
+    let response = porthole.http().get(&url).header("Gitlab-Workhorse-Api-Request", good).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(response.headers()["content-type"], "application/vnd.gitlab-workhorse+json");
     let json: serde_json::Value = response.json().await.unwrap();

@@ -45,6 +45,8 @@ pub struct Job {
     pub project_id: u64,
     /// The project's path.
     pub project_path: String,
+    /// Who started it (only they may open its terminal).
+    pub started_by: String,
     /// Name.
     pub name: String,
     /// Script.
@@ -70,6 +72,8 @@ pub struct JobJson {
     pub status: JobStatus,
     /// `namespace/project`.
     pub project: String,
+    /// Who started it.
+    pub user: String,
     /// True while its terminal can be opened.
     pub has_terminal: bool,
     /// The job's page.
@@ -92,6 +96,7 @@ impl Job {
             name: self.name.clone(),
             status: self.status,
             project: self.project_path.clone(),
+            user: self.started_by.clone(),
             has_terminal: self.has_terminal(),
             web_path: format!("/{}/-/jobs/{}", self.project_path, self.id),
             terminal_path: format!("/{}/-/jobs/{}/terminal", self.project_path, self.id),
@@ -175,13 +180,14 @@ impl Jobs {
     }
 
     /// Queues a job.
-    pub fn create(&self, project_id: u64, project_path: &str, new: NewJob) -> Job {
+    pub fn create(&self, project_id: u64, project_path: &str, started_by: &str, new: NewJob) -> Job {
         let mut jobs = self.lock();
         let id = jobs.last().map_or(1, |j| j.id + 1);
         let job = Job {
             id,
             project_id,
             project_path: project_path.to_string(),
+            started_by: started_by.to_string(),
             name: new.name,
             script: new.script,
             prepare_seconds: new.prepare_seconds,
@@ -245,7 +251,7 @@ mod tests {
     #[test]
     fn a_running_job_with_a_session_has_a_terminal_channel() {
         let jobs = Jobs::new("rt".into());
-        let job = jobs.create(1, "demo/shop", NewJob { name: "test".into(), script: "true".into(), prepare_seconds: 0 });
+        let job = jobs.create(1, "demo/shop", "maintainer", NewJob { name: "test".into(), script: "true".into(), prepare_seconds: 0 });
         assert!(jobs.get(job.id).unwrap().channel().is_none());
         assert_eq!(jobs.request(JobRequest { token: "wrong".into(), session: Some(session()) }).status(), StatusCode::FORBIDDEN);
         assert_eq!(jobs.request(JobRequest { token: "rt".into(), session: Some(session()) }).status(), StatusCode::CREATED);

@@ -97,12 +97,37 @@ pub struct App {
     /// `terminal_max_session_time`: seconds, 0 = no limit; GitLab's
     /// application setting, sent as the Channel's `MaxSessionTime`.
     pub max_session_time: u64,
+    /// Users and memberships.
+    pub db: users::Database,
 }
 
 impl App {
     /// An app with these projects, verifying relay requests with `secret`.
-    pub fn new(secret: WorkhorseSecret, projects: Vec<Project>, runner_token: String) -> App {
-        App { secret, projects, jobs: jobs::Jobs::new(runner_token), max_session_time: 0 }
+    pub fn new(secret: WorkhorseSecret, projects: Vec<Project>, runner_token: String, db: users::Database) -> App {
+        App { secret, projects, jobs: jobs::Jobs::new(runner_token), max_session_time: 0, db }
+    }
+
+    /// The signed-in user may act on `project` with at least `need` (admins
+    /// always may): 401 when nobody is signed in, 404 when the user is not
+    /// a member (they cannot see the project), 403 with the role it takes.
+    pub async fn check_access(&self, session: Option<&tower_sessions::Session>, project: &str, need: users::Role) -> Result<users::User, AppError> {
+        let name = match session {
+            Some(session) => users::current_username(session).await,
+            None => None,
+        };
+        let user = match name {
+            Some(name) => self.db.user(&name).await.map_err(|e| AppError::Database(e.to_string()))?,
+            None => None,
+        };
+        let user = user.ok_or(AppError::Unauthenticated)?;
+        if user.admin {
+            return Ok(user);
+        }
+        match self.db.membership(&user.username, project).await.map_err(|e| AppError::Database(e.to_string()))? {
+            None => Err(AppError::NotFound("project not found".into())),
+            Some(role) if role < need => Err(AppError::Forbidden(format!("You need the {need:?} role on {project} to open this terminal"))),
+            Some(_) => Ok(user),
+        }
     }
 
     /// The demo project `demo/shop` (id 1) with environment `production`
@@ -141,6 +166,7 @@ impl App {
         &self,
         headers: &HeaderMap,
         query: Option<&str>,
+        session: Option<&tower_sessions::Session>,
         project: &str,
         kind: TerminalKind,
         id: u64,
@@ -148,15 +174,22 @@ impl App {
         let token = headers.get(API_REQUEST_HEADER).and_then(|v| v.to_str().ok());
         self.secret.verify(token).map_err(AppError::Unauthorized)?;
         if kind == TerminalKind::Job {
-            let channel = self
-                .jobs
-                .get(id)
-                .filter(|job| job.project_path == project)
+            // GitLab's `create_build_terminal`: may update the job (Developer+)
+            // and started it.
+            let user = self.check_access(session, project, users::Role::Developer).await?;
+            let job = self.jobs.get(id).filter(|job| job.project_path == project);
+            if let Some(job) = &job {
+                if !user.admin && job.started_by != user.username {
+                    return Err(AppError::Forbidden("Only the user who started a job can open its terminal".into()));
+                }
+            }
+            let channel = job
                 .and_then(|job| job.channel())
                 .ok_or(AppError::NotFound("the job is not running or has no terminal".into()))?;
             tracing::info!(project, job = id, "authorized a job terminal");
             return Ok(([(header::CONTENT_TYPE, WORKHORSE_CONTENT_TYPE)], Json(AuthorizeResponse { channel })).into_response());
         }
+        self.check_access(session, project, users::Role::Maintainer).await?;
         let (project, env) = self.environment(project, id).ok_or(AppError::NotFound("environment not found".into()))?;
         let terminals = discovery::terminals(&env.cluster, &env.namespace, &project.path_slug(), &env.slug)
             .await
@@ -177,7 +210,8 @@ impl App {
 
     /// `GET /<project>/-/environments/<id>/terminals.json`: the environment's
     /// terminals (pod, container, created_at), or why they cannot be listed.
-    pub async fn terminals(&self, project: &str, id: u64) -> Result<Response, AppError> {
+    pub async fn terminals(&self, session: Option<&tower_sessions::Session>, project: &str, id: u64) -> Result<Response, AppError> {
+        self.check_access(session, project, users::Role::Maintainer).await?;
         let (project, env) = self.environment(project, id).ok_or(AppError::NotFound("environment not found".into()))?;
         let terminals = discovery::terminals(&env.cluster, &env.namespace, &project.path_slug(), &env.slug)
             .await
@@ -258,6 +292,12 @@ pub enum AppError {
     NotFound(String),
     /// 502: the cluster's API failed or refused; the words for the page.
     Cluster(String),
+    /// 401: nobody is signed in.
+    Unauthenticated,
+    /// 403, with the role it takes.
+    Forbidden(String),
+    /// 503: the user database failed.
+    Database(String),
 }
 
 impl IntoResponse for AppError {
@@ -266,6 +306,12 @@ impl IntoResponse for AppError {
             AppError::Unauthorized(e) => (StatusCode::UNAUTHORIZED, e.to_string()),
             AppError::NotFound(what) => (StatusCode::NOT_FOUND, what),
             AppError::Cluster(e) => (StatusCode::BAD_GATEWAY, e),
+            AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "Sign in to open this terminal".to_string()),
+            AppError::Forbidden(why) => (StatusCode::FORBIDDEN, why),
+            AppError::Database(e) => {
+                tracing::error!(error = e, "user database failed");
+                (StatusCode::SERVICE_UNAVAILABLE, "the user database is unavailable".to_string())
+            }
         };
         tracing::info!(status = status.as_u16(), %message, "app refused");
         (status, Json(serde_json::json!({ "message": message }))).into_response()
@@ -354,11 +400,20 @@ mod tests {
 }
 
 /// `POST /api/v4/projects/:id/jobs`: queues a job.
-pub async fn create_job(State(app): State<Arc<App>>, Path(id): Path<String>, Json(new): Json<jobs::NewJob>) -> Response {
+pub async fn create_job(
+    State(app): State<Arc<App>>,
+    session: tower_sessions::Session,
+    Path(id): Path<String>,
+    Json(new): Json<jobs::NewJob>,
+) -> Response {
     let Some(project) = app.project(&id) else {
         return (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "404 Project Not Found"}))).into_response();
     };
-    let job = app.jobs.create(project.id, &project.path, new);
+    let user = match app.check_access(Some(&session), &project.path, users::Role::Developer).await {
+        Ok(user) => user,
+        Err(e) => return e.into_response(),
+    };
+    let job = app.jobs.create(project.id, &project.path, &user.username, new);
     (StatusCode::CREATED, Json(job.to_json())).into_response()
 }
 

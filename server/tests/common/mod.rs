@@ -19,6 +19,57 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// Session cookies of signed-in test users, by server address (`127.0.0.1:port`):
+/// every porthole a test starts signs `maintainer` in, and the helpers below
+/// send that cookie unless told otherwise.
+static COOKIES: std::sync::LazyLock<Mutex<std::collections::HashMap<String, String>>> = std::sync::LazyLock::new(Default::default);
+
+fn cookie_for(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    let key = format!("{}:{}", url.host_str()?, url.port()?);
+    COOKIES.lock().unwrap().get(&key).cloned()
+}
+
+/// Signs `user` in with the demo password; returns the cookie (`name=value`).
+pub async fn sign_in(base_url: &str, user: &str) -> String {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = client
+        .post(format!("{base_url}/users/sign_in"))
+        .form(&[("username", user), ("password", DEMO_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303, "sign-in of {user}");
+    let cookie = response.headers().get("set-cookie").expect("a session cookie").to_str().unwrap();
+    cookie.split(';').next().unwrap().to_string()
+}
+
+/// Makes sure the demo users exist (a `demo = false` configuration has
+/// none: the test adds them, as an admin would), then signs `maintainer` in.
+async fn sign_in_maintainer(porthole: &Porthole, config: &Config) {
+    let url = config.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", config.data_dir.join("porthole.db").display()));
+    let db = server::app::users::Database::connect(&url).await.unwrap();
+    server::app::users::create_demo_users(&db, Some(DEMO_PASSWORD)).await.unwrap();
+    let cookie = sign_in(&porthole.url(), "maintainer").await;
+    COOKIES.lock().unwrap().insert(porthole.addr.to_string(), cookie);
+}
+
+/// GET with the signed-in test user's cookie for that server.
+pub async fn http_get(url: &str) -> reqwest::Response {
+    let mut request = reqwest::Client::new().get(url);
+    if let Some(cookie) = cookie_for(url) {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.unwrap()
+}
+
+/// A client that sends `cookie` on every request.
+pub fn client_with_cookie(cookie: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("cookie", cookie.parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
 /// How long any single wait in a test may take before it fails.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -34,6 +85,11 @@ impl TestPorthole {
 
     pub fn ws_url(&self, path: &str) -> String {
         format!("ws://{}{path}", self.porthole.addr)
+    }
+
+    /// A client signed in as `maintainer`.
+    pub fn http(&self) -> reqwest::Client {
+        client_with_cookie(&cookie_for(&self.url()).expect("signed in at start"))
     }
 
     pub fn secret(&self) -> WorkhorseSecret {
@@ -97,7 +153,8 @@ pub async fn start_configured(tweak: impl FnOnce(&mut Config)) -> TestPorthole {
     let data = tempfile::tempdir().unwrap();
     let mut config = test_config(data.path());
     tweak(&mut config);
-    let porthole = Porthole::start(config).await.unwrap();
+    let porthole = Porthole::start(config.clone()).await.unwrap();
+    sign_in_maintainer(&porthole, &config).await;
     TestPorthole { porthole, data }
 }
 
@@ -155,7 +212,8 @@ pub async fn start_with_fake_rails_configured(tweak: impl FnOnce(&mut Config)) -
     let mut config = test_config(data.path());
     config.app_url = Some(rails_url.parse().unwrap());
     tweak(&mut config);
-    let porthole = Porthole::start(config).await.unwrap();
+    let porthole = Porthole::start(config.clone()).await.unwrap();
+    sign_in_maintainer(&porthole, &config).await;
     (TestPorthole { porthole, data }, FakeRails { channel })
 }
 
@@ -190,6 +248,9 @@ impl Client {
         headers: &[(&'static str, &str)],
     ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
         let mut request = url.into_client_request().unwrap();
+        if let Some(cookie) = cookie_for(url).filter(|_| !headers.iter().any(|(n, _)| *n == "cookie")) {
+            request.headers_mut().insert("cookie", cookie.parse().unwrap());
+        }
         for (name, value) in headers {
             request.headers_mut().insert(*name, value.parse().unwrap());
         }
