@@ -268,7 +268,7 @@ fn JobPage(project: String, id: u64) -> impl IntoView {
 fn JobTerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
     let (status, set_status) = signal(Status::Connecting);
     let container = NodeRef::<leptos::html::Div>::new();
-    let view_slot: StoredValue<Option<TerminalView>, LocalStorage> = StoredValue::new_local(None);
+    let view_slot = terminal_slot();
     Effect::new(move |_| {
         let Some(element) = container.get() else { return };
         if view_slot.with_value(Option::is_none) {
@@ -276,13 +276,6 @@ fn JobTerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
             terminal.connect_to(None);
             view_slot.set_value(Some(terminal));
         }
-    });
-    on_cleanup(move || {
-        view_slot.update_value(|slot| {
-            if let Some(terminal) = slot.take() {
-                terminal.dispose();
-            }
-        })
     });
     let reconnect = move |()| {
         view_slot.with_value(|slot| {
@@ -417,6 +410,20 @@ fn StatusBar(status: ReadSignal<Status>, on_reconnect: Callback<()>, #[prop(opti
     }
 }
 
+/// Where a page keeps its terminal; the terminal is disposed with the page
+/// (its socket closed, its listeners removed).
+fn terminal_slot() -> StoredValue<Option<TerminalView>, LocalStorage> {
+    let slot: StoredValue<Option<TerminalView>, LocalStorage> = StoredValue::new_local(None);
+    on_cleanup(move || {
+        slot.update_value(|slot| {
+            if let Some(terminal) = slot.take() {
+                terminal.dispose();
+            }
+        })
+    });
+    slot
+}
+
 /// Milliseconds since the epoch, ticking every second while the page lives
 /// (for the session countdown).
 fn ticking_clock() -> ReadSignal<Option<f64>> {
@@ -435,7 +442,7 @@ fn ticking_clock() -> ReadSignal<Option<f64>> {
 fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
     let (status, set_status) = signal(Status::Connecting);
     let container = NodeRef::<leptos::html::Div>::new();
-    let view_slot: StoredValue<Option<TerminalView>, LocalStorage> = StoredValue::new_local(None);
+    let view_slot = terminal_slot();
     let terminals_url = format!("/{project}/-/environments/{id}/terminals.json");
     let terminals = LocalResource::new(move || {
         let url = terminals_url.clone();
@@ -479,13 +486,6 @@ fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
                 }
             });
         }
-    });
-    on_cleanup(move || {
-        view_slot.update_value(|slot| {
-            if let Some(terminal) = slot.take() {
-                terminal.dispose();
-            }
-        })
     });
     // Pods come and go: list them again, then connect to the same terminal
     // if it is still there (or say it is gone).
