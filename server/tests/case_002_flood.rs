@@ -114,7 +114,8 @@ async fn case_002_a_slow_reader_does_not_grow_relay_memory() {
     let rss_end = status_kib(pid, "VmRSS:");
     let read_between = client.output.len() - read_at_2s.unwrap();
     println!("case-002 slow reader: read {read_between} bytes between 2 s and 6 s; relay RSS {rss_at_2s} KiB → {rss_end} KiB");
-    assert!(read_between > 2_000_000, "the reader was not reading: {read_between} bytes");
+    // Only that it kept reading (its pace depends on the machine's load).
+    assert!(read_between > 500_000, "the reader was not reading: {read_between} bytes");
     assert!(rss_end < rss_at_2s + 4 * 1024, "relay RSS grew from {rss_at_2s} KiB to {rss_end} KiB while output was held back");
     client.close().await;
 }
