@@ -137,8 +137,26 @@ impl From<&str> for FetchError {
 }
 
 async fn get_json<T: for<'de> Deserialize<'de>>(url: &str) -> Result<T, FetchError> {
+    let request = web_sys::Request::new_with_str(url).map_err(|e| format!("{e:?}"))?;
+    fetch_json(url, request).await
+}
+
+/// POSTs JSON; returns the JSON answer.
+async fn post_json<T: for<'de> Deserialize<'de>>(url: &str, body: &serde_json::Value) -> Result<T, FetchError> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&wasm_bindgen::JsValue::from_str(&body.to_string()));
+    let headers = web_sys::Headers::new().map_err(|e| format!("{e:?}"))?;
+    headers.set("Content-Type", "application/json").map_err(|e| format!("{e:?}"))?;
+    init.set_headers(&headers);
+    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| format!("{e:?}"))?;
+    fetch_json(url, request).await
+}
+
+/// Sends `request` and reads the JSON answer, or the app's refusal.
+async fn fetch_json<T: for<'de> Deserialize<'de>>(url: &str, request: web_sys::Request) -> Result<T, FetchError> {
     let window = web_sys::window().ok_or("no window")?;
-    let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url)).await.map_err(|e| format!("{e:?}"))?;
+    let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_request(&request)).await.map_err(|e| format!("{e:?}"))?;
     let response: web_sys::Response = response.dyn_into().map_err(|_| "not a response")?;
     let text = wasm_bindgen_futures::JsFuture::from(response.text().map_err(|e| format!("{e:?}"))?)
         .await
@@ -157,29 +175,6 @@ async fn get_json<T: for<'de> Deserialize<'de>>(url: &str) -> Result<T, FetchErr
         });
     }
     serde_json::from_str(&text).map_err(|e| format!("{url}: {e}").into())
-}
-
-/// POSTs JSON; returns the JSON answer.
-async fn post_json<T: for<'de> Deserialize<'de>>(url: &str, body: &serde_json::Value) -> Result<T, String> {
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&wasm_bindgen::JsValue::from_str(&body.to_string()));
-    let headers = web_sys::Headers::new().map_err(|e| format!("{e:?}"))?;
-    headers.set("Content-Type", "application/json").map_err(|e| format!("{e:?}"))?;
-    init.set_headers(&headers);
-    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| format!("{e:?}"))?;
-    let window = web_sys::window().ok_or("no window")?;
-    let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_request(&request)).await.map_err(|e| format!("{e:?}"))?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| "not a response")?;
-    let text = wasm_bindgen_futures::JsFuture::from(response.text().map_err(|e| format!("{e:?}"))?)
-        .await
-        .map_err(|e| format!("{e:?}"))?
-        .as_string()
-        .unwrap_or_default();
-    if !response.ok() {
-        return Err(format!("{url}: {} {}", response.status(), text));
-    }
-    serde_json::from_str(&text).map_err(|e| format!("{url}: {e}"))
 }
 
 fn encode(s: &str) -> String {
@@ -216,7 +211,7 @@ fn RunDemoJob(project: String) -> impl IntoView {
                         let _ = w.location().set_href(&job.web_path);
                     }
                 }
-                Err(e) => set_error.set(Some(e)),
+                Err(e) => set_error.set(Some(e.to_string())),
             }
         });
     };
