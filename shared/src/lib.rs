@@ -15,11 +15,14 @@
 //! - [`channel`]: the authorize contract between the relay and the app —
 //!   GitLab Workhorse's `Channel` settings.
 //! - [`close`]: the 4xxx close codes a session ends with, and their reasons.
+//! - [`api`]: the app's `/api/v4` JSON (users, projects, members,
+//!   environments, clusters, application settings, the audit log).
 //!
 //! Nothing here does I/O; every codec is a pure function with unit tests.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod channel;
 pub mod close;
 pub mod frame;

@@ -1,0 +1,241 @@
+//! The app's `/api/v4` JSON, as GitLab's REST API names things, for the
+//! server (serialize) and the browser's admin pages (deserialize).
+//!
+//! Every management call needs a signed-in user; changing anything but
+//! projects' members takes an admin (GitLab's `is_admin`), members take a
+//! Maintainer of the project or an admin. Errors are `{"message": "…"}`
+//! with 400 (bad input), 401 (signed out), 403 (not allowed), 404 (no such
+//! thing, or one the user cannot see), 409 (already exists).
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/v4/user`, and one entry of `GET /api/v4/users` (admins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserJson {
+    /// Username.
+    pub username: String,
+    /// Admin flag (GitLab `is_admin`).
+    pub is_admin: bool,
+}
+
+/// `POST /api/v4/users` (admins): a new user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
+    /// Username: 1–64 characters of `a-zA-Z0-9_.-`.
+    pub username: String,
+    /// Password: at least 8 characters.
+    pub password: String,
+    /// Admin flag (GitLab's `admin` parameter).
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// One project in `GET /api/v4/projects` (the projects the user can see:
+/// all for admins, else those they are a member of).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectJson {
+    /// Numeric id, the `:id` of `/api/v4/projects/:id`.
+    pub id: u64,
+    /// `namespace/project` (nested groups allowed).
+    pub path_with_namespace: String,
+}
+
+/// `POST /api/v4/projects` (admins): a new project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewProject {
+    /// `namespace/project`: two or more segments of `a-zA-Z0-9_.-`.
+    pub path_with_namespace: String,
+}
+
+/// One member in `GET /api/v4/projects/:id/members`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberJson {
+    /// Username.
+    pub username: String,
+    /// GitLab access level: 10 Guest, 20 Reporter, 30 Developer,
+    /// 40 Maintainer, 50 Owner.
+    pub access_level: i64,
+}
+
+/// `POST /api/v4/projects/:id/members` (add or change; GitLab's `PUT
+/// …/members/:user` changes one too): a user's access level.
+pub type NewMember = MemberJson;
+
+/// One environment in `GET /api/v4/projects/:id/environments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentJson {
+    /// Numeric id, unique across projects.
+    pub id: u64,
+    /// Name, e.g. `production`.
+    pub name: String,
+    /// Slug (`$CI_ENVIRONMENT_SLUG`).
+    pub slug: String,
+    /// Always `available`.
+    pub state: String,
+    /// The environment's terminal page, e.g.
+    /// `/demo/shop/-/environments/1/terminal`.
+    pub terminal_path: String,
+    /// The cluster's name (`local` is the built-in local cluster).
+    pub cluster: String,
+    /// The Kubernetes namespace of its pods.
+    pub namespace: String,
+}
+
+/// `POST /api/v4/projects/:id/environments` (admins): a new environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEnvironment {
+    /// Name; its slug is derived from it.
+    pub name: String,
+    /// A cluster's name, or `local`.
+    pub cluster: String,
+    /// The Kubernetes namespace of its pods.
+    pub namespace: String,
+}
+
+/// A cluster's connection (GitLab's `platform_kubernetes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformKubernetes {
+    /// `https://host:port` of the Kubernetes API.
+    pub api_url: String,
+    /// CA certificate(s), PEM; empty = the system's roots.
+    #[serde(default)]
+    pub ca_cert: String,
+}
+
+/// One cluster in `GET /api/v4/admin/clusters` (admins). The token is
+/// never shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterJson {
+    /// Numeric id.
+    pub id: u64,
+    /// Name, referred to by environments.
+    pub name: String,
+    /// Connection.
+    pub platform_kubernetes: PlatformKubernetes,
+}
+
+/// The attributes of `POST /api/v4/admin/clusters/add` (GitLab's
+/// `platform_kubernetes_attributes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformKubernetesAttributes {
+    /// `https://host:port` of the Kubernetes API.
+    pub api_url: String,
+    /// A service account's bearer token.
+    pub token: String,
+    /// CA certificate(s), PEM; empty = the system's roots.
+    #[serde(default)]
+    pub ca_cert: String,
+}
+
+/// `POST /api/v4/admin/clusters/add` (admins): a new cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCluster {
+    /// Name: 1–64 characters of `a-zA-Z0-9_.-`, not `local`.
+    pub name: String,
+    /// Connection and credentials.
+    pub platform_kubernetes_attributes: PlatformKubernetesAttributes,
+}
+
+/// `GET` and `PUT /api/v4/application/settings` (admins): the settings
+/// Porthole has. A `PUT` may leave fields out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationSettings {
+    /// Seconds a terminal session may last, 0 = no limit (the default);
+    /// sent as the Channel's `MaxSessionTime`. Admin > Settings > Web
+    /// terminal in GitLab.
+    pub terminal_max_session_time: u64,
+}
+
+/// `PUT /api/v4/application/settings`: fields to change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsUpdate {
+    /// See [`ApplicationSettings::terminal_max_session_time`].
+    pub terminal_max_session_time: Option<u64>,
+}
+
+/// What became of a terminal session, in the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    /// Authorized, and not (yet) reported ended.
+    Opened,
+    /// The app refused it (401, 403, 404, …).
+    Refused,
+    /// It ran and ended.
+    Ended,
+}
+
+/// One terminal session in `GET /api/v4/audit_events` (admins), newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Opaque id.
+    pub id: String,
+    /// Who, when signed in.
+    pub username: Option<String>,
+    /// `namespace/project`.
+    pub project: String,
+    /// `environment production` or `job 7`.
+    pub target: String,
+    /// Pod, for environment terminals.
+    pub pod: Option<String>,
+    /// Container, for environment terminals.
+    pub container: Option<String>,
+    /// Opened, refused or ended.
+    pub outcome: AuditOutcome,
+    /// When it was asked for: milliseconds since the Unix epoch.
+    pub started_at: u64,
+    /// When it ended: milliseconds since the Unix epoch.
+    pub ended_at: Option<u64>,
+    /// Bytes typed (browser → terminal).
+    pub bytes_in: u64,
+    /// Bytes of output (terminal → browser).
+    pub bytes_out: u64,
+    /// Why it was refused or ended, in words.
+    pub reason: Option<String>,
+    /// The close code it ended with (4000–4008).
+    pub close_code: Option<u16>,
+    /// The process's exit status, when it exited.
+    pub exit_code: Option<i32>,
+}
+
+/// What the relay reports when a session ends:
+/// `POST /api/v4/internal/terminal_sessions/:id` signed like an authorize
+/// request (the `Gitlab-Workhorse-Api-Request` JWT). `:id` is the
+/// [`AUDIT_ID_HEADER`] of the authorize answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEnded {
+    /// Bytes typed (browser → terminal).
+    pub bytes_in: u64,
+    /// Bytes of output (terminal → browser).
+    pub bytes_out: u64,
+    /// The close code sent to the browser.
+    pub close_code: u16,
+    /// The reason sent to the browser.
+    pub reason: String,
+    /// The process's exit status, when it exited.
+    pub exit_code: Option<i32>,
+}
+
+/// Response header of a successful authorize: the audit log entry of the
+/// session it opens. The relay sends it back on re-authorization (so no new
+/// entry is made) and in its end report.
+pub const AUDIT_ID_HEADER: &str = "porthole-audit-id";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gitlab_names_on_the_wire() {
+        let c: NewCluster = serde_json::from_str(
+            r#"{"name":"prod","platform_kubernetes_attributes":{"api_url":"https://k:6443","token":"t"}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.platform_kubernetes_attributes.ca_cert, "");
+        let s: SettingsUpdate = serde_json::from_str(r#"{"terminal_max_session_time":3}"#).unwrap();
+        assert_eq!(s.terminal_max_session_time, Some(3));
+        assert_eq!(serde_json::to_string(&AuditOutcome::Refused).unwrap(), r#""refused""#);
+        let u: NewUser = serde_json::from_str(r#"{"username":"a","password":"b"}"#).unwrap();
+        assert!(!u.admin);
+    }
+}
