@@ -3,13 +3,16 @@
 //! - [`route`] maps the URL path to a page (project paths may have nested
 //!   groups, so paths are matched from GitLab's `-/` separator);
 //! - the landing page lists projects and environments from the app's
-//!   `/api/v4` JSON;
+//!   `/api/v4` JSON (the `shared` crate's [`shared::api`] types);
+//! - [`admin`] is the admin area (`/admin`): settings, users, clusters,
+//!   projects with their environments and members, the audit log;
 //! - the environment terminal page holds one [`session::TerminalView`]: an
 //!   xterm.js terminal ([`xterm`] bindings) connected to the relay over
 //!   `v1.porthole` (wire types from the `shared` crate), a status line
 //!   ([`status`]) and a Reconnect button.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod route;
 mod session;
 mod status;
@@ -18,7 +21,9 @@ mod xterm;
 use leptos::prelude::*;
 use route::Page;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use session::{Target, TerminalView};
+use shared::api::{EnvironmentJson, ProjectJson, UserJson};
 use status::Status;
 use wasm_bindgen::JsCast;
 
@@ -39,6 +44,7 @@ fn App() -> impl IntoView {
             {match page.clone() {
                 Page::Landing => view! { <Landing/> }.into_any(),
                 Page::SignIn => view! { <SignIn/> }.into_any(),
+                Page::Admin => view! { <admin::AdminPage/> }.into_any(),
                 Page::EnvironmentTerminal { project, id } => {
                     let ws_path = page.websocket_path().unwrap_or_default();
                     view! { <TerminalPage project=project id=id ws_path=ws_path/> }.into_any()
@@ -54,13 +60,8 @@ fn App() -> impl IntoView {
     }
 }
 
-/// `GET /api/v4/user`.
-#[derive(Debug, Clone, Deserialize)]
-struct UserJson {
-    username: String,
-}
-
-/// Who is signed in, and the way out; or the way in.
+/// Who is signed in (with the way to the admin area, for admins), and the
+/// way out; or the way in.
 #[component]
 fn CurrentUser() -> impl IntoView {
     let user = LocalResource::new(|| get_json::<UserJson>("/api/v4/user"));
@@ -69,6 +70,7 @@ fn CurrentUser() -> impl IntoView {
             {move || match user.get() {
                 None => view! { <span></span> }.into_any(),
                 Some(Ok(user)) => view! {
+                    {user.is_admin.then(|| view! { <a href="/admin" data-testid="admin-link">"Admin"</a> })}
                     <span>{format!("Signed in as {}", user.username)}</span>
                     <form method="post" action="/users/sign_out">
                         <button type="submit">"Sign out"</button>
@@ -98,18 +100,6 @@ fn SignIn() -> impl IntoView {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct ProjectJson {
-    id: u64,
-    path_with_namespace: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct EnvironmentJson {
-    name: String,
-    terminal_path: String,
-}
-
 /// Why a fetch failed: the app's refusal (4xx, a sentence for the person)
 /// or a failure (anything else).
 #[derive(Debug, Clone, PartialEq)]
@@ -136,25 +126,29 @@ impl From<&str> for FetchError {
     }
 }
 
-async fn get_json<T: for<'de> Deserialize<'de>>(url: &str) -> Result<T, FetchError> {
-    let request = web_sys::Request::new_with_str(url).map_err(|e| format!("{e:?}"))?;
-    fetch_json(url, request).await
+/// GETs `url`; returns the JSON answer.
+async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, FetchError> {
+    send_json("GET", url, None).await
 }
 
-/// POSTs JSON; returns the JSON answer.
-async fn post_json<T: for<'de> Deserialize<'de>>(url: &str, body: &serde_json::Value) -> Result<T, FetchError> {
+/// Sends a `method` request (`POST`, `PUT`, `DELETE`, …) to `url`, with
+/// `body` as JSON if there is one; returns the JSON answer (`()` for a
+/// `204 No Content`, as `DELETE` answers).
+async fn send_json<T: DeserializeOwned>(method: &str, url: &str, body: Option<&serde_json::Value>) -> Result<T, FetchError> {
     let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&wasm_bindgen::JsValue::from_str(&body.to_string()));
-    let headers = web_sys::Headers::new().map_err(|e| format!("{e:?}"))?;
-    headers.set("Content-Type", "application/json").map_err(|e| format!("{e:?}"))?;
-    init.set_headers(&headers);
+    init.set_method(method);
+    if let Some(body) = body {
+        init.set_body(&wasm_bindgen::JsValue::from_str(&body.to_string()));
+        let headers = web_sys::Headers::new().map_err(|e| format!("{e:?}"))?;
+        headers.set("Content-Type", "application/json").map_err(|e| format!("{e:?}"))?;
+        init.set_headers(&headers);
+    }
     let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| format!("{e:?}"))?;
     fetch_json(url, request).await
 }
 
 /// Sends `request` and reads the JSON answer, or the app's refusal.
-async fn fetch_json<T: for<'de> Deserialize<'de>>(url: &str, request: web_sys::Request) -> Result<T, FetchError> {
+async fn fetch_json<T: DeserializeOwned>(url: &str, request: web_sys::Request) -> Result<T, FetchError> {
     let window = web_sys::window().ok_or("no window")?;
     let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_request(&request)).await.map_err(|e| format!("{e:?}"))?;
     let response: web_sys::Response = response.dyn_into().map_err(|_| "not a response")?;
@@ -174,7 +168,9 @@ async fn fetch_json<T: for<'de> Deserialize<'de>>(url: &str, request: web_sys::R
             Err(_) => format!("{url}: {} {}", response.status(), response.status_text()).into(),
         });
     }
-    serde_json::from_str(&text).map_err(|e| format!("{url}: {e}").into())
+    // 204 has no body: read it as JSON `null`, which is `()` (or `None`).
+    let text = if response.status() == 204 { "null" } else { &text };
+    serde_json::from_str(text).map_err(|e| format!("{url}: {e}").into())
 }
 
 fn encode(s: &str) -> String {
@@ -205,7 +201,7 @@ fn RunDemoJob(project: String) -> impl IntoView {
         let url = format!("/api/v4/projects/{}/jobs", encode(&project));
         leptos::task::spawn_local(async move {
             let body = serde_json::json!({"name": "demo-job", "script": DEMO_JOB_SCRIPT});
-            match post_json::<JobJson>(&url, &body).await {
+            match send_json::<JobJson>("POST", &url, Some(&body)).await {
                 Ok(job) => {
                     if let Some(w) = web_sys::window() {
                         let _ = w.location().set_href(&job.web_path);

@@ -8,6 +8,8 @@ pub enum Page {
     Landing,
     /// `/users/sign_in`.
     SignIn,
+    /// `/admin`: the admin area (GitLab's "Admin area").
+    Admin,
     /// `/<project>/-/environments/<id>/terminal`.
     EnvironmentTerminal {
         /// `namespace/project`.
@@ -43,6 +45,9 @@ impl Page {
         if path == "/users/sign_in" {
             return Page::SignIn;
         }
+        if path == "/admin" {
+            return Page::Admin;
+        }
         let Some((project, tail)) = path.trim_start_matches('/').split_once("/-/") else { return Page::NotFound };
         if project.split('/').count() < 2 || project.split('/').any(str::is_empty) {
             return Page::NotFound;
@@ -76,6 +81,9 @@ mod tests {
         assert_eq!(Page::from_path("/"), Page::Landing);
         assert_eq!(Page::from_path("/users/sign_in"), Page::SignIn);
         assert_eq!(Page::from_path(""), Page::Landing);
+        assert_eq!(Page::from_path("/admin"), Page::Admin);
+        assert_eq!(Page::from_path("/admin/"), Page::Admin);
+        assert_eq!(Page::Admin.websocket_path(), None);
         let t = Page::from_path("/demo/shop/-/environments/1/terminal");
         assert_eq!(t, Page::EnvironmentTerminal { project: "demo/shop".into(), id: 1 });
         assert_eq!(t.websocket_path().as_deref(), Some("/demo/shop/-/environments/1/terminal.ws"));
@@ -86,7 +94,13 @@ mod tests {
         assert_eq!(Page::from_path("/demo/shop/-/jobs/3"), Page::Job { project: "demo/shop".into(), id: 3 });
         let j = Page::from_path("/demo/shop/-/jobs/3/terminal");
         assert_eq!(j.websocket_path().as_deref(), Some("/demo/shop/-/jobs/3/terminal.ws"));
-        for bad in ["/shop/-/environments/1/terminal", "/demo/shop/-/environments/x/terminal", "/demo/shop", "/demo//shop/-/environments/1/terminal"] {
+        for bad in [
+            "/shop/-/environments/1/terminal",
+            "/demo/shop/-/environments/x/terminal",
+            "/demo/shop",
+            "/demo//shop/-/environments/1/terminal",
+            "/admin/users",
+        ] {
             assert_eq!(Page::from_path(bad), Page::NotFound, "{bad}");
         }
     }

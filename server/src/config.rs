@@ -42,6 +42,10 @@ pub struct Config {
     /// The demo users' password; `None` = a random one, printed once when
     /// the users are created.
     pub demo_password: Option<String>,
+    /// The password of an admin `root` created when no user named `root`
+    /// exists yet (GitLab's `GITLAB_ROOT_PASSWORD`): how a non-demo
+    /// configuration gets its first admin. At least 8 characters.
+    pub initial_root_password: Option<String>,
     /// Mark the session cookie `Secure` (serve over https, e.g. behind a
     /// TLS-terminating proxy).
     pub secure_cookies: bool,
@@ -79,6 +83,7 @@ impl Config {
             config_file: None,
             database_url: None,
             demo_password: None,
+            initial_root_password: None,
             secure_cookies: false,
             session_server: Some(crate::session_server::SessionServerConfig {
                 // The demo's jobs keep their terminal 5 minutes, not 30.

@@ -80,29 +80,34 @@ impl Porthole {
         let cluster = LocalCluster::start(&config, shutdown.clone()).await?;
         let local = app::discovery::Cluster { api_url: cluster.api_url(), token: cluster.token.clone(), ca_pem: cluster.ca_pem.clone() };
         let file = config.config_file.as_deref().map(app::config_file::FileConfig::read).transpose()?;
-        let mut projects = Vec::new();
-        let demo = file.as_ref().is_none_or(|f| f.demo);
-        if demo {
-            projects.push(App::demo_project(&local));
-        }
+        // Mistakes in the file stop the start before anything is written.
         if let Some(file) = &file {
-            projects.extend(file.projects(&local)?);
+            file.resolve()?;
         }
+        let demo = file.as_ref().is_none_or(|f| f.demo);
         let runner_token = load_or_create_secret(&config.data_dir.join("runner_token"))?;
         let database_url = config
             .database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", config.data_dir.join("porthole.db").display()));
-        let db = app::users::Database::connect(&database_url).await?;
+        let db = app::db::Database::connect(&database_url).await?;
         if demo {
+            App::seed_demo(&db).await?;
             if let Some(password) = app::users::create_demo_users(&db, config.demo_password.as_deref()).await? {
                 println!("demo users root (admin), maintainer, developer: password {password}");
             }
         }
+        if let Some(file) = &file {
+            file.seed(&db).await?;
+        }
+        if let Some(password) = &config.initial_root_password {
+            app::users::create_initial_root(&db, password).await?;
+        }
+        if db.users().await?.is_empty() {
+            tracing::warn!("there are no users: set PORTHOLE_INITIAL_ROOT_PASSWORD (or --initial-root-password-file) to create the admin `root`");
+        }
         let accounts = Arc::new(app::users::Accounts { db: db.clone(), limiter: Default::default() });
-        let mut app = App::new(secret.clone(), projects, runner_token.clone(), db.clone());
-        app.max_session_time = file.as_ref().map_or(0, |f| f.terminal_max_session_time);
-        let app = Arc::new(app);
+        let app = Arc::new(App::new(secret.clone(), local, runner_token.clone(), db.clone()));
 
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
@@ -137,8 +142,16 @@ impl Porthole {
             .with_state(accounts);
         let router = Router::new()
             .merge(account_routes)
-            .route("/api/v4/projects", get(app::list_projects))
-            .route("/api/v4/projects/{id}/environments", get(app::list_environments))
+            .route("/api/v4/projects", get(app::list_projects).post(app::admin::create_project))
+            .route("/api/v4/projects/{id}/environments", get(app::list_environments).post(app::admin::create_environment))
+            .route("/api/v4/projects/{id}/members", get(app::admin::list_members).post(app::admin::add_member))
+            .route("/api/v4/projects/{id}/members/{username}", axum::routing::delete(app::admin::remove_member))
+            .route("/api/v4/application/settings", get(app::admin::get_settings).put(app::admin::put_settings))
+            .route("/api/v4/users", get(app::admin::list_users).post(app::admin::create_user))
+            .route("/api/v4/admin/clusters", get(app::admin::list_clusters))
+            .route("/api/v4/admin/clusters/add", axum::routing::post(app::admin::add_cluster))
+            .route("/api/v4/audit_events", get(app::admin::audit_events))
+            .route("/api/v4/internal/terminal_sessions/{id}", axum::routing::post(app::admin::session_ended))
             .route("/api/v4/projects/{id}/jobs", get(app::list_jobs).post(app::create_job))
             .route("/api/v4/projects/{id}/jobs/{job_id}", get(app::get_job))
             .route("/api/v4/jobs/request", axum::routing::post(app::request_job))
@@ -209,7 +222,7 @@ impl Porthole {
 /// Adds login sessions stored in `db`: cookie `_porthole_session`,
 /// HttpOnly, SameSite=Lax, `Secure` when asked, expiring after 8 hours of
 /// inactivity.
-async fn with_sessions(router: Router, db: &app::users::Database, secure: bool) -> anyhow::Result<Router> {
+async fn with_sessions(router: Router, db: &app::db::Database, secure: bool) -> anyhow::Result<Router> {
     use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
     use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
     fn layer<S: tower_sessions::SessionStore + Clone>(store: S, secure: bool) -> SessionManagerLayer<S> {
@@ -221,12 +234,12 @@ async fn with_sessions(router: Router, db: &app::users::Database, secure: bool) 
             .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)))
     }
     Ok(match db {
-        app::users::Database::Sqlite(pool) => {
+        app::db::Database::Sqlite(pool) => {
             let store = SqliteStore::new(pool.clone());
             store.migrate().await?;
             router.layer(layer(store, secure))
         }
-        app::users::Database::Postgres(pool) => {
+        app::db::Database::Postgres(pool) => {
             let store = PostgresStore::new(pool.clone());
             store.migrate().await?;
             router.layer(layer(store, secure))

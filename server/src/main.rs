@@ -39,6 +39,13 @@ struct Args {
     /// The demo users' password (default: random, printed once).
     #[arg(long, env = "PORTHOLE_DEMO_PASSWORD", hide_env_values = true)]
     demo_password: Option<String>,
+    /// Creates the admin `root` with this password when there is no user
+    /// `root` yet (how a non-demo configuration gets its first admin).
+    #[arg(long, env = "PORTHOLE_INITIAL_ROOT_PASSWORD", hide_env_values = true, conflicts_with = "initial_root_password_file")]
+    initial_root_password: Option<String>,
+    /// The same, read from a file.
+    #[arg(long, env = "PORTHOLE_INITIAL_ROOT_PASSWORD_FILE")]
+    initial_root_password_file: Option<PathBuf>,
     /// Mark the session cookie Secure (when served over https).
     #[arg(long, env = "PORTHOLE_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -89,6 +96,16 @@ async fn main() -> anyhow::Result<()> {
     config.database_url = args.database_url;
     config.demo_password = args.demo_password;
     config.secure_cookies = args.secure_cookies;
+    config.initial_root_password = match (args.initial_root_password, args.initial_root_password_file) {
+        (Some(password), _) => Some(password),
+        (None, Some(file)) => Some(
+            std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+        ),
+        (None, None) => None,
+    };
     config.reauthorize_interval = std::time::Duration::from_secs(args.reauthorize_interval.max(1));
     let porthole = server::Porthole::start(config).await?;
     // Tests and scripts read these two lines to find the ports.

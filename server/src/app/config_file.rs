@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! demo = true                      # keep the demo project (default true)
-//! terminal_max_session_time = 0    # seconds; 0 = no limit (default)
+//! terminal_max_session_time = 0    # seconds; 0 = no limit; unset = keep the admin setting
 //!
 //! [[clusters]]
 //! name = "production"
@@ -29,10 +29,14 @@
 //! command = ["sh", "-c", "exec bash"]  # default: app::DEFAULT_COMMAND
 //! ```
 //!
+//! At every start its clusters, projects and environments are written to the
+//! database (by name and id), next to those made through the API.
+//!
 //! Only bearer-token credentials are supported (a service account token);
 //! a kubeconfig context whose user has none is an error.
 
 use super::discovery::Cluster;
+use super::db::{Database, LOCAL_CLUSTER};
 use super::{DEFAULT_COMMAND, Environment, Project};
 use anyhow::{Context, anyhow, bail};
 use base64::Engine;
@@ -49,9 +53,11 @@ pub struct FileConfig {
     pub demo: bool,
     /// GitLab's application setting `terminal_max_session_time`: seconds a
     /// terminal session may last, 0 = no limit (the default). It travels as
-    /// the Channel's `MaxSessionTime`.
+    /// the Channel's `MaxSessionTime`. When set, it is written to the
+    /// database at every start; unset leaves the database's value (which
+    /// admins change in Admin > Settings > Web terminal).
     #[serde(default)]
-    pub terminal_max_session_time: u64,
+    pub terminal_max_session_time: Option<u64>,
     /// Clusters, by name.
     #[serde(default)]
     pub clusters: Vec<ClusterConfig>,
@@ -126,40 +132,69 @@ impl FileConfig {
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
-    /// The projects, their environments linked to resolved clusters.
-    pub fn projects(&self, local: &Cluster) -> anyhow::Result<Vec<Project>> {
-        let mut clusters = std::collections::HashMap::new();
+    /// The clusters (resolved), projects and environments the file names;
+    /// an error names the first mistake.
+    pub fn resolve(&self) -> anyhow::Result<Seed> {
+        let mut clusters: Vec<(String, Cluster)> = Vec::new();
         for c in &self.clusters {
             let cluster = c.resolve().with_context(|| format!("cluster {:?}", c.name))?;
-            if clusters.insert(c.name.as_str(), cluster).is_some() || c.name == "local" {
+            if clusters.iter().any(|(name, _)| *name == c.name) || c.name == LOCAL_CLUSTER {
                 bail!("cluster name {:?} is used twice (\"local\" is the local cluster's)", c.name);
             }
+            clusters.push((c.name.clone(), cluster));
         }
-        self.projects
-            .iter()
-            .map(|p| {
-                let environments = p
-                    .environments
-                    .iter()
-                    .map(|e| {
-                        let cluster = match e.cluster.as_str() {
-                            "local" => local.clone(),
-                            name => clusters.get(name).cloned().ok_or_else(|| anyhow!("environment {:?}: no cluster {name:?}", e.name))?,
-                        };
-                        Ok(Environment {
-                            id: e.id,
-                            name: e.name.clone(),
-                            slug: e.slug.clone().unwrap_or_else(|| super::slugify(&e.name)),
-                            cluster,
-                            namespace: e.namespace.clone(),
-                            command: e.command.clone().unwrap_or_else(|| DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect()),
-                        })
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                Ok(Project { id: p.id, path: p.path.clone(), environments })
-            })
-            .collect()
+        let mut projects = Vec::new();
+        let mut environments = Vec::new();
+        for p in &self.projects {
+            projects.push(Project { id: p.id, path: p.path.clone() });
+            for e in &p.environments {
+                if e.cluster != LOCAL_CLUSTER && !clusters.iter().any(|(name, _)| *name == e.cluster) {
+                    bail!("environment {:?}: no cluster {:?}", e.name, e.cluster);
+                }
+                environments.push(Environment {
+                    id: e.id,
+                    project_id: p.id,
+                    name: e.name.clone(),
+                    slug: e.slug.clone().unwrap_or_else(|| super::slugify(&e.name)),
+                    cluster: e.cluster.clone(),
+                    namespace: e.namespace.clone(),
+                    command: e.command.clone().unwrap_or_else(|| DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect()),
+                });
+            }
+        }
+        Ok(Seed { clusters, projects, environments })
     }
+
+    /// Writes what the file names into the database (at every start: the
+    /// file wins over changes made through the API to the same names and
+    /// ids), and `terminal_max_session_time` when the file sets it.
+    pub async fn seed(&self, db: &Database) -> anyhow::Result<()> {
+        let seed = self.resolve()?;
+        for (name, cluster) in &seed.clusters {
+            db.put_cluster(name, cluster).await?;
+        }
+        for project in &seed.projects {
+            db.put_project(project).await.with_context(|| format!("project {} (id {})", project.path, project.id))?;
+        }
+        for env in &seed.environments {
+            db.put_environment(env).await.with_context(|| format!("environment {} (id {})", env.name, env.id))?;
+        }
+        if let Some(seconds) = self.terminal_max_session_time {
+            db.set_max_session_time(seconds).await?;
+        }
+        Ok(())
+    }
+}
+
+/// What a config file puts in the database.
+#[derive(Debug)]
+pub struct Seed {
+    /// Clusters by name.
+    pub clusters: Vec<(String, Cluster)>,
+    /// Projects.
+    pub projects: Vec<Project>,
+    /// Environments (naming clusters of the file, or `local`).
+    pub environments: Vec<Environment>,
 }
 
 impl ClusterConfig {
@@ -228,10 +263,6 @@ pub fn import_kubeconfig(path: &Path, context: Option<&str>) -> anyhow::Result<C
 mod tests {
     use super::*;
 
-    fn local() -> Cluster {
-        Cluster { api_url: "https://127.0.0.1:1".into(), token: "t".into(), ca_pem: String::new() }
-    }
-
     #[test]
     fn parses_the_documented_example() {
         let dir = tempfile::tempdir().unwrap();
@@ -265,12 +296,13 @@ mod tests {
         );
         let config: FileConfig = toml::from_str(&text).unwrap();
         assert!(config.demo);
-        let projects = config.projects(&local()).unwrap();
-        let envs = &projects[0].environments;
-        assert_eq!(envs[0].cluster.token, "s3cret");
+        let seed = config.resolve().unwrap();
+        assert_eq!(seed.clusters[0].1.token, "s3cret");
+        let envs = &seed.environments;
+        assert_eq!(envs[0].cluster, "production");
         assert_eq!(envs[0].slug, "review-app");
         assert_eq!(envs[0].command, DEFAULT_COMMAND);
-        assert_eq!(envs[1].cluster.api_url, "https://127.0.0.1:1");
+        assert_eq!(envs[1].cluster, "local");
         assert_eq!(envs[1].command, ["sh"]);
     }
 
@@ -283,7 +315,7 @@ mod tests {
             "unknown_key = 1\n",
         ] {
             let parsed: Result<FileConfig, _> = toml::from_str(bad);
-            assert!(parsed.map_err(anyhow::Error::from).and_then(|c| c.projects(&local())).is_err(), "{bad}");
+            assert!(parsed.map_err(anyhow::Error::from).and_then(|c| c.resolve()).is_err(), "{bad}");
         }
     }
 

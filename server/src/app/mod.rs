@@ -7,10 +7,18 @@
 //! pod and container the query names (`?pod=&container=`), by default the
 //! first container of the first Running pod, as GitLab's `Channel` settings.
 //! `…/-/jobs/<id>/terminal.ws/authorize` answers a running job's runner
-//! session ([`jobs`]). Users, login and roles come later; for now the demo
-//! user is implicit.
+//! session ([`jobs`]). Only signed-in users with the role it takes are
+//! authorized ([`App::check_access`]); every first authorize is recorded in
+//! the audit log.
+//!
+//! Everything lives in the database ([`db`]): users and memberships
+//! ([`users`]), projects, environments, clusters, application settings and
+//! the audit log, managed through GitLab-named `/api/v4` endpoints
+//! ([`admin`]). The config file ([`config_file`]) and the demo seed it.
 
+pub mod admin;
 pub mod config_file;
+pub mod db;
 pub mod discovery;
 pub mod jobs;
 pub mod users;
@@ -19,10 +27,10 @@ use crate::jwt::{JwtError, WorkhorseSecret};
 use crate::routes::TerminalKind;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use discovery::{Cluster, Terminal};
-use serde::Serialize;
+use shared::api::{AUDIT_ID_HEADER, AuditOutcome, EnvironmentJson, ProjectJson};
 use shared::channel::{API_REQUEST_HEADER, AuthorizeResponse, ChannelSettings, WORKHORSE_CONTENT_TYPE};
 use std::sync::Arc;
 
@@ -37,25 +45,7 @@ pub const DEFAULT_COMMAND: [&str; 3] = [
     "export TERM=xterm-256color; if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi",
 ];
 
-/// A project and its environments.
-#[derive(Debug, Clone)]
-pub struct Project {
-    /// Numeric id, as in `/api/v4/projects/:id`.
-    pub id: u64,
-    /// Full path, `namespace/project`.
-    pub path: String,
-    /// Environments.
-    pub environments: Vec<Environment>,
-}
-
-impl Project {
-    /// GitLab's `full_path_slug`: lowercase, every run of other characters
-    /// than `a-z0-9` as one `-`, no leading or trailing `-`
-    /// (`$CI_PROJECT_PATH_SLUG`), e.g. `demo/shop` → `demo-shop`.
-    pub fn path_slug(&self) -> String {
-        slugify(&self.path)
-    }
-}
+pub use db::{Environment, Project};
 
 /// Lowercase, every run of characters other than `a-z0-9` as one `-`, no
 /// leading or trailing `-` (GitLab's `slugify`).
@@ -71,97 +61,108 @@ pub fn slugify(text: &str) -> String {
     slug.trim_matches('-').to_string()
 }
 
-/// An environment: where its pods are, and what a terminal runs.
-#[derive(Debug, Clone)]
-pub struct Environment {
-    /// Numeric id, unique across projects.
-    pub id: u64,
-    /// Name, e.g. `production`.
-    pub name: String,
-    /// Slug, e.g. `production` (`$CI_ENVIRONMENT_SLUG`).
-    pub slug: String,
-    /// The cluster its pods run in.
-    pub cluster: Cluster,
-    /// The Kubernetes namespace of its pods.
-    pub namespace: String,
-    /// The command a terminal execs.
-    pub command: Vec<String>,
-}
-
 /// The app's state.
 pub struct App {
     secret: WorkhorseSecret,
-    projects: Vec<Project>,
+    /// The cluster built into this process (environments name it `local`).
+    local: Cluster,
     /// CI jobs and the runner API.
     pub jobs: jobs::Jobs,
-    /// `terminal_max_session_time`: seconds, 0 = no limit; GitLab's
-    /// application setting, sent as the Channel's `MaxSessionTime`.
-    pub max_session_time: u64,
-    /// Users and memberships.
-    pub db: users::Database,
+    /// Users, memberships, projects, environments, clusters, settings and
+    /// the audit log.
+    pub db: db::Database,
+}
+
+/// A database failure, as a 503.
+fn db_error(e: impl std::fmt::Display) -> AppError {
+    AppError::Database(e.to_string())
 }
 
 impl App {
-    /// An app with these projects, verifying relay requests with `secret`.
-    pub fn new(secret: WorkhorseSecret, projects: Vec<Project>, runner_token: String, db: users::Database) -> App {
-        App { secret, projects, jobs: jobs::Jobs::new(runner_token), max_session_time: 0, db }
+    /// An app on `db`, verifying relay requests with `secret`; `local` is
+    /// the built-in cluster.
+    pub fn new(secret: WorkhorseSecret, local: Cluster, runner_token: String, db: db::Database) -> App {
+        App { secret, local, jobs: jobs::Jobs::new(runner_token), db }
+    }
+
+    /// The signed-in user, if any.
+    pub async fn signed_in(&self, session: Option<&tower_sessions::Session>) -> Result<Option<users::User>, AppError> {
+        let Some(session) = session else { return Ok(None) };
+        let Some(name) = users::current_username(session).await else { return Ok(None) };
+        self.db.user(&name).await.map_err(db_error)
+    }
+
+    /// The signed-in user, who must be an admin: 401 when nobody is signed
+    /// in, 403 otherwise.
+    pub async fn require_admin(&self, session: Option<&tower_sessions::Session>) -> Result<users::User, AppError> {
+        match self.signed_in(session).await? {
+            None => Err(AppError::Unauthenticated),
+            Some(user) if user.admin => Ok(user),
+            Some(_) => Err(AppError::Forbidden("403 Forbidden: only administrators may do this".into())),
+        }
     }
 
     /// The signed-in user may act on `project` with at least `need` (admins
     /// always may): 401 when nobody is signed in, 404 when the user is not
     /// a member (they cannot see the project), 403 with the role it takes.
     pub async fn check_access(&self, session: Option<&tower_sessions::Session>, project: &str, need: users::Role) -> Result<users::User, AppError> {
-        let name = match session {
-            Some(session) => users::current_username(session).await,
-            None => None,
-        };
-        let user = match name {
-            Some(name) => self.db.user(&name).await.map_err(|e| AppError::Database(e.to_string()))?,
-            None => None,
-        };
-        let user = user.ok_or(AppError::Unauthenticated)?;
+        let user = self.signed_in(session).await?.ok_or(AppError::Unauthenticated)?;
         if user.admin {
             return Ok(user);
         }
-        match self.db.membership(&user.username, project).await.map_err(|e| AppError::Database(e.to_string()))? {
+        match self.db.membership(&user.username, project).await.map_err(db_error)? {
             None => Err(AppError::NotFound("project not found".into())),
             Some(role) if role < need => Err(AppError::Forbidden(format!("You need the {need:?} role on {project} to open this terminal"))),
             Some(_) => Ok(user),
         }
     }
 
-    /// The demo project `demo/shop` (id 1) with environment `production`
-    /// (id 1), whose pods are in the local cluster.
-    pub fn demo_project(local: &Cluster) -> Project {
-        let environment = Environment {
+    /// Stores the demo project `demo/shop` (id 1) with environment
+    /// `production` (id 1), whose pods are in the local cluster.
+    pub async fn seed_demo(db: &db::Database) -> sqlx::Result<()> {
+        db.put_project(&Project { id: 1, path: "demo/shop".into() }).await?;
+        db.put_environment(&Environment {
             id: 1,
+            project_id: 1,
             name: "production".into(),
             slug: "production".into(),
-            cluster: local.clone(),
+            cluster: db::LOCAL_CLUSTER.into(),
             namespace: crate::local_cluster::pods::DEMO_NAMESPACE.into(),
             command: DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect(),
-        };
-        Project { id: 1, path: "demo/shop".into(), environments: vec![environment] }
+        })
+        .await
     }
 
     /// A project by numeric id or by its full path (the API's `:id`,
-    /// e.g. `1` or `demo%2Fshop`).
-    pub fn project(&self, id_or_path: &str) -> Option<&Project> {
-        match id_or_path.parse::<u64>() {
-            Ok(id) => self.projects.iter().find(|p| p.id == id),
-            Err(_) => self.projects.iter().find(|p| p.path == id_or_path),
-        }
+    /// e.g. `1` or `demo%2Fshop`); 404 when there is none.
+    pub async fn project(&self, id_or_path: &str) -> Result<Project, AppError> {
+        self.db.project(id_or_path).await.map_err(db_error)?.ok_or_else(|| AppError::NotFound("404 Project Not Found".into()))
     }
 
-    fn environment(&self, project: &str, id: u64) -> Option<(&Project, &Environment)> {
-        let project = self.projects.iter().find(|p| p.path == project)?;
-        let env = project.environments.iter().find(|e| e.id == id)?;
-        Some((project, env))
+    /// A project's environment and the cluster it names; 404 when either is missing.
+    async fn environment(&self, project: &str, id: u64) -> Result<(Project, Environment, Cluster), AppError> {
+        let not_found = || AppError::NotFound("environment not found".into());
+        let project = self.db.project(project).await.map_err(db_error)?.ok_or_else(not_found)?;
+        let env = self.db.environment(project.id, id).await.map_err(db_error)?.ok_or_else(not_found)?;
+        let cluster = self.cluster(&env.cluster).await?;
+        Ok((project, env, cluster))
+    }
+
+    /// A cluster by name: `local`, or a stored one.
+    pub async fn cluster(&self, name: &str) -> Result<Cluster, AppError> {
+        if name == db::LOCAL_CLUSTER {
+            return Ok(self.local.clone());
+        }
+        self.db.cluster(name).await.map_err(db_error)?.ok_or_else(|| AppError::Cluster(format!("the environment's cluster {name:?} does not exist")))
     }
 
     /// The authorize endpoint (the dispatcher has classified the path). The
     /// query may name `pod` and `container`; by default the first container
     /// of the first pod, as in GitLab.
+    ///
+    /// A first authorize is recorded in the audit log, opened or refused,
+    /// and an opened one's entry id answered in [`AUDIT_ID_HEADER`];
+    /// re-authorizations (which carry that header) are not recorded.
     pub async fn authorize(
         &self,
         headers: &HeaderMap,
@@ -173,6 +174,44 @@ impl App {
     ) -> Result<Response, AppError> {
         let token = headers.get(API_REQUEST_HEADER).and_then(|v| v.to_str().ok());
         self.secret.verify(token).map_err(AppError::Unauthorized)?;
+        let target = match kind {
+            TerminalKind::Environment => format!("environment {id}"),
+            TerminalKind::Job => format!("job {id}"),
+        };
+        let mut audit = db::AuditStart { project: project.to_string(), target, ..Default::default() };
+        let result = self.channel(query, session, project, kind, id, &mut audit).await;
+        let response = |channel| ([(header::CONTENT_TYPE, WORKHORSE_CONTENT_TYPE)], Json(AuthorizeResponse { channel })).into_response();
+        if headers.contains_key(AUDIT_ID_HEADER) {
+            return result.map(response);
+        }
+        match result {
+            Ok(channel) => {
+                let audit_id = self.db.audit_start(&audit, AuditOutcome::Opened, None).await.map_err(db_error)?;
+                let mut response = response(channel);
+                response.headers_mut().insert(AUDIT_ID_HEADER, HeaderValue::from_str(&audit_id).map_err(db_error)?);
+                Ok(response)
+            }
+            Err(e) => {
+                let (_, reason) = e.status_and_message();
+                if let Err(db) = self.db.audit_start(&audit, AuditOutcome::Refused, Some(&reason)).await {
+                    tracing::error!(error = %db, "recording a refusal in the audit log failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The Channel settings for a terminal, filling in `audit` as it learns who and what.
+    async fn channel(
+        &self,
+        query: Option<&str>,
+        session: Option<&tower_sessions::Session>,
+        project: &str,
+        kind: TerminalKind,
+        id: u64,
+        audit: &mut db::AuditStart,
+    ) -> Result<ChannelSettings, AppError> {
+        audit.username = self.signed_in(session).await?.map(|u| u.username);
         if kind == TerminalKind::Job {
             // GitLab's `create_build_terminal`: may update the job (Developer+)
             // and started it.
@@ -187,14 +226,17 @@ impl App {
                 .and_then(|job| job.channel())
                 .ok_or(AppError::NotFound("the job is not running or has no terminal".into()))?;
             tracing::info!(project, job = id, "authorized a job terminal");
-            return Ok(([(header::CONTENT_TYPE, WORKHORSE_CONTENT_TYPE)], Json(AuthorizeResponse { channel })).into_response());
+            return Ok(channel);
         }
         self.check_access(session, project, users::Role::Maintainer).await?;
-        let (project, env) = self.environment(project, id).ok_or(AppError::NotFound("environment not found".into()))?;
-        let terminals = discovery::terminals(&env.cluster, &env.namespace, &project.path_slug(), &env.slug)
+        let (project, env, cluster) = self.environment(project, id).await?;
+        audit.target = format!("environment {}", env.name);
+        let terminals = discovery::terminals(&cluster, &env.namespace, &project.path_slug(), &env.slug)
             .await
             .map_err(AppError::Cluster)?;
         let wanted = Selection::from_query(query.unwrap_or(""));
+        audit.pod.clone_from(&wanted.pod);
+        audit.container.clone_from(&wanted.container);
         let terminal = match (&wanted.pod, &wanted.container) {
             (None, None) => terminals.first().ok_or(AppError::NotFound("no running pods for this environment".into()))?,
             (pod, container) => terminals
@@ -202,18 +244,20 @@ impl App {
                 .find(|t| pod.as_ref().is_none_or(|p| *p == t.pod) && container.as_ref().is_none_or(|c| *c == t.container))
                 .ok_or_else(|| AppError::NotFound(format!("{} is not a terminal of environment {} (anymore)", wanted.describe(), env.name)))?,
         };
-        let mut channel = channel_for(env, terminal).map_err(AppError::Cluster)?;
-        channel.max_session_time = self.max_session_time;
+        audit.pod = Some(terminal.pod.clone());
+        audit.container = Some(terminal.container.clone());
+        let mut channel = channel_for(&env, &cluster, terminal).map_err(AppError::Cluster)?;
+        channel.max_session_time = self.db.max_session_time().await.map_err(db_error)?;
         tracing::info!(project = project.path, environment = env.name, pod = terminal.pod, container = terminal.container, "authorized a terminal");
-        Ok(([(header::CONTENT_TYPE, WORKHORSE_CONTENT_TYPE)], Json(AuthorizeResponse { channel })).into_response())
+        Ok(channel)
     }
 
     /// `GET /<project>/-/environments/<id>/terminals.json`: the environment's
     /// terminals (pod, container, created_at), or why they cannot be listed.
     pub async fn terminals(&self, session: Option<&tower_sessions::Session>, project: &str, id: u64) -> Result<Response, AppError> {
         self.check_access(session, project, users::Role::Maintainer).await?;
-        let (project, env) = self.environment(project, id).ok_or(AppError::NotFound("environment not found".into()))?;
-        let terminals = discovery::terminals(&env.cluster, &env.namespace, &project.path_slug(), &env.slug)
+        let (project, env, cluster) = self.environment(project, id).await?;
+        let terminals = discovery::terminals(&cluster, &env.namespace, &project.path_slug(), &env.slug)
             .await
             .map_err(AppError::Cluster)?;
         Ok(Json(terminals).into_response())
@@ -256,8 +300,8 @@ impl Selection {
 
 /// The Channel settings for a terminal, as Rails' `terminals_for_pod` +
 /// `add_terminal_auth` build them.
-fn channel_for(env: &Environment, terminal: &Terminal) -> Result<ChannelSettings, String> {
-    let mut url = url::Url::parse(&env.cluster.api_url).map_err(|e| format!("cluster API URL: {e}"))?;
+fn channel_for(env: &Environment, cluster: &Cluster, terminal: &Terminal) -> Result<ChannelSettings, String> {
+    let mut url = url::Url::parse(&cluster.api_url).map_err(|e| format!("cluster API URL: {e}"))?;
     let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
     url.set_scheme(scheme).map_err(|()| "cluster API URL has no host".to_string())?;
     url.path_segments_mut()
@@ -277,8 +321,8 @@ fn channel_for(env: &Environment, terminal: &Terminal) -> Result<ChannelSettings
     Ok(ChannelSettings {
         subprotocols: shared::k8s::Protocol::DEFAULT_OFFER.iter().map(|p| p.name().to_string()).collect(),
         url: url.to_string(),
-        header: [("Authorization".to_string(), vec![format!("Bearer {}", env.cluster.token)])].into(),
-        ca_pem: env.cluster.ca_pem.clone(),
+        header: [("Authorization".to_string(), vec![format!("Bearer {}", cluster.token)])].into(),
+        ca_pem: cluster.ca_pem.clone(),
         max_session_time: 0,
     })
 }
@@ -296,139 +340,114 @@ pub enum AppError {
     Unauthenticated,
     /// 403, with the role it takes.
     Forbidden(String),
-    /// 503: the user database failed.
+    /// 400, with what is wrong with the input.
+    BadRequest(String),
+    /// 409, with what already exists.
+    Conflict(String),
+    /// 503: the database failed.
     Database(String),
+}
+
+impl AppError {
+    /// The HTTP status and the words for the person.
+    pub fn status_and_message(&self) -> (StatusCode, String) {
+        match self {
+            AppError::Unauthorized(e) => (StatusCode::UNAUTHORIZED, e.to_string()),
+            AppError::NotFound(what) => (StatusCode::NOT_FOUND, what.clone()),
+            AppError::Cluster(e) => (StatusCode::BAD_GATEWAY, e.clone()),
+            AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "401 Unauthorized: sign in first".to_string()),
+            AppError::Forbidden(why) => (StatusCode::FORBIDDEN, why.clone()),
+            AppError::BadRequest(why) => (StatusCode::BAD_REQUEST, why.clone()),
+            AppError::Conflict(why) => (StatusCode::CONFLICT, why.clone()),
+            AppError::Database(_) => (StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable".to_string()),
+        }
+    }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let (status, message) = match self {
-            AppError::Unauthorized(e) => (StatusCode::UNAUTHORIZED, e.to_string()),
-            AppError::NotFound(what) => (StatusCode::NOT_FOUND, what),
-            AppError::Cluster(e) => (StatusCode::BAD_GATEWAY, e),
-            AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "Sign in to open this terminal".to_string()),
-            AppError::Forbidden(why) => (StatusCode::FORBIDDEN, why),
-            AppError::Database(e) => {
-                tracing::error!(error = e, "user database failed");
-                (StatusCode::SERVICE_UNAVAILABLE, "the user database is unavailable".to_string())
-            }
-        };
+        if let AppError::Database(e) = &self {
+            tracing::error!(error = e, "database failed");
+        }
+        let (status, message) = self.status_and_message();
         tracing::info!(status = status.as_u16(), %message, "app refused");
         (status, Json(serde_json::json!({ "message": message }))).into_response()
     }
 }
 
-/// One project in `GET /api/v4/projects`.
-#[derive(Debug, Serialize)]
-pub struct ProjectJson {
-    /// Id.
-    pub id: u64,
-    /// `namespace/project`.
-    pub path_with_namespace: String,
-}
-
-/// One environment in `GET /api/v4/projects/:id/environments`.
-#[derive(Debug, Serialize)]
-pub struct EnvironmentJson {
-    /// Id.
-    pub id: u64,
-    /// Name.
-    pub name: String,
-    /// Slug.
-    pub slug: String,
-    /// Always `available` here.
-    pub state: &'static str,
-    /// The environment's terminal page.
-    pub terminal_path: String,
-}
-
-/// `GET /api/v4/projects`.
-pub async fn list_projects(State(app): State<Arc<App>>) -> Json<Vec<ProjectJson>> {
-    Json(app.projects.iter().map(|p| ProjectJson { id: p.id, path_with_namespace: p.path.clone() }).collect())
-}
-
-/// `GET /api/v4/projects/:id/environments`.
-pub async fn list_environments(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    let Some(project) = app.project(&id) else {
-        return (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "404 Project Not Found"}))).into_response();
-    };
-    let envs = project
-        .environments
-        .iter()
-        .map(|e| EnvironmentJson {
-            id: e.id,
-            name: e.name.clone(),
-            slug: e.slug.clone(),
-            state: "available",
-            terminal_path: format!("/{}/-/environments/{}/terminal", project.path, e.id),
-        })
-        .collect::<Vec<_>>();
-    Json(envs).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slugs_like_gitlab() {
-        let p = |path: &str| Project { id: 1, path: path.into(), environments: vec![] }.path_slug();
-        assert_eq!(p("demo/shop"), "demo-shop");
-        assert_eq!(p("Group/Sub.Group/my_app"), "group-sub-group-my-app");
+/// The signed-in user's view of `GET /api/v4/projects`: every project for
+/// admins, the projects they are a member of for others; 401 signed out.
+pub async fn list_projects(State(app): State<Arc<App>>, session: tower_sessions::Session) -> Result<Json<Vec<ProjectJson>>, AppError> {
+    let user = app.signed_in(Some(&session)).await?.ok_or(AppError::Unauthenticated)?;
+    let mut visible = Vec::new();
+    for p in app.db.projects().await.map_err(db_error)? {
+        if user.admin || app.db.membership(&user.username, &p.path).await.map_err(db_error)?.is_some() {
+            visible.push(ProjectJson { id: p.id, path_with_namespace: p.path });
+        }
     }
+    Ok(Json(visible))
+}
 
-    #[test]
-    fn channel_like_rails_builds_it() {
-        let env = Environment {
-            id: 1,
-            name: "production".into(),
-            slug: "production".into(),
-            cluster: Cluster { api_url: "https://127.0.0.1:6443".into(), token: "t0k".into(), ca_pem: "PEM".into() },
-            namespace: "ns".into(),
-            command: DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect(),
-        };
-        let terminal = Terminal { pod: "web-1".into(), container: "app".into(), created_at: None };
-        let c = channel_for(&env, &terminal).unwrap();
-        assert_eq!(
-            c.url,
-            "wss://127.0.0.1:6443/api/v1/namespaces/ns/pods/web-1/exec?container=app&stderr=true&stdin=true&stdout=true&tty=true&command=sh&command=-c&command=export+TERM%3Dxterm-256color%3B+if+command+-v+bash+%3E%2Fdev%2Fnull+2%3E%261%3B+then+exec+bash%3B+else+exec+sh%3B+fi"
-        );
-        assert_eq!(c.header["Authorization"], ["Bearer t0k"]);
-        assert_eq!(c.subprotocols, ["v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io"]);
-        assert_eq!(c.validate(), Ok(()));
+/// The JSON of an environment.
+pub fn environment_json(project: &Project, e: Environment) -> EnvironmentJson {
+    EnvironmentJson {
+        terminal_path: format!("/{}/-/environments/{}/terminal", project.path, e.id),
+        id: e.id,
+        name: e.name,
+        slug: e.slug,
+        state: "available".into(),
+        cluster: e.cluster,
+        namespace: e.namespace,
     }
 }
 
-/// `POST /api/v4/projects/:id/jobs`: queues a job.
+/// `GET /api/v4/projects/:id/environments`: for members (Guest+) and admins.
+pub async fn list_environments(
+    State(app): State<Arc<App>>,
+    session: tower_sessions::Session,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<EnvironmentJson>>, AppError> {
+    let project = app.project(&id).await?;
+    app.check_access(Some(&session), &project.path, users::Role::Guest).await?;
+    let envs = app.db.environments(project.id).await.map_err(db_error)?;
+    Ok(Json(envs.into_iter().map(|e| environment_json(&project, e)).collect()))
+}
+
+/// `POST /api/v4/projects/:id/jobs`: queues a job (Developer+).
 pub async fn create_job(
     State(app): State<Arc<App>>,
     session: tower_sessions::Session,
     Path(id): Path<String>,
     Json(new): Json<jobs::NewJob>,
-) -> Response {
-    let Some(project) = app.project(&id) else {
-        return (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "404 Project Not Found"}))).into_response();
-    };
-    let user = match app.check_access(Some(&session), &project.path, users::Role::Developer).await {
-        Ok(user) => user,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, AppError> {
+    let project = app.project(&id).await?;
+    let user = app.check_access(Some(&session), &project.path, users::Role::Developer).await?;
     let job = app.jobs.create(project.id, &project.path, &user.username, new);
-    (StatusCode::CREATED, Json(job.to_json())).into_response()
+    Ok((StatusCode::CREATED, Json(job.to_json())).into_response())
 }
 
-/// `GET /api/v4/projects/:id/jobs`.
-pub async fn list_jobs(State(app): State<Arc<App>>, Path(id): Path<String>) -> Json<Vec<jobs::JobJson>> {
-    let jobs = app.project(&id).map(|p| app.jobs.of_project(p.id)).unwrap_or_default();
-    Json(jobs.iter().map(jobs::Job::to_json).collect())
+/// `GET /api/v4/projects/:id/jobs`: for members (Guest+) and admins.
+pub async fn list_jobs(
+    State(app): State<Arc<App>>,
+    session: tower_sessions::Session,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<jobs::JobJson>>, AppError> {
+    let project = app.project(&id).await?;
+    app.check_access(Some(&session), &project.path, users::Role::Guest).await?;
+    Ok(Json(app.jobs.of_project(project.id).iter().map(jobs::Job::to_json).collect()))
 }
 
-/// `GET /api/v4/projects/:id/jobs/:job_id`.
-pub async fn get_job(State(app): State<Arc<App>>, Path((id, job_id)): Path<(String, u64)>) -> Response {
-    let project_id = app.project(&id).map(|p| p.id);
-    match app.jobs.get(job_id).filter(|j| Some(j.project_id) == project_id) {
-        Some(job) => Json(job.to_json()).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "404 Job Not Found"}))).into_response(),
+/// `GET /api/v4/projects/:id/jobs/:job_id`: for members (Guest+) and admins.
+pub async fn get_job(
+    State(app): State<Arc<App>>,
+    session: tower_sessions::Session,
+    Path((id, job_id)): Path<(String, u64)>,
+) -> Result<Json<jobs::JobJson>, AppError> {
+    let project = app.project(&id).await?;
+    app.check_access(Some(&session), &project.path, users::Role::Guest).await?;
+    match app.jobs.get(job_id).filter(|j| j.project_id == project.id) {
+        Some(job) => Ok(Json(job.to_json())),
+        None => Err(AppError::NotFound("404 Job Not Found".into())),
     }
 }
 
@@ -441,3 +460,39 @@ pub async fn request_job(State(app): State<Arc<App>>, Json(request): Json<jobs::
 pub async fn update_job(State(app): State<Arc<App>>, Path(id): Path<u64>, Json(update): Json<jobs::JobUpdate>) -> Response {
     app.jobs.update(id, update)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_like_gitlab() {
+        let p = |path: &str| Project { id: 1, path: path.into() }.path_slug();
+        assert_eq!(p("demo/shop"), "demo-shop");
+        assert_eq!(p("Group/Sub.Group/my_app"), "group-sub-group-my-app");
+    }
+
+    #[test]
+    fn channel_like_rails_builds_it() {
+        let cluster = Cluster { api_url: "https://127.0.0.1:6443".into(), token: "t0k".into(), ca_pem: "PEM".into() };
+        let env = Environment {
+            id: 1,
+            project_id: 1,
+            name: "production".into(),
+            slug: "production".into(),
+            cluster: "prod".into(),
+            namespace: "ns".into(),
+            command: DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect(),
+        };
+        let terminal = Terminal { pod: "web-1".into(), container: "app".into(), created_at: None };
+        let c = channel_for(&env, &cluster, &terminal).unwrap();
+        assert_eq!(
+            c.url,
+            "wss://127.0.0.1:6443/api/v1/namespaces/ns/pods/web-1/exec?container=app&stderr=true&stdin=true&stdout=true&tty=true&command=sh&command=-c&command=export+TERM%3Dxterm-256color%3B+if+command+-v+bash+%3E%2Fdev%2Fnull+2%3E%261%3B+then+exec+bash%3B+else+exec+sh%3B+fi"
+        );
+        assert_eq!(c.header["Authorization"], ["Bearer t0k"]);
+        assert_eq!(c.subprotocols, ["v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io"]);
+        assert_eq!(c.validate(), Ok(()));
+    }
+}
+

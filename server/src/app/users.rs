@@ -1,16 +1,15 @@
 //! Users, sign-in and sessions, in GitLab Rails' role.
 //!
-//! - Users and their project memberships live in a real database: a SQLite
-//!   file in the data dir by default, PostgreSQL with a `postgres://` URL
-//!   (so several app processes can share them) — [`Database`].
+//! - Users and their project memberships live in the app's database
+//!   ([`super::db`]).
 //! - Passwords are argon2 hashes. `POST /users/sign_in` (form fields
 //!   `username`, `password`, as GitLab's form has them) starts a session:
 //!   tower-sessions, stored in the same database, cookie `_porthole_session`
 //!   (HttpOnly, SameSite=Lax, Secure when configured). Failed sign-ins are
 //!   limited per user and per address ([`SignInLimiter`]).
 //! - `POST /users/sign_out` ends it; `GET /api/v4/user` says who is signed in.
-//! - Roles are GitLab's access levels ([`Role`]). Checking them in
-//!   authorize is the next step; today memberships are only recorded.
+//! - Roles are GitLab's access levels ([`Role`]); `App::check_access`
+//!   checks them.
 
 use argon2::password_hash::SaltString;
 use argon2::password_hash::rand_core::OsRng;
@@ -62,93 +61,7 @@ impl Role {
     }
 }
 
-/// The app's database.
-#[derive(Debug, Clone)]
-pub enum Database {
-    /// A SQLite file.
-    Sqlite(sqlx::SqlitePool),
-    /// A PostgreSQL database.
-    Postgres(sqlx::PgPool),
-}
-
-/// Runs the same query on whichever pool (both accept `$1` placeholders).
-macro_rules! on_pool {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            Database::Sqlite($pool) => $body,
-            Database::Postgres($pool) => $body,
-        }
-    };
-}
-
-/// A user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    /// Username.
-    pub username: String,
-    /// Argon2 PHC string.
-    pub password_hash: String,
-    /// Admins may do anything.
-    pub admin: bool,
-}
-
-impl Database {
-    /// Connects to `url` (`sqlite://…` or `postgres://…`) and creates the
-    /// tables it needs.
-    pub async fn connect(url: &str) -> anyhow::Result<Database> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Database::Postgres(sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(url).await?)
-        } else {
-            use std::str::FromStr;
-            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
-            Database::Sqlite(sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).connect_with(options).await?)
-        };
-        for ddl in [
-            "CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, admin BIGINT NOT NULL DEFAULT 0)",
-            "CREATE TABLE IF NOT EXISTS memberships (username TEXT NOT NULL, project TEXT NOT NULL, access_level BIGINT NOT NULL, PRIMARY KEY (username, project))",
-        ] {
-            on_pool!(&db, pool => sqlx::query(ddl).execute(pool).await.map(drop))?;
-        }
-        Ok(db)
-    }
-
-    /// A user by name.
-    pub async fn user(&self, username: &str) -> sqlx::Result<Option<User>> {
-        let sql = "SELECT username, password_hash, admin FROM users WHERE username = $1";
-        let row: Option<(String, String, i64)> = on_pool!(self, pool => sqlx::query_as(sql).bind(username).fetch_optional(pool).await)?;
-        Ok(row.map(|(username, password_hash, admin)| User { username, password_hash, admin: admin != 0 }))
-    }
-
-    /// Creates a user, or when `replace` sets its password and admin flag;
-    /// returns whether anything was written.
-    pub async fn put_user(&self, username: &str, password: &str, admin: bool, replace: bool) -> anyhow::Result<bool> {
-        if !replace && self.user(username).await?.is_some() {
-            return Ok(false);
-        }
-        let hash = hash_password(password.to_string()).await?;
-        let sql = "INSERT INTO users (username, password_hash, admin) VALUES ($1, $2, $3) \
-                   ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, admin = excluded.admin";
-        on_pool!(self, pool => sqlx::query(sql).bind(username).bind(&hash).bind(i64::from(admin)).execute(pool).await.map(drop))?;
-        Ok(true)
-    }
-
-    /// Sets a user's role in a project.
-    pub async fn set_membership(&self, username: &str, project: &str, role: Role) -> sqlx::Result<()> {
-        let sql = "INSERT INTO memberships (username, project, access_level) VALUES ($1, $2, $3) \
-                   ON CONFLICT (username, project) DO UPDATE SET access_level = excluded.access_level";
-        on_pool!(self, pool => sqlx::query(sql).bind(username).bind(project).bind(role.access_level()).execute(pool).await.map(drop))?;
-        Ok(())
-    }
-
-    /// A user's role in a project, if a member.
-    pub async fn membership(&self, username: &str, project: &str) -> sqlx::Result<Option<Role>> {
-        let sql = "SELECT access_level FROM memberships WHERE username = $1 AND project = $2";
-        let row: Option<(i64,)> = on_pool!(self, pool => sqlx::query_as(sql).bind(username).bind(project).fetch_optional(pool).await)?;
-        Ok(row.and_then(|(level,)| Role::from_access_level(level)))
-    }
-}
+pub use super::db::{Database, User};
 
 /// An argon2id hash (PHC string) of `password`, computed off the async threads.
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
@@ -309,6 +222,16 @@ pub async fn create_demo_users(db: &Database, password: Option<&str>) -> anyhow:
     db.set_membership("maintainer", "demo/shop", Role::Maintainer).await?;
     db.set_membership("developer", "demo/shop", Role::Developer).await?;
     Ok(generated.filter(|_| created))
+}
+
+/// Creates the admin `root` with `password` unless a user `root` exists
+/// (GitLab's first start with `GITLAB_ROOT_PASSWORD`).
+pub async fn create_initial_root(db: &Database, password: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(password.chars().count() >= 8, "the initial root password must have at least 8 characters");
+    if db.put_user("root", password, true, false).await? {
+        println!("created the admin user root");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 use super::RelayError;
 use crate::jwt::WorkhorseSecret;
 use axum::http::{HeaderMap, HeaderName, StatusCode, request::Parts};
+use shared::api::{AUDIT_ID_HEADER, SessionEnded};
 use shared::channel::{API_REQUEST_HEADER, AuthorizeResponse, ChannelSettings, WORKHORSE_CONTENT_TYPE};
 use std::time::Duration;
 
@@ -50,6 +51,25 @@ impl AuthorizeRequest {
     pub fn new(parts: &Parts) -> AuthorizeRequest {
         AuthorizeRequest { uri: parts.uri.clone(), headers: forwarded_headers(&parts.headers) }
     }
+
+    /// The same request, marked as a re-authorization of the session the
+    /// app recorded as `audit_id` (so the app records no new one).
+    pub fn again(&self, audit_id: Option<&str>) -> AuthorizeRequest {
+        let mut again = self.clone();
+        if let Some(value) = audit_id.and_then(|id| http::HeaderValue::from_str(id).ok()) {
+            again.headers.insert(AUDIT_ID_HEADER, value);
+        }
+        again
+    }
+}
+
+/// A successful authorize answer.
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    /// The Channel settings.
+    pub channel: ChannelSettings,
+    /// The app's audit log entry for this session ([`AUDIT_ID_HEADER`]).
+    pub audit_id: Option<String>,
 }
 
 /// Calls the app's authorize endpoint.
@@ -73,7 +93,7 @@ impl Authorizer {
     }
 
     /// The Channel settings for the browser request `request`, or the app's refusal.
-    pub async fn authorize(&self, request: &AuthorizeRequest) -> Result<ChannelSettings, RelayError> {
+    pub async fn authorize(&self, request: &AuthorizeRequest) -> Result<Authorized, RelayError> {
         let mut url = self.app_url.clone();
         url.set_path(&format!("{}/authorize", request.uri.path()));
         url.set_query(request.uri.query());
@@ -87,6 +107,7 @@ impl Authorizer {
             .await
             .map_err(|e| RelayError::AuthorizeUnreachable(e.to_string()))?;
         let status = response.status();
+        let audit_id = response.headers().get(AUDIT_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
         let content_type = response.headers().get(http::header::CONTENT_TYPE).cloned();
         let is_authorization = status == StatusCode::OK
             && content_type.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(WORKHORSE_CONTENT_TYPE));
@@ -97,7 +118,21 @@ impl Authorizer {
         }
         let parsed: AuthorizeResponse =
             serde_json::from_slice(&body).map_err(|e| RelayError::InvalidChannel(format!("authorize answer: {e}")))?;
-        Ok(parsed.channel)
+        Ok(Authorized { channel: parsed.channel, audit_id })
+    }
+
+    /// Tells the app how the session recorded as `audit_id` ended
+    /// (`POST /api/v4/internal/terminal_sessions/:id`); failures are logged.
+    pub async fn report_end(&self, audit_id: &str, ended: &SessionEnded) {
+        let mut url = self.app_url.clone();
+        url.set_path(&format!("/api/v4/internal/terminal_sessions/{audit_id}"));
+        url.set_query(None);
+        let sent = self.http.post(url).header(API_REQUEST_HEADER, self.secret.sign()).json(ended).send().await;
+        match sent {
+            Ok(response) if response.status().is_success() => {}
+            Ok(response) => tracing::warn!(status = response.status().as_u16(), "the app did not record the session's end"),
+            Err(e) => tracing::warn!(error = %e, "reporting the session's end failed"),
+        }
     }
 }
 
@@ -115,8 +150,9 @@ fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in headers {
         let n = name.as_str();
-        // `Gitlab-Workhorse*` headers are the relay's to set, never the browser's.
-        if n.starts_with("gitlab-workhorse") || DROPPED_HEADERS.contains(&n) || named_by_connection.iter().any(|c| c == n) {
+        // `Gitlab-Workhorse*` and `Porthole-*` headers are the relay's to
+        // set, never the browser's (a forged audit id would hide a session).
+        if n.starts_with("gitlab-workhorse") || n.starts_with("porthole-") || DROPPED_HEADERS.contains(&n) || named_by_connection.iter().any(|c| c == n) {
             continue;
         }
         out.append(HeaderName::from(name), value.clone());
@@ -153,6 +189,7 @@ mod tests {
             ("accept-encoding", "gzip"),
             ("host", "example"),
             ("gitlab-workhorse-api-request", "forged"),
+            ("porthole-audit-id", "forged"),
         ] {
             h.append(HeaderName::from_static(k), v.parse().unwrap());
         }

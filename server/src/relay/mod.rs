@@ -6,7 +6,9 @@
 //! 2. ask the app to authorize ([`authorize`]): its refusal goes back as is;
 //! 3. validate the Channel settings (500);
 //! 4. dial the upstream with the Channel's URL, headers and CA ([`dial`], 502);
-//! 5. only then upgrade the browser, and relay frames ([`session`]).
+//! 5. only then upgrade the browser, and relay frames ([`session`]);
+//! 6. report how it ended (bytes each way, close code, reason, exit status)
+//!    to the app's audit log, under the id the authorize answer gave.
 //!
 //! The relay keeps nothing between requests; everything comes from the
 //! authorize answer, and the upstream URL and its credentials never reach
@@ -146,8 +148,13 @@ impl Relay {
         let initial_size = TerminalSize::from_query(parts.uri.query().unwrap_or("")).map_err(RelayError::BadSize)?;
 
         let request = authorize::AuthorizeRequest::new(&parts);
-        let channel = self.authorizer.authorize(&request).await?;
-        channel.validate().map_err(|e| RelayError::InvalidChannel(e.to_string()))?;
+        let authorized = self.authorizer.authorize(&request).await?;
+        let audit = Audit { authorizer: self.authorizer.clone(), id: authorized.audit_id.clone() };
+        let channel = authorized.channel;
+        if let Err(e) = channel.validate() {
+            audit.ended(session::End::Failed("invalid channel settings".into()), session::Traffic::default());
+            return Err(RelayError::InvalidChannel(e.to_string()));
+        }
 
         let upgrade = match browser_protocol {
             Some(name) => upgrade.protocols([name]),
@@ -162,9 +169,17 @@ impl Relay {
             Err(RelayError::Dial(e)) if browser_codec == BrowserCodec::Porthole => {
                 tracing::warn!(error = e.detail, "dialing the upstream failed; telling the browser");
                 let end = session::End::Unreachable(e.public);
+                audit.ended(end.clone(), session::Traffic::default());
                 return Ok(upgrade.on_upgrade(move |socket| session::refuse(socket, browser_codec, end)));
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                let why = match &e {
+                    RelayError::Dial(d) => d.public.clone(),
+                    other => format!("{other:?}"),
+                };
+                audit.ended(session::End::Unreachable(why), session::Traffic::default());
+                return Err(e);
+            }
         };
         let (pod, container) = kube_target(&channel.url);
         tracing::info!(path = parts.uri.path(), ?browser_codec, ?upstream_codec, pod, container, "terminal connected");
@@ -177,10 +192,38 @@ impl Relay {
             ping_interval: self.ping_interval,
         };
         let shutdown = self.shutdown.clone();
+        let request = request.again(audit.id.as_deref());
         let recheck = session::Recheck { authorizer: self.authorizer.clone(), request, channel, interval: self.reauthorize_interval };
         Ok(upgrade.on_upgrade(move |socket| async move {
-            session::run(socket, upstream, browser_codec, upstream_codec, info, recheck, shutdown).await;
+            let (end, traffic) = session::run(socket, upstream, browser_codec, upstream_codec, info, recheck, shutdown).await;
+            audit.ended(end, traffic);
         }))
+    }
+}
+
+/// Where the app recorded this session, to report its end to.
+struct Audit {
+    authorizer: authorize::Authorizer,
+    id: Option<String>,
+}
+
+impl Audit {
+    /// Reports the end in the background (the session is over either way).
+    fn ended(&self, end: session::End, traffic: session::Traffic) {
+        let Some(id) = self.id.clone() else { return };
+        let (code, reason) = end.close();
+        let ended = shared::api::SessionEnded {
+            bytes_in: traffic.bytes_in,
+            bytes_out: traffic.bytes_out,
+            close_code: code.code(),
+            reason,
+            exit_code: match end {
+                session::End::Exited(code) => Some(code),
+                _ => None,
+            },
+        };
+        let authorizer = self.authorizer.clone();
+        tokio::spawn(async move { authorizer.report_end(&id, &ended).await });
     }
 }
 

@@ -8,7 +8,8 @@
 //!   It also pings the browser every `ping_interval`.
 //! - Upstream (browser → upstream): keystrokes to stdin, resizes, acks.
 //! - Every `reauthorize_interval` the relay asks authorize again: a refusal
-//!   ends the session (4004), different Channel settings too (4005).
+//!   ends the session (4004), different Channel settings too (4005); a new
+//!   `MaxSessionTime` alone applies at once (4006 when already past it).
 //! - Whichever ends first (exit status, a closed or broken side, a protocol
 //!   error, the max session time, re-authorization, shutdown) decides the
 //!   [`End`]; then the
@@ -55,6 +56,19 @@ pub struct SessionInfo {
     pub max_session_time: u64,
     /// How often to ping the browser.
     pub ping_interval: Duration,
+}
+
+impl SessionInfo {
+    /// The `connected` message, with the end time under a `MaxSessionTime`
+    /// of `max` seconds (0 = none) counted from `started`.
+    fn connected(&self, started: SystemTime, max: u64) -> ServerMessage {
+        let expires_at = (max > 0)
+            .then(|| started.checked_add(Duration::from_secs(max)))
+            .flatten()
+            .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        ServerMessage::Connected { pod: self.pod.clone(), container: self.container.clone(), expires_at }
+    }
 }
 
 /// How a session ended.
@@ -133,14 +147,61 @@ pub struct Recheck {
     pub interval: Duration,
 }
 
+/// Bytes relayed in each direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Bytes typed (browser → terminal stdin).
+    pub bytes_in: u64,
+    /// Bytes of output (terminal → browser).
+    pub bytes_out: u64,
+}
+
+/// [`Traffic`], counted while the session runs.
+#[derive(Debug, Default)]
+struct Counters {
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+impl Counters {
+    fn total(&self) -> Traffic {
+        Traffic { bytes_in: self.bytes_in.load(Ordering::Relaxed), bytes_out: self.bytes_out.load(Ordering::Relaxed) }
+    }
+}
+
+/// The same Channel but for its `MaxSessionTime`.
+fn same_but_max_session_time(a: &shared::channel::ChannelSettings, b: &shared::channel::ChannelSettings) -> bool {
+    let strip = |c: &shared::channel::ChannelSettings| shared::channel::ChannelSettings { max_session_time: 0, ..c.clone() };
+    strip(a) == strip(b)
+}
+
 impl Recheck {
-    /// Asks every `interval`; resolves when the answer is not the same 200.
-    async fn watch(&self) -> End {
+    /// Ends the session at its `MaxSessionTime` (counted from `started`),
+    /// and asks authorize every `interval`; resolves when the time is up or
+    /// the answer is not the same 200. A changed `MaxSessionTime` alone is
+    /// the admin's new limit: a session already past it ends (4006), others
+    /// go on under it, and the browser hears the new end time on `limits`.
+    async fn watch(&self, started: tokio::time::Instant, limits: mpsc::Sender<u64>) -> End {
+        let mut max = self.channel.max_session_time;
+        let mut next_check = tokio::time::Instant::now() + self.interval;
         loop {
-            tokio::time::sleep(self.interval).await;
+            let deadline = (max > 0).then(|| started + Duration::from_secs(max));
+            tokio::select! {
+                () = sleep_until_some(deadline) => return End::Expired(max),
+                () = tokio::time::sleep_until(next_check) => {}
+            }
+            next_check += self.interval;
             let answer = tokio::time::timeout(Duration::from_secs(30), self.authorizer.authorize(&self.request)).await;
             match answer {
-                Ok(Ok(channel)) if channel == self.channel => {}
+                Ok(Ok(new)) if new.channel == self.channel || (new.channel.max_session_time == max && same_but_max_session_time(&new.channel, &self.channel)) => {}
+                Ok(Ok(new)) if same_but_max_session_time(&new.channel, &self.channel) => {
+                    max = new.channel.max_session_time;
+                    tracing::info!(max_session_time = max, "the maximum session time changed");
+                    if max > 0 && started.elapsed() >= Duration::from_secs(max) {
+                        return End::Expired(max);
+                    }
+                    let _ = limits.try_send(max);
+                }
                 Ok(Ok(_)) => return End::SettingsChanged,
                 Ok(Err(super::RelayError::Refused { status, .. })) => {
                     tracing::info!(status = status.as_u16(), "re-authorization refused");
@@ -161,6 +222,14 @@ impl Recheck {
             tokio::time::timeout(Duration::from_secs(10), self.authorizer.authorize(&self.request)).await,
             Ok(Err(super::RelayError::Refused { status, .. })) if status == http::StatusCode::NOT_FOUND
         )
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -204,7 +273,7 @@ type BrowserStream = SplitStream<WebSocket>;
 type UpstreamSink = SplitSink<Upstream, TungMessage>;
 type UpstreamStream = SplitStream<Upstream>;
 
-/// Runs a session to its end and returns how it ended.
+/// Runs a session to its end and returns how it ended and what it moved.
 pub async fn run(
     browser: WebSocket,
     upstream: Upstream,
@@ -213,10 +282,12 @@ pub async fn run(
     info: SessionInfo,
     recheck: Recheck,
     shutdown: Shutdown,
-) -> End {
+) -> (End, Traffic) {
     let (mut bsink, mut bstream) = browser.split();
     let (mut usink, mut ustream) = upstream.split();
     let started = SystemTime::now();
+    let started_instant = tokio::time::Instant::now();
+    let counters = Counters::default();
 
     let mut end = None;
     if let Some(frame) = info.initial_size.and_then(|size| upstream_codec.resize(size)) {
@@ -224,12 +295,7 @@ pub async fn run(
             end = Some(End::UpstreamError(e.to_string()));
         }
     }
-    let expires_at = (info.max_session_time > 0)
-        .then(|| started.checked_add(Duration::from_secs(info.max_session_time)))
-        .flatten()
-        .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let connected = ServerMessage::Connected { pod: info.pod.clone(), container: info.container.clone(), expires_at };
+    let connected = info.connected(started, info.max_session_time);
     if let Some(frame) = browser_codec.control(&connected) {
         if bsink.send(to_axum(frame)).await.is_err() {
             end = Some(End::BrowserGone);
@@ -240,20 +306,23 @@ pub async fn run(
     let end = match end {
         Some(end) => end,
         None => {
-            let deadline = async {
-                if info.max_session_time == 0 {
-                    std::future::pending::<()>().await;
-                }
-                tokio::time::sleep(Duration::from_secs(info.max_session_time)).await;
-            };
             let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE_FRAMES);
+            let (limits_tx, limits_rx) = mpsc::channel(4);
             let heard = Heard::new();
+            let browser = Downstream {
+                codec: browser_codec,
+                window: &window,
+                ping_interval: info.ping_interval,
+                heard: &heard,
+                counters: &counters,
+                limits: limits_rx,
+                connected: &|max| info.connected(started, max),
+            };
             tokio::select! {
-                end = downstream(&mut ustream, &mut bsink, upstream_codec, browser_codec, &window, info.ping_interval, &heard) => end,
-                end = read_browser(&mut bstream, input_tx, upstream_codec, browser_codec, &window, &heard) => end,
+                end = downstream(&mut ustream, &mut bsink, upstream_codec, browser) => end,
+                end = read_browser(&mut bstream, input_tx, upstream_codec, browser_codec, &window, &heard, &counters) => end,
                 end = write_upstream(&mut usink, input_rx) => end,
-                () = deadline => End::Expired(info.max_session_time),
-                end = recheck.watch() => end,
+                end = recheck.watch(started_instant, limits_tx) => end,
                 () = shutdown.wait() => End::Shutdown,
             }
         }
@@ -275,7 +344,7 @@ pub async fn run(
     } else {
         tell_browser(&mut bsink, &mut bstream, browser_codec, &end).await;
     }
-    end
+    (end, counters.total())
 }
 
 /// Sends the exit status and end reason, then a Close frame, and waits
@@ -302,16 +371,22 @@ async fn tell_browser(bsink: &mut BrowserSink, bstream: &mut BrowserStream, code
     .await;
 }
 
-/// Upstream → browser, with pings, until the upstream finishes or a side fails.
-async fn downstream(
-    ustream: &mut UpstreamStream,
-    bsink: &mut BrowserSink,
-    ucodec: UpstreamCodec,
-    bcodec: BrowserCodec,
-    window: &FlowWindow,
+/// What the downstream direction needs besides the sockets.
+struct Downstream<'a> {
+    codec: BrowserCodec,
+    window: &'a FlowWindow,
     ping_interval: Duration,
-    heard: &Heard,
-) -> End {
+    heard: &'a Heard,
+    counters: &'a Counters,
+    /// New `MaxSessionTime`s to tell the browser about.
+    limits: mpsc::Receiver<u64>,
+    /// The `connected` message for a `MaxSessionTime`.
+    connected: &'a (dyn Fn(u64) -> ServerMessage + Sync),
+}
+
+/// Upstream → browser, with pings, until the upstream finishes or a side fails.
+async fn downstream(ustream: &mut UpstreamStream, bsink: &mut BrowserSink, ucodec: UpstreamCodec, mut d: Downstream<'_>) -> End {
+    let Downstream { codec: bcodec, window, ping_interval, heard, .. } = d;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     loop {
         let open = window.is_open();
@@ -328,6 +403,13 @@ async fn downstream(
                 }
             }
             () = window.acked.notified(), if !open => {}
+            Some(max) = d.limits.recv() => {
+                if let Some(frame) = bcodec.control(&(d.connected)(max)) {
+                    if bsink.send(to_axum(frame)).await.is_err() {
+                        return End::BrowserGone;
+                    }
+                }
+            }
             msg = ustream.next(), if open => {
                 let msg = match msg {
                     None => return End::UpstreamClosed,
@@ -342,6 +424,7 @@ async fn downstream(
                 match ucodec.decode(frame) {
                     Ok(UpstreamEvent::Output(bytes)) => {
                         window.sent(bytes.len());
+                        d.counters.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                         let sent = tokio::time::timeout(BROWSER_WRITE_TIMEOUT, bsink.send(to_axum(bcodec.output(bytes)))).await;
                         if !matches!(sent, Ok(Ok(()))) {
                             return End::BrowserGone;
@@ -386,6 +469,7 @@ async fn read_browser(
     bcodec: BrowserCodec,
     window: &FlowWindow,
     heard: &Heard,
+    counters: &Counters,
 ) -> End {
     let queue = |frame| match input.try_send(frame) {
         Ok(()) => Ok(()),
@@ -403,7 +487,10 @@ async fn read_browser(
         heard.now();
         let Some(frame) = from_axum(msg) else { continue };
         let queued = match bcodec.decode(frame) {
-            Ok(BrowserEvent::Input(bytes)) => ucodec.stdin(&bytes).try_for_each(queue),
+            Ok(BrowserEvent::Input(bytes)) => {
+                counters.bytes_in.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                ucodec.stdin(&bytes).try_for_each(queue)
+            }
             Ok(BrowserEvent::Resize(size)) => ucodec.resize(size).map_or(Ok(()), queue),
             Ok(BrowserEvent::Ack(bytes)) => {
                 window.ack(bytes);

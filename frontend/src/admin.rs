@@ -1,0 +1,548 @@
+//! The admin area (`/admin`, GitLab's "Admin area"): the web terminal's
+//! settings, users, clusters, projects with their environments and members,
+//! and the audit log of terminal sessions.
+//!
+//! Everything here is `/api/v4` JSON, the [`shared::api`] types. The server
+//! decides who may see it: the page asks for the settings first and, when
+//! that is refused (403 for a non-admin, 401 signed out), shows nothing but
+//! the server's message.
+
+use crate::{FetchError, encode, get_json, send_json};
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use shared::api::{
+    ApplicationSettings, AuditEvent, AuditOutcome, ClusterJson, EnvironmentJson, MemberJson, NewCluster, NewEnvironment,
+    NewProject, NewUser, PlatformKubernetesAttributes, ProjectJson, SettingsUpdate, UserJson,
+};
+
+/// A list from the API, as [`LocalResource`] holds it.
+type Listed<T> = LocalResource<Result<Vec<T>, FetchError>>;
+
+/// GitLab's access levels and their role names, lowest first.
+const ROLES: [(i64, &str); 5] = [(10, "Guest"), (20, "Reporter"), (30, "Developer"), (40, "Maintainer"), (50, "Owner")];
+
+/// The role name of a GitLab access level (the level itself for one GitLab
+/// has no name for).
+fn role_name(access_level: i64) -> String {
+    ROLES
+        .iter()
+        .find(|(level, _)| *level == access_level)
+        .map_or_else(|| format!("Access level {access_level}"), |(_, name)| name.to_string())
+}
+
+/// Milliseconds since the epoch as a local date and time,
+/// `2025-01-31 14:05:09`.
+fn local_date_time(ms: u64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    format!(
+        "{}-{:02}-{:02} {:02}:{:02}:{:02}",
+        d.get_full_year(),
+        d.get_month() + 1,
+        d.get_date(),
+        d.get_hours(),
+        d.get_minutes(),
+        d.get_seconds()
+    )
+}
+
+/// Sends a form's request: `done` gets the answer, or `error` the app's
+/// message (cleared as the request goes out, so an old one does not linger).
+fn send<T: DeserializeOwned + 'static>(
+    method: &'static str,
+    url: String,
+    body: Option<serde_json::Value>,
+    error: WriteSignal<Option<String>>,
+    done: impl FnOnce(T) + 'static,
+) {
+    error.set(None);
+    leptos::task::spawn_local(async move {
+        match send_json::<T>(method, &url, body.as_ref()).await {
+            Ok(answer) => done(answer),
+            Err(e) => error.set(Some(e.to_string())),
+        }
+    });
+}
+
+/// What a resource shows: "Loading…" until it has loaded, then `show` of
+/// its value, or its error.
+fn loaded<T, V>(resource: LocalResource<Result<T, FetchError>>, show: impl Fn(T) -> V + Send + 'static) -> impl IntoView
+where
+    T: Clone + 'static,
+    V: IntoView + 'static,
+{
+    move || match resource.get() {
+        None => view! { <p class="notice">"Loading…"</p> }.into_any(),
+        Some(Err(e)) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
+        Some(Ok(value)) => show(value).into_any(),
+    }
+}
+
+/// A form's error, when there is one.
+#[component]
+fn FormError(error: ReadSignal<Option<String>>) -> impl IntoView {
+    move || error.get().map(|e| view! { <p class="notice error">{e}</p> })
+}
+
+/// The admin area. Loading the settings doubles as the admin check: whoever
+/// is refused them sees only why.
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    let settings = LocalResource::new(|| get_json::<ApplicationSettings>("/api/v4/application/settings"));
+    view! {
+        <div class="admin">
+            {move || match settings.get() {
+                None => view! { <p class="notice">"Loading…"</p> }.into_any(),
+                Some(Err(e)) if e.refusal => {
+                    view! { <p class="notice error" data-testid="admin-refused">{e.message}</p> }.into_any()
+                }
+                Some(Err(e)) => view! { <p class="notice error">{format!("Could not load the admin area: {e}")}</p> }.into_any(),
+                Some(Ok(settings)) => view! { <AdminSections settings=settings/> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+/// The admin area's sections, for an admin. The clusters are loaded here:
+/// the clusters section adds to them and every environment form picks one.
+#[component]
+fn AdminSections(settings: ApplicationSettings) -> impl IntoView {
+    let clusters: Listed<ClusterJson> = LocalResource::new(|| get_json("/api/v4/admin/clusters"));
+    view! {
+        <h1>"Admin area"</h1>
+        <SettingsSection settings=settings/>
+        <UsersSection/>
+        <ClustersSection clusters=clusters/>
+        <ProjectsSection clusters=clusters/>
+        <AuditSection/>
+    }
+}
+
+/// Settings › Web terminal: the maximum session time.
+#[component]
+fn SettingsSection(settings: ApplicationSettings) -> impl IntoView {
+    let max_time = RwSignal::new(settings.terminal_max_session_time.to_string());
+    let (saved, set_saved) = signal(false);
+    let (error, set_error) = signal(None::<String>);
+    let save = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        set_saved.set(false);
+        let Ok(seconds) = max_time.get_untracked().trim().parse::<u64>() else {
+            return set_error.set(Some("The maximum session time is a whole number of seconds.".into()));
+        };
+        let update = SettingsUpdate { terminal_max_session_time: Some(seconds) };
+        send("PUT", "/api/v4/application/settings".into(), Some(json!(update)), set_error, move |now: ApplicationSettings| {
+            // Show what the server kept, which is what sessions will get.
+            max_time.set(now.terminal_max_session_time.to_string());
+            set_saved.set(true);
+        });
+    };
+    view! {
+        <section data-testid="admin-settings">
+            <h2>"Settings › Web terminal"</h2>
+            <form on:submit=save>
+                <label>
+                    "Maximum session time (seconds, 0 = no limit)"
+                    <input
+                        type="number"
+                        name="terminal_max_session_time"
+                        min="0"
+                        step="1"
+                        required=true
+                        bind:value=max_time
+                        // "Saved." is about the value saved, not one being typed.
+                        on:input=move |_| set_saved.set(false)
+                    />
+                </label>
+                <button type="submit" class="primary">"Save changes"</button>
+            </form>
+            {move || saved.get().then(|| view! { <p class="notice" data-testid="settings-saved">"Saved."</p> })}
+            <FormError error=error/>
+        </section>
+    }
+}
+
+/// Users: who they are, whether they are admins; and a form for a new one.
+#[component]
+fn UsersSection() -> impl IntoView {
+    let users: Listed<UserJson> = LocalResource::new(|| get_json("/api/v4/users"));
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let admin = RwSignal::new(false);
+    let (error, set_error) = signal(None::<String>);
+    let add = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let user = NewUser { username: username.get_untracked(), password: password.get_untracked(), admin: admin.get_untracked() };
+        send("POST", "/api/v4/users".into(), Some(json!(user)), set_error, move |_: UserJson| {
+            username.set(String::new());
+            password.set(String::new());
+            admin.set(false);
+            users.refetch();
+        });
+    };
+    view! {
+        <section data-testid="admin-users">
+            <h2>"Users"</h2>
+            {loaded(users, |list| view! {
+                <table>
+                    <thead><tr><th>"Username"</th><th>"Admin"</th></tr></thead>
+                    <tbody>
+                        {list
+                            .into_iter()
+                            .map(|user| view! {
+                                <tr data-testid="user-row">
+                                    <td>{user.username}</td>
+                                    <td>{if user.is_admin { "yes" } else { "no" }}</td>
+                                </tr>
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            })}
+            <form on:submit=add>
+                <label>"Username" <input name="username" autocomplete="off" required=true bind:value=username/></label>
+                <label>
+                    "Password"
+                    <input name="password" type="password" autocomplete="new-password" required=true bind:value=password/>
+                </label>
+                <label class="check"><input name="admin" type="checkbox" bind:checked=admin/> "Admin"</label>
+                <button type="submit">"Add user"</button>
+            </form>
+            <FormError error=error/>
+        </section>
+    }
+}
+
+/// Kubernetes clusters (the built-in `local` one is not listed); and a form
+/// for a new one. The token is write-only: the server never shows it.
+#[component]
+fn ClustersSection(clusters: Listed<ClusterJson>) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let api_url = RwSignal::new(String::new());
+    let token = RwSignal::new(String::new());
+    let ca_cert = RwSignal::new(String::new());
+    let (error, set_error) = signal(None::<String>);
+    let add = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let cluster = NewCluster {
+            name: name.get_untracked(),
+            platform_kubernetes_attributes: PlatformKubernetesAttributes {
+                api_url: api_url.get_untracked(),
+                token: token.get_untracked(),
+                ca_cert: ca_cert.get_untracked(),
+            },
+        };
+        send("POST", "/api/v4/admin/clusters/add".into(), Some(json!(cluster)), set_error, move |_: ClusterJson| {
+            for field in [name, api_url, token, ca_cert] {
+                field.set(String::new());
+            }
+            clusters.refetch();
+        });
+    };
+    view! {
+        <section data-testid="admin-clusters">
+            <h2>"Kubernetes clusters"</h2>
+            {loaded(clusters, |list| view! {
+                <table>
+                    <thead><tr><th>"Name"</th><th>"API URL"</th></tr></thead>
+                    <tbody>
+                        {list
+                            .into_iter()
+                            .map(|cluster| view! {
+                                <tr data-testid="cluster-row">
+                                    <td>{cluster.name}</td>
+                                    <td>{cluster.platform_kubernetes.api_url}</td>
+                                </tr>
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            })}
+            <form on:submit=add>
+                <label>"Name" <input name="name" autocomplete="off" required=true bind:value=name/></label>
+                <label>
+                    "API URL"
+                    <input name="api_url" placeholder="https://host:6443" autocomplete="off" required=true bind:value=api_url/>
+                </label>
+                <label>
+                    "Token"
+                    <input name="token" type="password" autocomplete="off" required=true bind:value=token/>
+                </label>
+                <label class="wide">
+                    "CA certificate (PEM; empty = the system's roots)"
+                    <textarea name="ca_cert" rows="4" bind:value=ca_cert></textarea>
+                </label>
+                <button type="submit">"Add cluster"</button>
+            </form>
+            <FormError error=error/>
+        </section>
+    }
+}
+
+/// Projects, each with its environments and members; and a form for a new
+/// project (first, as the list below it may be long).
+#[component]
+fn ProjectsSection(clusters: Listed<ClusterJson>) -> impl IntoView {
+    let projects: Listed<ProjectJson> = LocalResource::new(|| get_json("/api/v4/projects"));
+    let path = RwSignal::new(String::new());
+    let (error, set_error) = signal(None::<String>);
+    let add = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let project = NewProject { path_with_namespace: path.get_untracked() };
+        send("POST", "/api/v4/projects".into(), Some(json!(project)), set_error, move |_: ProjectJson| {
+            path.set(String::new());
+            projects.refetch();
+        });
+    };
+    view! {
+        <section data-testid="admin-projects">
+            <h2>"Projects"</h2>
+            <form on:submit=add>
+                <label>
+                    "Project"
+                    <input name="path_with_namespace" placeholder="namespace/project" autocomplete="off" required=true bind:value=path/>
+                </label>
+                <button type="submit">"Add project"</button>
+            </form>
+            <FormError error=error/>
+            {loaded(projects, move |list| {
+                list.into_iter().map(|project| view! { <ProjectAdmin project=project clusters=clusters/> }).collect_view()
+            })}
+        </section>
+    }
+}
+
+/// One project: its environments and its members.
+#[component]
+fn ProjectAdmin(project: ProjectJson, clusters: Listed<ClusterJson>) -> impl IntoView {
+    let path = project.path_with_namespace;
+    view! {
+        <div class="project" data-testid="admin-project" data-project=path.clone()>
+            <h3>{path.clone()}</h3>
+            <ProjectEnvironments project=project.id clusters=clusters/>
+            <ProjectMembers project=project.id/>
+        </div>
+    }
+}
+
+/// A project's environments, each with a link to its terminal; and a form
+/// for a new one, on a cluster picked from `local` and the added ones.
+#[component]
+fn ProjectEnvironments(project: u64, clusters: Listed<ClusterJson>) -> impl IntoView {
+    let url = format!("/api/v4/projects/{project}/environments");
+    let environments: Listed<EnvironmentJson> = LocalResource::new({
+        let url = url.clone();
+        move || {
+            let url = url.clone();
+            async move { get_json(&url).await }
+        }
+    });
+    let name = RwSignal::new(String::new());
+    let namespace = RwSignal::new(String::new());
+    // The select is read when the form is sent, not bound to a signal: its
+    // options are redrawn when a cluster is added, and what is sent must be
+    // what the select shows.
+    let cluster = NodeRef::<leptos::html::Select>::new();
+    let (error, set_error) = signal(None::<String>);
+    let add = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let environment = NewEnvironment {
+            name: name.get_untracked(),
+            cluster: cluster.get_untracked().map(|s| s.value()).unwrap_or_default(),
+            namespace: namespace.get_untracked(),
+        };
+        send("POST", url.clone(), Some(json!(environment)), set_error, move |_: EnvironmentJson| {
+            name.set(String::new());
+            namespace.set(String::new());
+            environments.refetch();
+        });
+    };
+    let cluster_options = move || {
+        let added = clusters.get().and_then(Result::ok).unwrap_or_default();
+        std::iter::once("local".to_string())
+            .chain(added.into_iter().map(|c| c.name))
+            .map(|name| view! { <option value=name.clone()>{name.clone()}</option> })
+            .collect_view()
+    };
+    view! {
+        <h4>"Environments"</h4>
+        {loaded(environments, |list| view! {
+            <table>
+                <thead><tr><th>"Name"</th><th>"Cluster"</th><th>"Namespace"</th><th>"Terminal"</th></tr></thead>
+                <tbody>
+                    {list
+                        .into_iter()
+                        .map(|env| view! {
+                            <tr data-testid="environment-row">
+                                <td>{env.name}</td>
+                                <td>{env.cluster}</td>
+                                <td>{env.namespace}</td>
+                                <td><a href=env.terminal_path>"Open terminal"</a></td>
+                            </tr>
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        })}
+        <form on:submit=add>
+            <label>"Name" <input name="name" placeholder="production" autocomplete="off" required=true bind:value=name/></label>
+            <label>"Cluster" <select name="cluster" node_ref=cluster>{cluster_options}</select></label>
+            <label>
+                "Namespace"
+                <input name="namespace" placeholder="default" autocomplete="off" required=true bind:value=namespace/>
+            </label>
+            <button type="submit">"Add environment"</button>
+        </form>
+        <FormError error=error/>
+    }
+}
+
+/// A project's members and their roles, each with a Remove button; and a
+/// form that adds a member or changes one's role.
+#[component]
+fn ProjectMembers(project: u64) -> impl IntoView {
+    let url = format!("/api/v4/projects/{project}/members");
+    let members: Listed<MemberJson> = LocalResource::new({
+        let url = url.clone();
+        move || {
+            let url = url.clone();
+            async move { get_json(&url).await }
+        }
+    });
+    let username = RwSignal::new(String::new());
+    // Read when the form is sent, as the cluster select is.
+    let role = NodeRef::<leptos::html::Select>::new();
+    let (error, set_error) = signal(None::<String>);
+    let add = {
+        let url = url.clone();
+        move |ev: SubmitEvent| {
+            ev.prevent_default();
+            let Some(access_level) = role.get_untracked().and_then(|s| s.value().parse().ok()) else { return };
+            let member = MemberJson { username: username.get_untracked(), access_level };
+            send("POST", url.clone(), Some(json!(member)), set_error, move |_: MemberJson| {
+                username.set(String::new());
+                members.refetch();
+            });
+        }
+    };
+    let remove = move |name: String| {
+        let url = format!("{url}/{}", encode(&name));
+        send("DELETE", url, None, set_error, move |()| members.refetch());
+    };
+    view! {
+        <h4>"Members"</h4>
+        {loaded(members, move |list| view! {
+            <table>
+                <thead><tr><th>"Username"</th><th>"Role"</th><th></th></tr></thead>
+                <tbody>
+                    {list
+                        .into_iter()
+                        .map(|member| {
+                            let remove = remove.clone();
+                            let name = member.username.clone();
+                            view! {
+                                <tr data-testid="member-row">
+                                    <td>{member.username}</td>
+                                    <td>{role_name(member.access_level)}</td>
+                                    <td>
+                                        <button data-testid="remove-member" on:click=move |_| remove(name.clone())>"Remove"</button>
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        })}
+        <form on:submit=add>
+            <label>"Username" <input name="username" autocomplete="off" required=true bind:value=username/></label>
+            <label>
+                "Role"
+                <select name="access_level" node_ref=role>
+                    {ROLES.iter().map(|(level, name)| view! { <option value=level.to_string()>{*name}</option> }).collect_view()}
+                </select>
+            </label>
+            <button type="submit">"Add member"</button>
+        </form>
+        <FormError error=error/>
+    }
+}
+
+/// The audit log: terminal sessions, newest first.
+#[component]
+fn AuditSection() -> impl IntoView {
+    let events: Listed<AuditEvent> = LocalResource::new(|| get_json("/api/v4/audit_events"));
+    view! {
+        <section data-testid="admin-audit">
+            <h2>"Audit log"</h2>
+            // Sessions go on in other tabs while this page is open.
+            <p><button data-testid="audit-refresh" on:click=move |_| events.refetch()>"Refresh"</button></p>
+            {loaded(events, |list| view! {
+                <table>
+                    <thead>
+                        <tr>
+                            <th>"Time"</th>
+                            <th>"User"</th>
+                            <th>"Project"</th>
+                            <th>"Target"</th>
+                            <th>"Pod / container"</th>
+                            <th>"Outcome"</th>
+                            <th>"Bytes in / out"</th>
+                            <th>"Reason"</th>
+                            <th>"Exit code"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {list.is_empty().then(|| view! { <tr><td colspan="9">"No terminal sessions yet."</td></tr> })}
+                        {list.into_iter().map(audit_row).collect_view()}
+                    </tbody>
+                </table>
+            })}
+        </section>
+    }
+}
+
+/// One session of the audit log, as a table row.
+fn audit_row(event: AuditEvent) -> impl IntoView {
+    let (outcome, class) = match event.outcome {
+        AuditOutcome::Opened => ("Opened", "outcome opened"),
+        AuditOutcome::Refused => ("Refused", "outcome refused"),
+        AuditOutcome::Ended => ("Ended", "outcome ended"),
+    };
+    let pod_container = match (event.pod, event.container) {
+        (Some(pod), Some(container)) => format!("{pod} / {container}"),
+        (Some(pod), None) => pod,
+        _ => "—".into(),
+    };
+    let dash = |v: Option<String>| v.unwrap_or_else(|| "—".into());
+    view! {
+        <tr data-testid="audit-row">
+            <td>{local_date_time(event.started_at)}</td>
+            <td>{dash(event.username)}</td>
+            <td>{event.project}</td>
+            <td>{event.target}</td>
+            <td>{pod_container}</td>
+            <td class=class>{outcome}</td>
+            <td>{format!("{} / {}", event.bytes_in, event.bytes_out)}</td>
+            // The close code, for whoever looks it up (see `shared::close`).
+            <td title=event.close_code.map(|c| format!("close code {c}"))>{dash(event.reason)}</td>
+            <td>{dash(event.exit_code.map(|c| c.to_string()))}</td>
+        </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names() {
+        assert_eq!(role_name(10), "Guest");
+        assert_eq!(role_name(30), "Developer");
+        assert_eq!(role_name(40), "Maintainer");
+        assert_eq!(role_name(50), "Owner");
+        assert_eq!(role_name(35), "Access level 35");
+        assert!(ROLES.windows(2).all(|w| w[0].0 < w[1].0), "lowest first");
+    }
+}

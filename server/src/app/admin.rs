@@ -1,0 +1,271 @@
+//! Managing Porthole through GitLab-named `/api/v4` endpoints (JSON shapes
+//! in [`shared::api`]); the frontend's Admin area uses them.
+//!
+//! | endpoint | who |
+//! |---|---|
+//! | `GET`/`PUT /api/v4/application/settings` | admins |
+//! | `GET`/`POST /api/v4/users` | admins |
+//! | `POST /api/v4/projects` | admins |
+//! | `GET /api/v4/projects/:id/members` | members (Guest+), admins |
+//! | `POST /api/v4/projects/:id/members`, `DELETE …/members/:username` | Maintainers+, admins |
+//! | `POST /api/v4/projects/:id/environments` | admins |
+//! | `GET /api/v4/admin/clusters`, `POST /api/v4/admin/clusters/add` | admins |
+//! | `GET /api/v4/audit_events` | admins |
+//! | `POST /api/v4/internal/terminal_sessions/:id` | the relay (its JWT) |
+//!
+//! Input is checked before anything is written: 400 with what is wrong.
+
+use super::db::{self, Environment, Project, Table};
+use super::users::Role;
+use super::{App, AppError, db_error};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use shared::api::{
+    ApplicationSettings, AuditEvent, ClusterJson, EnvironmentJson, MemberJson, NewCluster, NewEnvironment, NewMember, NewProject, NewUser,
+    PlatformKubernetes, ProjectJson, SessionEnded, SettingsUpdate, UserJson,
+};
+use std::sync::Arc;
+use tower_sessions::Session;
+
+/// How many audit log entries `GET /api/v4/audit_events` shows.
+pub const AUDIT_PAGE: u32 = 200;
+
+type ApiResult<T> = Result<T, AppError>;
+
+fn bad(why: impl Into<String>) -> AppError {
+    AppError::BadRequest(why.into())
+}
+
+/// 1–64 characters of `a-zA-Z0-9_.-`, not starting with `.` or `-`.
+fn is_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && !s.starts_with(['.', '-'])
+}
+
+/// A Kubernetes namespace: an RFC 1123 label.
+fn is_namespace(s: &str) -> bool {
+    (1..=63).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// `GET /api/v4/application/settings`.
+pub async fn get_settings(State(app): State<Arc<App>>, session: Session) -> ApiResult<Json<ApplicationSettings>> {
+    app.require_admin(Some(&session)).await?;
+    let terminal_max_session_time = app.db.max_session_time().await.map_err(db_error)?;
+    Ok(Json(ApplicationSettings { terminal_max_session_time }))
+}
+
+/// `PUT /api/v4/application/settings`. Sessions past a lowered
+/// `terminal_max_session_time` end at their next re-authorization.
+pub async fn put_settings(State(app): State<Arc<App>>, session: Session, Json(update): Json<SettingsUpdate>) -> ApiResult<Json<ApplicationSettings>> {
+    let admin = app.require_admin(Some(&session)).await?;
+    if let Some(seconds) = update.terminal_max_session_time {
+        // A year; beyond that it is a typo, and it must fit the relay's timers.
+        if seconds > 366 * 24 * 3600 {
+            return Err(bad("terminal_max_session_time must be at most 31622400 seconds (0 = no limit)"));
+        }
+        app.db.set_max_session_time(seconds).await.map_err(db_error)?;
+        tracing::info!(by = admin.username, seconds, "terminal_max_session_time changed");
+    }
+    get_settings(State(app), session).await
+}
+
+/// `GET /api/v4/users`.
+pub async fn list_users(State(app): State<Arc<App>>, session: Session) -> ApiResult<Json<Vec<UserJson>>> {
+    app.require_admin(Some(&session)).await?;
+    let users = app.db.users().await.map_err(db_error)?;
+    Ok(Json(users.into_iter().map(|u| UserJson { username: u.username, is_admin: u.admin }).collect()))
+}
+
+/// `POST /api/v4/users`: 201, 409 when the name is taken.
+pub async fn create_user(State(app): State<Arc<App>>, session: Session, Json(new): Json<NewUser>) -> ApiResult<Response> {
+    let admin = app.require_admin(Some(&session)).await?;
+    if !is_name(&new.username) {
+        return Err(bad("username: 1–64 characters of a-z, A-Z, 0-9, _ . - (not starting with . or -)"));
+    }
+    if new.password.chars().count() < 8 {
+        return Err(bad("password: at least 8 characters"));
+    }
+    if !app.db.put_user(&new.username, &new.password, new.admin, false).await.map_err(db_error)? {
+        return Err(AppError::Conflict(format!("user {} already exists", new.username)));
+    }
+    tracing::info!(by = admin.username, user = new.username, admin = new.admin, "user created");
+    Ok((StatusCode::CREATED, Json(UserJson { username: new.username, is_admin: new.admin })).into_response())
+}
+
+/// `POST /api/v4/projects`: 201, 409 when the path is taken.
+pub async fn create_project(State(app): State<Arc<App>>, session: Session, Json(new): Json<NewProject>) -> ApiResult<Response> {
+    let admin = app.require_admin(Some(&session)).await?;
+    let path = new.path_with_namespace.trim_matches('/');
+    let segments: Vec<&str> = path.split('/').collect();
+    if segments.len() < 2 || !segments.iter().all(|s| is_name(s)) {
+        return Err(bad("path_with_namespace: namespace/project, each part 1–64 characters of a-z, A-Z, 0-9, _ . -"));
+    }
+    if app.db.project(path).await.map_err(db_error)?.is_some() {
+        return Err(AppError::Conflict(format!("project {path} already exists")));
+    }
+    let project = Project { id: app.db.next_id(Table::Projects).await.map_err(db_error)?, path: path.to_string() };
+    app.db.put_project(&project).await.map_err(db_error)?;
+    tracing::info!(by = admin.username, project = project.path, "project created");
+    Ok((StatusCode::CREATED, Json(ProjectJson { id: project.id, path_with_namespace: project.path })).into_response())
+}
+
+/// `GET /api/v4/projects/:id/members`.
+pub async fn list_members(State(app): State<Arc<App>>, session: Session, Path(id): Path<String>) -> ApiResult<Json<Vec<MemberJson>>> {
+    let project = app.project(&id).await?;
+    app.check_access(Some(&session), &project.path, Role::Guest).await?;
+    let members = app.db.members(&project.path).await.map_err(db_error)?;
+    Ok(Json(members.into_iter().map(|(username, access_level)| MemberJson { username, access_level }).collect()))
+}
+
+/// `POST /api/v4/projects/:id/members`: adds a member or changes their
+/// access level; 201.
+pub async fn add_member(State(app): State<Arc<App>>, session: Session, Path(id): Path<String>, Json(new): Json<NewMember>) -> ApiResult<Response> {
+    let project = app.project(&id).await?;
+    let by = app.check_access(Some(&session), &project.path, Role::Maintainer).await?;
+    let role = Role::from_access_level(new.access_level).ok_or_else(|| bad("access_level: one of 10, 20, 30, 40, 50"))?;
+    if app.db.user(&new.username).await.map_err(db_error)?.is_none() {
+        return Err(AppError::NotFound(format!("404 User {} Not Found", new.username)));
+    }
+    app.db.set_membership(&new.username, &project.path, role).await.map_err(db_error)?;
+    tracing::info!(by = by.username, user = new.username, project = project.path, ?role, "membership set");
+    Ok((StatusCode::CREATED, Json(new)).into_response())
+}
+
+/// `DELETE /api/v4/projects/:id/members/:username`: 204. Open terminals of
+/// the removed member end at their next re-authorization.
+pub async fn remove_member(
+    State(app): State<Arc<App>>,
+    session: Session,
+    Path((id, username)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let project = app.project(&id).await?;
+    let by = app.check_access(Some(&session), &project.path, Role::Maintainer).await?;
+    if !app.db.remove_membership(&username, &project.path).await.map_err(db_error)? {
+        return Err(AppError::NotFound("404 Member Not Found".into()));
+    }
+    tracing::info!(by = by.username, user = username, project = project.path, "membership removed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v4/projects/:id/environments`: 201; the cluster must exist.
+pub async fn create_environment(
+    State(app): State<Arc<App>>,
+    session: Session,
+    Path(id): Path<String>,
+    Json(new): Json<NewEnvironment>,
+) -> ApiResult<Response> {
+    let admin = app.require_admin(Some(&session)).await?;
+    let project = app.project(&id).await?;
+    let slug = super::slugify(&new.name);
+    if new.name.trim().is_empty() || new.name.len() > 255 || slug.is_empty() {
+        return Err(bad("name: 1–255 characters, with at least one letter or digit"));
+    }
+    if !is_namespace(&new.namespace) {
+        return Err(bad("namespace: a Kubernetes namespace (a-z, 0-9, -; at most 63)"));
+    }
+    if new.cluster != db::LOCAL_CLUSTER && app.db.cluster(&new.cluster).await.map_err(db_error)?.is_none() {
+        return Err(bad(format!("cluster {:?} does not exist", new.cluster)));
+    }
+    let existing = app.db.environments(project.id).await.map_err(db_error)?;
+    if existing.iter().any(|e| e.name == new.name) {
+        return Err(AppError::Conflict(format!("environment {} already exists", new.name)));
+    }
+    let env = Environment {
+        id: app.db.next_id(Table::Environments).await.map_err(db_error)?,
+        project_id: project.id,
+        name: new.name,
+        slug,
+        cluster: new.cluster,
+        namespace: new.namespace,
+        command: super::DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect(),
+    };
+    app.db.put_environment(&env).await.map_err(db_error)?;
+    tracing::info!(by = admin.username, project = project.path, environment = env.name, "environment created");
+    let json: EnvironmentJson = super::environment_json(&project, env);
+    Ok((StatusCode::CREATED, Json(json)).into_response())
+}
+
+/// `GET /api/v4/admin/clusters`: the stored clusters, without tokens.
+pub async fn list_clusters(State(app): State<Arc<App>>, session: Session) -> ApiResult<Json<Vec<ClusterJson>>> {
+    app.require_admin(Some(&session)).await?;
+    let clusters = app.db.clusters().await.map_err(db_error)?;
+    Ok(Json(
+        clusters
+            .into_iter()
+            .map(|c| ClusterJson {
+                id: c.id,
+                name: c.name,
+                platform_kubernetes: PlatformKubernetes { api_url: c.cluster.api_url, ca_cert: c.cluster.ca_pem },
+            })
+            .collect(),
+    ))
+}
+
+/// `POST /api/v4/admin/clusters/add`: 201, 409 when the name is taken.
+pub async fn add_cluster(State(app): State<Arc<App>>, session: Session, Json(new): Json<NewCluster>) -> ApiResult<Response> {
+    let admin = app.require_admin(Some(&session)).await?;
+    let attrs = new.platform_kubernetes_attributes;
+    if !is_name(&new.name) || new.name == db::LOCAL_CLUSTER {
+        return Err(bad("name: 1–64 characters of a-z, A-Z, 0-9, _ . - and not \"local\""));
+    }
+    let url = url::Url::parse(&attrs.api_url).map_err(|e| bad(format!("api_url: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return Err(bad("api_url: https://host[:port] of the Kubernetes API"));
+    }
+    if attrs.token.trim().is_empty() {
+        return Err(bad("token: a service account's bearer token is required"));
+    }
+    let cluster = super::discovery::Cluster { api_url: attrs.api_url, token: attrs.token.trim().to_string(), ca_pem: attrs.ca_cert };
+    // The CA must parse now, not at the first terminal.
+    super::discovery::client(&cluster).map_err(bad)?;
+    if app.db.cluster(&new.name).await.map_err(db_error)?.is_some() {
+        return Err(AppError::Conflict(format!("cluster {} already exists", new.name)));
+    }
+    let id = app.db.put_cluster(&new.name, &cluster).await.map_err(db_error)?;
+    tracing::info!(by = admin.username, cluster = new.name, "cluster added");
+    let json = ClusterJson { id, name: new.name, platform_kubernetes: PlatformKubernetes { api_url: cluster.api_url, ca_cert: cluster.ca_pem } };
+    Ok((StatusCode::CREATED, Json(json)).into_response())
+}
+
+/// `GET /api/v4/audit_events`: the newest [`AUDIT_PAGE`] terminal sessions.
+pub async fn audit_events(State(app): State<Arc<App>>, session: Session) -> ApiResult<Json<Vec<AuditEvent>>> {
+    app.require_admin(Some(&session)).await?;
+    Ok(Json(app.db.audit_events(AUDIT_PAGE).await.map_err(db_error)?))
+}
+
+/// `POST /api/v4/internal/terminal_sessions/:id`: the relay reports how a
+/// session ended (signed with its JWT, like authorize); 204, 404 when no
+/// such session is open.
+pub async fn session_ended(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(ended): Json<SessionEnded>,
+) -> ApiResult<StatusCode> {
+    let token = headers.get(shared::channel::API_REQUEST_HEADER).and_then(|v| v.to_str().ok());
+    app.secret.verify(token).map_err(AppError::Unauthorized)?;
+    if app.db.audit_end(&id, &ended).await.map_err(db_error)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound("no open terminal session with this id".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_namespaces() {
+        assert!(is_name("maintainer") && is_name("a.b-c_d") && is_name("Q"));
+        assert!(!is_name("") && !is_name("-x") && !is_name("a b") && !is_name("a/b") && !is_name(&"x".repeat(65)));
+        assert!(is_namespace("shop-production") && is_namespace("a1"));
+        assert!(!is_namespace("Shop") && !is_namespace("-a") && !is_namespace("a-") && !is_namespace("a_b") && !is_namespace(""));
+    }
+}

@@ -1,0 +1,537 @@
+//! The app's database: users, memberships, projects, environments, clusters,
+//! application settings and the terminal audit log.
+//!
+//! One schema on two engines: a SQLite file in the data dir by default, and
+//! PostgreSQL with a `postgres://` URL, so that several app processes share
+//! one state. Every query is written once, with `$n` placeholders, which
+//! both engines accept ([`on_pool!`]). Integers are `BIGINT`; times are
+//! milliseconds since the Unix epoch.
+//!
+//! An environment names its cluster; `local` is the cluster built into this
+//! process (its URL and token change with every start, so it is not stored).
+
+use super::discovery::Cluster;
+use super::users::Role;
+use shared::api::{AuditEvent, AuditOutcome};
+
+/// The name environments use for the built-in local cluster.
+pub const LOCAL_CLUSTER: &str = "local";
+
+/// The app's database.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// A SQLite file.
+    Sqlite(sqlx::SqlitePool),
+    /// A PostgreSQL database.
+    Postgres(sqlx::PgPool),
+}
+
+/// Runs the same query on whichever pool (both accept `$1` placeholders).
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            Database::Sqlite($pool) => $body,
+            Database::Postgres($pool) => $body,
+        }
+    };
+}
+
+const SCHEMA: [&str; 8] = [
+    "CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, admin BIGINT NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS memberships (username TEXT NOT NULL, project TEXT NOT NULL, access_level BIGINT NOT NULL, PRIMARY KEY (username, project))",
+    "CREATE TABLE IF NOT EXISTS projects (id BIGINT PRIMARY KEY, path TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE IF NOT EXISTS clusters (id BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE, api_url TEXT NOT NULL, token TEXT NOT NULL, ca_pem TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS environments (id BIGINT PRIMARY KEY, project_id BIGINT NOT NULL, name TEXT NOT NULL, slug TEXT NOT NULL, \
+     cluster TEXT NOT NULL, namespace TEXT NOT NULL, command TEXT NOT NULL, UNIQUE (project_id, name))",
+    "CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS audit_events (id TEXT PRIMARY KEY, username TEXT, project TEXT NOT NULL, target TEXT NOT NULL, \
+     pod TEXT, container TEXT, outcome TEXT NOT NULL, started_at BIGINT NOT NULL, ended_at BIGINT, bytes_in BIGINT NOT NULL DEFAULT 0, \
+     bytes_out BIGINT NOT NULL DEFAULT 0, reason TEXT, close_code BIGINT, exit_code BIGINT)",
+    "CREATE INDEX IF NOT EXISTS audit_events_started_at ON audit_events (started_at)",
+];
+
+/// A user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Username.
+    pub username: String,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+    /// Admins may do anything.
+    pub admin: bool,
+}
+
+/// A project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    /// Numeric id, as in `/api/v4/projects/:id`.
+    pub id: u64,
+    /// Full path, `namespace/project`.
+    pub path: String,
+}
+
+impl Project {
+    /// GitLab's `full_path_slug` (`$CI_PROJECT_PATH_SLUG`), e.g.
+    /// `demo/shop` → `demo-shop`.
+    pub fn path_slug(&self) -> String {
+        super::slugify(&self.path)
+    }
+}
+
+/// An environment: where its pods are, and what a terminal runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    /// Numeric id, unique across projects.
+    pub id: u64,
+    /// Its project's id.
+    pub project_id: u64,
+    /// Name, e.g. `production`.
+    pub name: String,
+    /// Slug, e.g. `production` (`$CI_ENVIRONMENT_SLUG`).
+    pub slug: String,
+    /// The name of the cluster its pods run in ([`LOCAL_CLUSTER`] = built in).
+    pub cluster: String,
+    /// The Kubernetes namespace of its pods.
+    pub namespace: String,
+    /// The command a terminal execs.
+    pub command: Vec<String>,
+}
+
+/// A stored cluster.
+#[derive(Debug, Clone)]
+pub struct NamedCluster {
+    /// Numeric id.
+    pub id: u64,
+    /// Name, referred to by environments.
+    pub name: String,
+    /// Connection and credentials.
+    pub cluster: Cluster,
+}
+
+/// The start of an audit log entry.
+#[derive(Debug, Clone, Default)]
+pub struct AuditStart {
+    /// Who, when signed in.
+    pub username: Option<String>,
+    /// `namespace/project`.
+    pub project: String,
+    /// `environment production` or `job 7`.
+    pub target: String,
+    /// Pod.
+    pub pod: Option<String>,
+    /// Container.
+    pub container: Option<String>,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+type EnvironmentRow = (i64, i64, String, String, String, String, String);
+
+fn environment_from_row((id, project_id, name, slug, cluster, namespace, command): EnvironmentRow) -> Environment {
+    Environment {
+        id: to_u64(id),
+        project_id: to_u64(project_id),
+        name,
+        slug,
+        cluster,
+        namespace,
+        command: serde_json::from_str(&command).unwrap_or_else(|_| super::DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect()),
+    }
+}
+
+const ENVIRONMENT_COLUMNS: &str = "id, project_id, name, slug, cluster, namespace, command";
+
+type AuditRow = (
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    Option<i64>,
+    i64,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
+
+impl Database {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and creates the
+    /// tables it needs.
+    pub async fn connect(url: &str) -> anyhow::Result<Database> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Database::Postgres(sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(url).await?)
+        } else {
+            use std::str::FromStr;
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+            Database::Sqlite(sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).connect_with(options).await?)
+        };
+        for ddl in SCHEMA {
+            on_pool!(&db, pool => sqlx::query(ddl).execute(pool).await.map(drop))?;
+        }
+        Ok(db)
+    }
+
+    async fn execute(&self, sql: &str, binds: &[Bind<'_>]) -> sqlx::Result<u64> {
+        on_pool!(self, pool => {
+            let mut query = sqlx::query(sql);
+            for bind in binds {
+                query = match bind {
+                    Bind::Text(s) => query.bind(*s),
+                    Bind::OptText(s) => query.bind(*s),
+                    Bind::Int(n) => query.bind(*n),
+                    Bind::OptInt(n) => query.bind(*n),
+                };
+            }
+            query.execute(pool).await.map(|r| r.rows_affected())
+        })
+    }
+
+    // ---- users and memberships
+
+    /// A user by name.
+    pub async fn user(&self, username: &str) -> sqlx::Result<Option<User>> {
+        let sql = "SELECT username, password_hash, admin FROM users WHERE username = $1";
+        let row: Option<(String, String, i64)> = on_pool!(self, pool => sqlx::query_as(sql).bind(username).fetch_optional(pool).await)?;
+        Ok(row.map(|(username, password_hash, admin)| User { username, password_hash, admin: admin != 0 }))
+    }
+
+    /// Every user, by name.
+    pub async fn users(&self) -> sqlx::Result<Vec<User>> {
+        let sql = "SELECT username, password_hash, admin FROM users ORDER BY username";
+        let rows: Vec<(String, String, i64)> = on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|(username, password_hash, admin)| User { username, password_hash, admin: admin != 0 }).collect())
+    }
+
+    /// Creates a user, or when `replace` sets its password and admin flag;
+    /// returns whether anything was written.
+    pub async fn put_user(&self, username: &str, password: &str, admin: bool, replace: bool) -> anyhow::Result<bool> {
+        if !replace && self.user(username).await?.is_some() {
+            return Ok(false);
+        }
+        let hash = super::users::hash_password(password.to_string()).await?;
+        let sql = "INSERT INTO users (username, password_hash, admin) VALUES ($1, $2, $3) \
+                   ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, admin = excluded.admin";
+        self.execute(sql, &[Bind::Text(username), Bind::Text(&hash), Bind::Int(i64::from(admin))]).await?;
+        Ok(true)
+    }
+
+    /// Sets a user's role in a project.
+    pub async fn set_membership(&self, username: &str, project: &str, role: Role) -> sqlx::Result<()> {
+        let sql = "INSERT INTO memberships (username, project, access_level) VALUES ($1, $2, $3) \
+                   ON CONFLICT (username, project) DO UPDATE SET access_level = excluded.access_level";
+        self.execute(sql, &[Bind::Text(username), Bind::Text(project), Bind::Int(role.access_level())]).await.map(drop)
+    }
+
+    /// Removes a user from a project; returns whether they were a member.
+    pub async fn remove_membership(&self, username: &str, project: &str) -> sqlx::Result<bool> {
+        let sql = "DELETE FROM memberships WHERE username = $1 AND project = $2";
+        Ok(self.execute(sql, &[Bind::Text(username), Bind::Text(project)]).await? > 0)
+    }
+
+    /// A user's role in a project, if a member.
+    pub async fn membership(&self, username: &str, project: &str) -> sqlx::Result<Option<Role>> {
+        let sql = "SELECT access_level FROM memberships WHERE username = $1 AND project = $2";
+        let row: Option<(i64,)> = on_pool!(self, pool => sqlx::query_as(sql).bind(username).bind(project).fetch_optional(pool).await)?;
+        Ok(row.and_then(|(level,)| Role::from_access_level(level)))
+    }
+
+    /// A project's members and their access levels, by name.
+    pub async fn members(&self, project: &str) -> sqlx::Result<Vec<(String, i64)>> {
+        let sql = "SELECT username, access_level FROM memberships WHERE project = $1 ORDER BY username";
+        on_pool!(self, pool => sqlx::query_as(sql).bind(project).fetch_all(pool).await)
+    }
+
+    // ---- projects, environments, clusters
+
+    /// Every project, by id.
+    pub async fn projects(&self) -> sqlx::Result<Vec<Project>> {
+        let rows: Vec<(i64, String)> = on_pool!(self, pool => sqlx::query_as("SELECT id, path FROM projects ORDER BY id").fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|(id, path)| Project { id: to_u64(id), path }).collect())
+    }
+
+    /// A project by numeric id or full path (the API's `:id`: `1` or `demo%2Fshop`).
+    pub async fn project(&self, id_or_path: &str) -> sqlx::Result<Option<Project>> {
+        let row: Option<(i64, String)> = match id_or_path.parse::<i64>() {
+            Ok(id) => on_pool!(self, pool => sqlx::query_as("SELECT id, path FROM projects WHERE id = $1").bind(id).fetch_optional(pool).await)?,
+            Err(_) => on_pool!(self, pool => sqlx::query_as("SELECT id, path FROM projects WHERE path = $1").bind(id_or_path).fetch_optional(pool).await)?,
+        };
+        Ok(row.map(|(id, path)| Project { id: to_u64(id), path }))
+    }
+
+    /// Creates or renames project `id`.
+    pub async fn put_project(&self, project: &Project) -> sqlx::Result<()> {
+        let sql = "INSERT INTO projects (id, path) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET path = excluded.path";
+        self.execute(sql, &[Bind::Int(to_i64(project.id)), Bind::Text(&project.path)]).await.map(drop)
+    }
+
+    /// The next free id of `table` (projects, environments, clusters).
+    pub async fn next_id(&self, table: Table) -> sqlx::Result<u64> {
+        let sql = format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {}", table.name());
+        let (id,): (i64,) = on_pool!(self, pool => sqlx::query_as(&sql).fetch_one(pool).await)?;
+        Ok(to_u64(id))
+    }
+
+    /// A project's environments, by id.
+    pub async fn environments(&self, project_id: u64) -> sqlx::Result<Vec<Environment>> {
+        let sql = format!("SELECT {ENVIRONMENT_COLUMNS} FROM environments WHERE project_id = $1 ORDER BY id");
+        let rows: Vec<EnvironmentRow> = on_pool!(self, pool => sqlx::query_as(&sql).bind(to_i64(project_id)).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(environment_from_row).collect())
+    }
+
+    /// Environment `id`, if it belongs to `project_id`.
+    pub async fn environment(&self, project_id: u64, id: u64) -> sqlx::Result<Option<Environment>> {
+        let sql = format!("SELECT {ENVIRONMENT_COLUMNS} FROM environments WHERE project_id = $1 AND id = $2");
+        let row: Option<EnvironmentRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(to_i64(project_id)).bind(to_i64(id)).fetch_optional(pool).await)?;
+        Ok(row.map(environment_from_row))
+    }
+
+    /// Creates or replaces environment `env.id`.
+    pub async fn put_environment(&self, env: &Environment) -> sqlx::Result<()> {
+        let sql = "INSERT INTO environments (id, project_id, name, slug, cluster, namespace, command) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                   ON CONFLICT (id) DO UPDATE SET project_id = excluded.project_id, name = excluded.name, slug = excluded.slug, \
+                   cluster = excluded.cluster, namespace = excluded.namespace, command = excluded.command";
+        let command = serde_json::to_string(&env.command).unwrap_or_else(|_| "[]".into());
+        let binds = [
+            Bind::Int(to_i64(env.id)),
+            Bind::Int(to_i64(env.project_id)),
+            Bind::Text(&env.name),
+            Bind::Text(&env.slug),
+            Bind::Text(&env.cluster),
+            Bind::Text(&env.namespace),
+            Bind::Text(&command),
+        ];
+        self.execute(sql, &binds).await.map(drop)
+    }
+
+    /// Every stored cluster, by id.
+    pub async fn clusters(&self) -> sqlx::Result<Vec<NamedCluster>> {
+        let sql = "SELECT id, name, api_url, token, ca_pem FROM clusters ORDER BY id";
+        let rows: Vec<(i64, String, String, String, String)> = on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, api_url, token, ca_pem)| NamedCluster { id: to_u64(id), name, cluster: Cluster { api_url, token, ca_pem } })
+            .collect())
+    }
+
+    /// A stored cluster by name.
+    pub async fn cluster(&self, name: &str) -> sqlx::Result<Option<Cluster>> {
+        let sql = "SELECT api_url, token, ca_pem FROM clusters WHERE name = $1";
+        let row: Option<(String, String, String)> = on_pool!(self, pool => sqlx::query_as(sql).bind(name).fetch_optional(pool).await)?;
+        Ok(row.map(|(api_url, token, ca_pem)| Cluster { api_url, token, ca_pem }))
+    }
+
+    /// Creates cluster `name`, or replaces its connection; returns its id.
+    pub async fn put_cluster(&self, name: &str, cluster: &Cluster) -> sqlx::Result<u64> {
+        let id = match self.clusters().await?.into_iter().find(|c| c.name == name) {
+            Some(existing) => existing.id,
+            None => self.next_id(Table::Clusters).await?,
+        };
+        let sql = "INSERT INTO clusters (id, name, api_url, token, ca_pem) VALUES ($1, $2, $3, $4, $5) \
+                   ON CONFLICT (id) DO UPDATE SET api_url = excluded.api_url, token = excluded.token, ca_pem = excluded.ca_pem";
+        let binds = [Bind::Int(to_i64(id)), Bind::Text(name), Bind::Text(&cluster.api_url), Bind::Text(&cluster.token), Bind::Text(&cluster.ca_pem)];
+        self.execute(sql, &binds).await?;
+        Ok(id)
+    }
+
+    // ---- application settings
+
+    /// `terminal_max_session_time`: seconds, 0 = no limit (also when unset).
+    pub async fn max_session_time(&self) -> sqlx::Result<u64> {
+        let sql = "SELECT value FROM settings WHERE name = 'terminal_max_session_time'";
+        let row: Option<(String,)> = on_pool!(self, pool => sqlx::query_as(sql).fetch_optional(pool).await)?;
+        Ok(row.and_then(|(v,)| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Sets `terminal_max_session_time` (seconds, 0 = no limit).
+    pub async fn set_max_session_time(&self, seconds: u64) -> sqlx::Result<()> {
+        let sql = "INSERT INTO settings (name, value) VALUES ('terminal_max_session_time', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+        self.execute(sql, &[Bind::Text(&seconds.to_string())]).await.map(drop)
+    }
+
+    // ---- audit log
+
+    /// Records a session the app authorized (`outcome` Opened) or refused
+    /// (Refused, with the reason); returns the entry's id.
+    pub async fn audit_start(&self, start: &AuditStart, outcome: AuditOutcome, reason: Option<&str>) -> sqlx::Result<String> {
+        let id = crate::session_server::random_id(20);
+        let now = now_ms();
+        let ended = (outcome == AuditOutcome::Refused).then_some(now);
+        let sql = "INSERT INTO audit_events (id, username, project, target, pod, container, outcome, started_at, ended_at, reason) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        let binds = [
+            Bind::Text(&id),
+            Bind::OptText(start.username.as_deref()),
+            Bind::Text(&start.project),
+            Bind::Text(&start.target),
+            Bind::OptText(start.pod.as_deref()),
+            Bind::OptText(start.container.as_deref()),
+            Bind::Text(outcome_name(outcome)),
+            Bind::Int(now),
+            Bind::OptInt(ended),
+            Bind::OptText(reason),
+        ];
+        self.execute(sql, &binds).await?;
+        Ok(id)
+    }
+
+    /// Records how an opened session ended; false when there is no such
+    /// open entry (unknown id, or already ended).
+    pub async fn audit_end(&self, id: &str, ended: &shared::api::SessionEnded) -> sqlx::Result<bool> {
+        let sql = "UPDATE audit_events SET outcome = 'ended', ended_at = $2, bytes_in = $3, bytes_out = $4, reason = $5, \
+                   close_code = $6, exit_code = $7 WHERE id = $1 AND outcome = 'opened'";
+        let binds = [
+            Bind::Text(id),
+            Bind::Int(now_ms()),
+            Bind::Int(to_i64(ended.bytes_in)),
+            Bind::Int(to_i64(ended.bytes_out)),
+            Bind::Text(&ended.reason),
+            Bind::Int(i64::from(ended.close_code)),
+            Bind::OptInt(ended.exit_code.map(i64::from)),
+        ];
+        Ok(self.execute(sql, &binds).await? > 0)
+    }
+
+    /// The newest `limit` audit log entries, newest first.
+    pub async fn audit_events(&self, limit: u32) -> sqlx::Result<Vec<AuditEvent>> {
+        let sql = "SELECT id, username, project, target, pod, container, outcome, started_at, ended_at, bytes_in, bytes_out, reason, \
+                   close_code, exit_code FROM audit_events ORDER BY started_at DESC, id LIMIT $1";
+        let rows: Vec<AuditRow> = on_pool!(self, pool => sqlx::query_as(sql).bind(i64::from(limit)).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, username, project, target, pod, container, outcome, started, ended, bytes_in, bytes_out, reason, close, exit)| {
+                AuditEvent {
+                    id,
+                    username,
+                    project,
+                    target,
+                    pod,
+                    container,
+                    outcome: match outcome.as_str() {
+                        "refused" => AuditOutcome::Refused,
+                        "ended" => AuditOutcome::Ended,
+                        _ => AuditOutcome::Opened,
+                    },
+                    started_at: to_u64(started),
+                    ended_at: ended.map(to_u64),
+                    bytes_in: to_u64(bytes_in),
+                    bytes_out: to_u64(bytes_out),
+                    reason,
+                    close_code: close.and_then(|c| u16::try_from(c).ok()),
+                    exit_code: exit.and_then(|c| i32::try_from(c).ok()),
+                }
+            })
+            .collect())
+    }
+}
+
+fn outcome_name(outcome: AuditOutcome) -> &'static str {
+    match outcome {
+        AuditOutcome::Opened => "opened",
+        AuditOutcome::Refused => "refused",
+        AuditOutcome::Ended => "ended",
+    }
+}
+
+/// A value bound to a `$n` placeholder.
+enum Bind<'a> {
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Int(i64),
+    OptInt(Option<i64>),
+}
+
+/// Tables with numeric ids.
+#[derive(Debug, Clone, Copy)]
+pub enum Table {
+    /// `projects`.
+    Projects,
+    /// `environments`.
+    Environments,
+    /// `clusters`.
+    Clusters,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Projects => "projects",
+            Table::Environments => "environments",
+            Table::Clusters => "clusters",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn sqlite() -> (tempfile::TempDir, Database) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+        (dir, db)
+    }
+
+    #[tokio::test]
+    async fn projects_environments_and_clusters() {
+        let (_dir, db) = sqlite().await;
+        db.put_project(&Project { id: 3, path: "acme/shop".into() }).await.unwrap();
+        assert_eq!(db.next_id(Table::Projects).await.unwrap(), 4);
+        assert_eq!(db.project("acme/shop").await.unwrap().map(|p| p.id), Some(3));
+        assert_eq!(db.project("3").await.unwrap().map(|p| p.path), Some("acme/shop".into()));
+        let cluster = Cluster { api_url: "https://k:6443".into(), token: "t".into(), ca_pem: String::new() };
+        assert_eq!(db.put_cluster("prod", &cluster).await.unwrap(), 1);
+        assert_eq!(db.put_cluster("prod", &cluster).await.unwrap(), 1, "same name, same id");
+        assert_eq!(db.cluster("prod").await.unwrap().map(|c| c.token), Some("t".into()));
+        let env = Environment {
+            id: 9,
+            project_id: 3,
+            name: "production".into(),
+            slug: "production".into(),
+            cluster: "prod".into(),
+            namespace: "ns".into(),
+            command: vec!["sh".into()],
+        };
+        db.put_environment(&env).await.unwrap();
+        assert_eq!(db.environment(3, 9).await.unwrap(), Some(env.clone()));
+        assert_eq!(db.environment(4, 9).await.unwrap(), None, "another project's environment");
+        assert_eq!(db.environments(3).await.unwrap(), vec![env]);
+    }
+
+    #[tokio::test]
+    async fn settings_and_audit_log() {
+        let (_dir, db) = sqlite().await;
+        assert_eq!(db.max_session_time().await.unwrap(), 0);
+        db.set_max_session_time(30).await.unwrap();
+        assert_eq!(db.max_session_time().await.unwrap(), 30);
+        let start = AuditStart { username: Some("maintainer".into()), project: "demo/shop".into(), target: "environment production".into(), ..Default::default() };
+        let id = db.audit_start(&start, AuditOutcome::Opened, None).await.unwrap();
+        db.audit_start(&start, AuditOutcome::Refused, Some("no")).await.unwrap();
+        let ended = shared::api::SessionEnded { bytes_in: 3, bytes_out: 5, close_code: 4000, reason: "exit".into(), exit_code: Some(0) };
+        assert!(db.audit_end(&id, &ended).await.unwrap());
+        assert!(!db.audit_end(&id, &ended).await.unwrap(), "an entry ends once");
+        let events = db.audit_events(10).await.unwrap();
+        assert_eq!(events.len(), 2);
+        let e = events.iter().find(|e| e.id == id).unwrap();
+        assert_eq!((e.outcome, e.bytes_in, e.bytes_out, e.exit_code, e.close_code), (AuditOutcome::Ended, 3, 5, Some(0), Some(4000)));
+        assert!(events.iter().any(|e| e.outcome == AuditOutcome::Refused && e.reason.as_deref() == Some("no")));
+    }
+}
