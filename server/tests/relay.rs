@@ -244,10 +244,34 @@ async fn changed_channel_settings_end_the_session() {
     client.expect_prompt().await;
     // Sessions outlive unchanged answers…
     client.run("echo still-$((1+1))", "still-2\r\n").await;
-    // …but an admin lowering the max session time ends them.
-    rails.set(shared::channel::ChannelSettings { max_session_time: 600, ..channel });
+    // …but a rotated cluster token ends them.
+    let mut rotated = channel;
+    rotated.header.insert("Authorization".into(), vec!["Bearer rotated".into()]);
+    rails.set(rotated);
     let closed = tokio::time::timeout(Duration::from_secs(3), client.expect_close()).await.expect("closed within one poll");
     assert_eq!(closed, (4005, "the terminal's connection details changed".to_string()));
+}
+
+#[tokio::test]
+async fn a_new_max_session_time_applies_at_the_next_reauthorization() {
+    let (porthole, rails) = reauthorizing().await;
+    let channel = porthole.channel(&["v5.channel.k8s.io"], &SHELL);
+    rails.set(channel.clone());
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    // A limit the session is not past yet: it goes on, and the page hears
+    // the new end time.
+    rails.set(shared::channel::ChannelSettings { max_session_time: 600, ..channel.clone() });
+    client
+        .read_until("a connected message with an end time", |c| {
+            c.controls.iter().any(|m| matches!(m, ServerMessage::Connected { expires_at: Some(_), .. }))
+        })
+        .await;
+    client.run("echo alive-$((1+1))", "alive-2\r\n").await;
+    // A limit it is already past: it ends, with the new limit as the reason.
+    rails.set(shared::channel::ChannelSettings { max_session_time: 1, ..channel });
+    let closed = tokio::time::timeout(Duration::from_secs(3), client.expect_close()).await.expect("closed within one poll");
+    assert_eq!(closed, (4006, "Session expired: the maximum session time is 1 seconds".to_string()));
 }
 
 #[tokio::test]
