@@ -35,7 +35,7 @@ export default defineConfig({
   },
   webServer: {
     command: `../target/debug/porthole --listen 127.0.0.1:${port} --data-dir ${dataDir} --dist-dir ../frontend/dist --demo-password e2e-password`,
-    url: `http://127.0.0.1:${port}/api/v4/projects`,
+    url: `http://127.0.0.1:${port}/users/sign_in`,
     reuseExistingServer: false,
     timeout: 60_000,
     stdout: 'pipe',

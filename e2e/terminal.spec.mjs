@@ -1,5 +1,6 @@
 // The environment terminal page, as a person uses it.
 import { test, expect } from '@playwright/test';
+import { TERMINAL, rows, signIn, waitForPrompt, waitForRow } from './helpers.mjs';
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -13,39 +14,9 @@ function relayJwt() {
   return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
 }
 
-const TERMINAL = '/demo/shop/-/environments/1/terminal';
-
-/** Signs a demo user in (the page shares the session cookie). */
-async function signIn(page, user) {
-  const response = await page.request.post('/users/sign_in', {
-    form: { username: user, password: 'e2e-password' },
-    maxRedirects: 0,
-  });
-  expect(response.status()).toBe(303);
-}
-
 test.beforeEach(async ({ page }) => {
   await signIn(page, 'maintainer');
 });
-
-/** The terminal's visible rows, as text (xterm.js DOM renderer). */
-async function rows(page) {
-  return page.$$eval('.xterm-rows > div', (divs) => divs.map((d) => d.textContent.replace(/\u00a0/g, ' ').trimEnd()));
-}
-
-/** Waits until some row satisfies `pred`; returns that row. */
-async function waitForRow(page, pred, what) {
-  let found;
-  await expect.poll(async () => {
-    found = (await rows(page)).find(pred);
-    return found !== undefined;
-  }, { message: `a terminal row with ${what}` }).toBe(true);
-  return found;
-}
-
-async function waitForPrompt(page) {
-  await waitForRow(page, (r) => /[$#]$/.test(r), 'a prompt');
-}
 
 /** Types a command and presses Enter. */
 async function run(page, command) {

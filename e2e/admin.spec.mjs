@@ -1,0 +1,64 @@
+// The max session time as a person meets it (countdown, expiry), and the
+// Admin area where an admin sets it and reads the audit log.
+import { test, expect, request } from '@playwright/test';
+import { TERMINAL, signIn, waitForPrompt } from './helpers.mjs';
+
+/** Sets `terminal_max_session_time` as root, through the API. */
+async function setMaxSessionTime(baseURL, seconds) {
+  const root = await request.newContext({ baseURL });
+  try {
+    const signedIn = await root.post('/users/sign_in', { form: { username: 'root', password: 'e2e-password' }, maxRedirects: 0 });
+    expect(signedIn.status()).toBe(303);
+    const put = await root.put('/api/v4/application/settings', { data: { terminal_max_session_time: seconds } });
+    expect(put.status()).toBe(200);
+  } finally {
+    await root.dispose();
+  }
+}
+
+test.afterEach(async ({ baseURL }) => {
+  // The setting is global: leave no limit behind for the other tests.
+  await setMaxSessionTime(baseURL, 0);
+});
+
+test('the page counts down the max session time and says when it expired', async ({ page, baseURL }) => {
+  await setMaxSessionTime(baseURL, 6);
+  await signIn(page, 'maintainer');
+  await page.goto(TERMINAL);
+  await waitForPrompt(page);
+  const status = page.getByTestId('status');
+  await expect(status).toHaveText(/^Connected to pod shop-web-7c9d5b8f4-q2x7z, container web · session ends in 0:0[0-6]$/);
+  const first = await status.textContent();
+  // It counts down…
+  await expect.poll(async () => status.textContent(), { timeout: 5_000 }).not.toBe(first);
+  // …and the relay ends the session, whatever the page does.
+  await expect(status).toHaveText('Session expired: the maximum session time is 6 seconds', { timeout: 15_000 });
+  await expect(page.getByRole('button', { name: 'Reconnect' })).toBeVisible();
+});
+
+test('an admin sets the max session time under Admin > Settings > Web terminal', async ({ page, baseURL }) => {
+  await signIn(page, 'root');
+  await page.goto('/');
+  await page.getByTestId('current-user').getByRole('link', { name: 'Admin' }).click();
+  await expect(page).toHaveURL(/\/admin$/);
+  const settings = page.getByTestId('admin-settings');
+  await expect(settings).toContainText('Web terminal');
+  const input = settings.locator('input[name="terminal_max_session_time"]');
+  await expect(input).toHaveValue('0');
+  await input.fill('42');
+  await settings.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByTestId('settings-saved')).toBeVisible();
+  const api = await page.request.get('/api/v4/application/settings');
+  expect((await api.json()).terminal_max_session_time).toBe(42);
+  // The audit log lists the session the previous test opened, and its end.
+  const audit = page.getByTestId('admin-audit');
+  await expect(audit.getByTestId('audit-row').first()).toBeVisible();
+  await expect(audit).toContainText('Session expired: the maximum session time is 6 seconds');
+});
+
+test('the Admin area is for admins only', async ({ page }) => {
+  await signIn(page, 'maintainer');
+  await page.goto('/admin');
+  await expect(page.getByTestId('admin-refused')).toContainText('only administrators');
+  await expect(page.getByTestId('current-user').getByRole('link', { name: 'Admin' })).toHaveCount(0);
+});
