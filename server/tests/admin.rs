@@ -141,16 +141,7 @@ async fn admins_manage_users_projects_members_clusters_and_environments() {
     assert_eq!(status_of(root.post(format!("{base}/api/v4/users")).json(&new_user)).await.0, 409);
     let (status, body) = status_of(root.post(format!("{base}/api/v4/users")).json(&json!({"username": "bob", "password": "short"}))).await;
     assert_eq!(status, 400, "{body}");
-    let alice = client_with_cookie(&{
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let response = client
-            .post(format!("{base}/users/sign_in"))
-            .form(&[("username", "alice"), ("password", "alice-password")])
-            .send()
-            .await
-            .unwrap();
-        response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
-    });
+    let alice = client_with_cookie(&sign_in_with(&base, "alice", "alice-password").await);
 
     // Projects: alice sees none yet.
     let project = json!({"path_with_namespace": "acme/app"});
@@ -220,16 +211,7 @@ async fn a_non_demo_configuration_gets_its_first_admin_from_explicit_input() {
     let db = server::app::db::Database::connect(&format!("sqlite://{}", data.path().join("porthole.db").display())).await.unwrap();
     let users = db.users().await.unwrap();
     assert_eq!(users.iter().map(|u| (u.username.as_str(), u.admin)).collect::<Vec<_>>(), [("root", true)], "no demo users");
-    let response = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}/users/sign_in", porthole.url()))
-        .form(&[("username", "root"), ("password", "first-admin-pw")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["location"], "/");
+    sign_in_with(&porthole.url(), "root", "first-admin-pw").await;
     porthole.shutdown().await;
     // A second start with another password does not change it.
     config.initial_root_password = Some("another-password".into());

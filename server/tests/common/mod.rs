@@ -32,10 +32,15 @@ fn cookie_for(url: &str) -> Option<String> {
 
 /// Signs `user` in with the demo password; returns the cookie (`name=value`).
 pub async fn sign_in(base_url: &str, user: &str) -> String {
+    sign_in_with(base_url, user, DEMO_PASSWORD).await
+}
+
+/// Signs `user` in with `password`; returns the cookie (`name=value`).
+pub async fn sign_in_with(base_url: &str, user: &str, password: &str) -> String {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let response = client
         .post(format!("{base_url}/users/sign_in"))
-        .form(&[("username", user), ("password", DEMO_PASSWORD)])
+        .form(&[("username", user), ("password", password)])
         .send()
         .await
         .unwrap();
