@@ -104,15 +104,22 @@ impl App {
 
     /// The signed-in user may act on `project` with at least `need` (admins
     /// always may): 401 when nobody is signed in, 404 when the user is not
-    /// a member (they cannot see the project), 403 with the role it takes.
-    pub async fn check_access(&self, session: Option<&tower_sessions::Session>, project: &str, need: users::Role) -> Result<users::User, AppError> {
+    /// a member (they cannot see the project), 403 with the role it takes
+    /// `to` do what (e.g. "open this terminal").
+    pub async fn check_access(
+        &self,
+        session: Option<&tower_sessions::Session>,
+        project: &str,
+        need: users::Role,
+        to: &str,
+    ) -> Result<users::User, AppError> {
         let user = self.signed_in(session).await?.ok_or(AppError::Unauthenticated)?;
         if user.admin {
             return Ok(user);
         }
         match self.db.membership(&user.username, project).await.map_err(db_error)? {
             None => Err(AppError::NotFound("project not found".into())),
-            Some(role) if role < need => Err(AppError::Forbidden(format!("You need the {need:?} role on {project} to open this terminal"))),
+            Some(role) if role < need => Err(AppError::Forbidden(format!("You need the {need:?} role on {project} to {to}"))),
             Some(_) => Ok(user),
         }
     }
@@ -215,7 +222,7 @@ impl App {
         if kind == TerminalKind::Job {
             // GitLab's `create_build_terminal`: may update the job (Developer+)
             // and started it.
-            let user = self.check_access(session, project, users::Role::Developer).await?;
+            let user = self.check_access(session, project, users::Role::Developer, "open this terminal").await?;
             let job = self.jobs.get(id).filter(|job| job.project_path == project);
             if let Some(job) = &job {
                 if !user.admin && job.started_by != user.username {
@@ -228,7 +235,7 @@ impl App {
             tracing::info!(project, job = id, "authorized a job terminal");
             return Ok(channel);
         }
-        self.check_access(session, project, users::Role::Maintainer).await?;
+        self.check_access(session, project, users::Role::Maintainer, "open this terminal").await?;
         let (project, env, cluster) = self.environment(project, id).await?;
         audit.target = format!("environment {}", env.name);
         let terminals = discovery::terminals(&cluster, &env.namespace, &project.path_slug(), &env.slug)
@@ -255,7 +262,7 @@ impl App {
     /// `GET /<project>/-/environments/<id>/terminals.json`: the environment's
     /// terminals (pod, container, created_at), or why they cannot be listed.
     pub async fn terminals(&self, session: Option<&tower_sessions::Session>, project: &str, id: u64) -> Result<Response, AppError> {
-        self.check_access(session, project, users::Role::Maintainer).await?;
+        self.check_access(session, project, users::Role::Maintainer, "open this terminal").await?;
         let (project, env, cluster) = self.environment(project, id).await?;
         let terminals = discovery::terminals(&cluster, &env.namespace, &project.path_slug(), &env.slug)
             .await
@@ -408,7 +415,7 @@ pub async fn list_environments(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<EnvironmentJson>>, AppError> {
     let project = app.project(&id).await?;
-    app.check_access(Some(&session), &project.path, users::Role::Guest).await?;
+    app.check_access(Some(&session), &project.path, users::Role::Guest, "see it").await?;
     let envs = app.db.environments(project.id).await.map_err(db_error)?;
     Ok(Json(envs.into_iter().map(|e| environment_json(&project, e)).collect()))
 }
@@ -421,7 +428,7 @@ pub async fn create_job(
     Json(new): Json<jobs::NewJob>,
 ) -> Result<Response, AppError> {
     let project = app.project(&id).await?;
-    let user = app.check_access(Some(&session), &project.path, users::Role::Developer).await?;
+    let user = app.check_access(Some(&session), &project.path, users::Role::Developer, "run jobs").await?;
     let job = app.jobs.create(project.id, &project.path, &user.username, new);
     Ok((StatusCode::CREATED, Json(job.to_json())).into_response())
 }
@@ -433,7 +440,7 @@ pub async fn list_jobs(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<jobs::JobJson>>, AppError> {
     let project = app.project(&id).await?;
-    app.check_access(Some(&session), &project.path, users::Role::Guest).await?;
+    app.check_access(Some(&session), &project.path, users::Role::Guest, "see it").await?;
     Ok(Json(app.jobs.of_project(project.id).iter().map(jobs::Job::to_json).collect()))
 }
 
@@ -444,7 +451,7 @@ pub async fn get_job(
     Path((id, job_id)): Path<(String, u64)>,
 ) -> Result<Json<jobs::JobJson>, AppError> {
     let project = app.project(&id).await?;
-    app.check_access(Some(&session), &project.path, users::Role::Guest).await?;
+    app.check_access(Some(&session), &project.path, users::Role::Guest, "see it").await?;
     match app.jobs.get(job_id).filter(|j| j.project_id == project.id) {
         Some(job) => Ok(Json(job.to_json())),
         None => Err(AppError::NotFound("404 Job Not Found".into())),
