@@ -371,6 +371,7 @@ fn ProjectEnvironments(project: u64, clusters: Listed<ClusterJson>) -> impl Into
             <table>
                 <thead><tr><th>"Name"</th><th>"Cluster"</th><th>"Namespace"</th><th>"Terminal"</th></tr></thead>
                 <tbody>
+                    {list.is_empty().then(|| view! { <tr><td colspan="4">"No environments yet."</td></tr> })}
                     {list
                         .into_iter()
                         .map(|env| view! {
@@ -436,6 +437,7 @@ fn ProjectMembers(project: u64) -> impl IntoView {
             <table>
                 <thead><tr><th>"Username"</th><th>"Role"</th><th></th></tr></thead>
                 <tbody>
+                    {list.is_empty().then(|| view! { <tr><td colspan="3">"No members yet."</td></tr> })}
                     {list
                         .into_iter()
                         .map(|member| {
@@ -518,7 +520,7 @@ fn audit_row(event: AuditEvent) -> impl IntoView {
     let dash = |v: Option<String>| v.unwrap_or_else(|| "—".into());
     view! {
         <tr data-testid="audit-row">
-            <td>{local_date_time(event.started_at)}</td>
+            <td class="time">{local_date_time(event.started_at)}</td>
             <td>{dash(event.username)}</td>
             <td>{event.project}</td>
             <td>{event.target}</td>
