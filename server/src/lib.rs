@@ -60,6 +60,9 @@ pub struct Porthole {
     pub session_server: Option<session_server::SessionServer>,
     demo: bool,
     shutdown: Shutdown,
+    /// Stops the web server, after sessions have ended and been reported.
+    stop_serving: Shutdown,
+    pending: relay::Pending,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -127,6 +130,7 @@ impl Porthole {
             config.reauthorize_interval,
             shutdown.clone(),
         );
+        let pending = relay.pending.clone();
         let services = Arc::new(Services { app: app.clone(), relay, dist_dir: config.dist_dir.clone() });
 
         let dist = config.dist_dir.clone();
@@ -166,7 +170,8 @@ impl Porthole {
             .layer(axum::middleware::from_fn_with_state(Arc::new(config.allowed_origins.clone()), routes::deny_cross_site_writes))
             .layer(axum::extract::DefaultBodyLimit::max(8 << 20))
             .layer(tower_http::trace::TraceLayer::new_for_http());
-        let graceful = shutdown.clone();
+        let stop_serving = Shutdown::new();
+        let graceful = stop_serving.clone();
         let server = tokio::spawn(async move {
             let service = router.into_make_service_with_connect_info::<SocketAddr>();
             if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(async move { graceful.wait().await }).await {
@@ -194,7 +199,7 @@ impl Porthole {
             ),
             None => None,
         };
-        Ok(Porthole { addr, cluster, session_server, demo, shutdown, server })
+        Ok(Porthole { addr, cluster, session_server, demo, shutdown, stop_serving, pending, server })
     }
 
     /// True when the demo project is served.
@@ -208,13 +213,16 @@ impl Porthole {
     }
 
     /// Ends every session (close code 4008 to browsers; every exec's
-    /// processes hung up) and stops serving.
+    /// processes hung up), waits until their ends are in the audit log and
+    /// stops serving.
     pub async fn shutdown(self) {
         self.shutdown.trigger();
         self.cluster.execs_ended(std::time::Duration::from_secs(5)).await;
         if let Some(ss) = &self.session_server {
             ss.jobs_ended(std::time::Duration::from_secs(5)).await;
         }
+        self.pending.reported(std::time::Duration::from_secs(5)).await;
+        self.stop_serving.trigger();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.server).await;
     }
 }

@@ -38,7 +38,11 @@ async fn only_admins_read_and_change_application_settings() {
     assert_eq!(settings.terminal_max_session_time, 0, "no limit by default");
     let (status, body) = status_of(root.put(&url).json(&change)).await;
     assert_eq!((status, body["terminal_max_session_time"].as_u64()), (200, Some(120)));
-    assert_eq!(status_of(root.put(&url).json(&json!({"terminal_max_session_time": -1}))).await.0, 422, "not a number of seconds");
+    let (status, body) = status_of(root.put(&url).json(&json!({"terminal_max_session_time": -1}))).await;
+    assert_eq!(status, 400, "not a number of seconds");
+    assert!(body["message"].as_str().is_some(), "a JSON message: {body}");
+    let (status, body) = status_of(root.put(&url).body("{not json").header("content-type", "application/json")).await;
+    assert_eq!((status, body["message"].is_string()), (400, true));
     assert_eq!(status_of(root.put(&url).json(&json!({"terminal_max_session_time": 99_999_999}))).await.0, 400);
     // A cross-site page cannot change it, even with the admin's cookie.
     let (status, _) = status_of(root.put(&url).header("origin", "https://evil.example").json(&json!({"terminal_max_session_time": 1}))).await;
@@ -112,7 +116,11 @@ async fn the_audit_log_records_opened_refused_and_ended_sessions() {
     let refusal = events.iter().find(|e| e.outcome == AuditOutcome::Refused).expect("the refusal");
     assert_eq!(refusal.username.as_deref(), Some("developer"));
     assert_eq!(refusal.reason.as_deref(), Some("You need the Maintainer role on demo/shop to open this terminal"));
-    // Re-authorizations add no entries: two sessions, two entries.
+    // Re-authorizations and signed-out requests add no entries: two
+    // sessions, two entries.
+    let signed_out = Client::try_connect_with(&porthole.ws_url(ENV_WS), "v1.porthole", &[("cookie", "nobody=1")]).await;
+    assert!(signed_out.err().expect("refused").to_string().contains("401"));
+    let events: Vec<AuditEvent> = root.get(&url).send().await.unwrap().json().await.unwrap();
     assert_eq!(events.len(), 2, "{events:?}");
     // Only admins read it.
     assert_eq!(status_of(porthole.http().get(&url)).await.0, 403);
@@ -231,4 +239,37 @@ async fn removing_a_member_ends_their_open_terminal_within_one_poll() {
     assert_eq!(removed.status().as_u16(), 204);
     let closed = tokio::time::timeout(Duration::from_secs(3), client.expect_close()).await.expect("closed within one poll");
     assert_eq!(closed, (4004, "your access to this terminal was revoked".to_string()));
+}
+
+#[tokio::test]
+async fn below_owner_nobody_grants_more_than_their_role_or_touches_an_owner() {
+    let porthole = start().await;
+    let members = format!("{}/api/v4/projects/1/members", porthole.url());
+    let root = as_user(&porthole, "root").await;
+    let maintainer = porthole.http();
+    let grant = |client: &reqwest::Client, user: &str, level: i64| client.post(&members).json(&json!({"username": user, "access_level": level})).send();
+    assert_eq!(grant(&maintainer, "developer", 50).await.unwrap().status().as_u16(), 403, "Owner is above Maintainer");
+    assert_eq!(grant(&maintainer, "maintainer", 50).await.unwrap().status().as_u16(), 403, "nor for herself");
+    assert_eq!(grant(&maintainer, "developer", 40).await.unwrap().status().as_u16(), 201, "up to her own role");
+    assert_eq!(grant(&root, "developer", 50).await.unwrap().status().as_u16(), 201, "admins may");
+    assert_eq!(grant(&maintainer, "developer", 10).await.unwrap().status().as_u16(), 403, "an Owner's membership");
+    let removed = maintainer.delete(format!("{members}/developer")).send().await.unwrap();
+    assert_eq!(removed.status().as_u16(), 403);
+    // The Owner may do all of it.
+    let owner = as_user(&porthole, "developer").await;
+    assert_eq!(grant(&owner, "maintainer", 50).await.unwrap().status().as_u16(), 201);
+}
+
+#[tokio::test]
+async fn sessions_ended_by_shutdown_are_in_the_audit_log() {
+    let porthole = start().await;
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    let TestPorthole { porthole, data } = porthole;
+    porthole.shutdown().await;
+    assert_eq!(client.expect_close().await.0, 4008);
+    let db = server::app::db::Database::connect(&format!("sqlite://{}", data.path().join("porthole.db").display())).await.unwrap();
+    let events = db.audit_events(10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].outcome, events[0].close_code), (AuditOutcome::Ended, Some(4008)), "{events:?}");
 }

@@ -268,6 +268,13 @@ async fn a_new_max_session_time_applies_at_the_next_reauthorization() {
         })
         .await;
     client.run("echo alive-$((1+1))", "alive-2\r\n").await;
+    // Back to no limit: the countdown goes away again.
+    rails.set(channel.clone());
+    client
+        .read_until("a connected message without an end time", |c| {
+            c.controls.iter().filter(|m| matches!(m, ServerMessage::Connected { expires_at: None, .. })).count() == 2
+        })
+        .await;
     // A limit it is already past: it ends, with the new limit as the reason.
     rails.set(shared::channel::ChannelSettings { max_session_time: 1, ..channel });
     let closed = tokio::time::timeout(Duration::from_secs(3), client.expect_close()).await.expect("closed within one poll");

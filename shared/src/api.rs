@@ -146,10 +146,14 @@ pub struct ApplicationSettings {
     pub terminal_max_session_time: u64,
 }
 
+/// The largest `terminal_max_session_time` accepted: 366 days, in seconds.
+pub const MAX_SESSION_TIME_LIMIT: u64 = 366 * 24 * 3600;
+
 /// `PUT /api/v4/application/settings`: fields to change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettingsUpdate {
-    /// See [`ApplicationSettings::terminal_max_session_time`].
+    /// See [`ApplicationSettings::terminal_max_session_time`]; at most
+    /// [`MAX_SESSION_TIME_LIMIT`].
     pub terminal_max_session_time: Option<u64>,
 }
 

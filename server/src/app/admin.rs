@@ -15,16 +15,16 @@
 //!
 //! Input is checked before anything is written: 400 with what is wrong.
 
-use super::db::{self, Environment, Project, Table};
+use super::db::{self, Environment};
 use super::users::Role;
 use super::{App, AppError, db_error};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use shared::api::{
     ApplicationSettings, AuditEvent, ClusterJson, EnvironmentJson, MemberJson, NewCluster, NewEnvironment, NewMember, NewProject, NewUser,
-    PlatformKubernetes, ProjectJson, SessionEnded, SettingsUpdate, UserJson,
+    MAX_SESSION_TIME_LIMIT, PlatformKubernetes, ProjectJson, SessionEnded, SettingsUpdate, UserJson,
 };
 use std::sync::Arc;
 use tower_sessions::Session;
@@ -33,6 +33,24 @@ use tower_sessions::Session;
 pub const AUDIT_PAGE: u32 = 200;
 
 type ApiResult<T> = Result<T, AppError>;
+
+/// A JSON request body whose rejections (not JSON, wrong shape, wrong
+/// content type) are 400 `{"message"}` like every other API error.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(bad(rejection.body_text())),
+        }
+    }
+}
+
+/// First path segments that are the app's own routes, not namespaces.
+const RESERVED_NAMESPACES: [&str; 5] = ["-", "admin", "api", "assets", "users"];
 
 fn bad(why: impl Into<String>) -> AppError {
     AppError::BadRequest(why.into())
@@ -62,12 +80,12 @@ pub async fn get_settings(State(app): State<Arc<App>>, session: Session) -> ApiR
 
 /// `PUT /api/v4/application/settings`. Sessions past a lowered
 /// `terminal_max_session_time` end at their next re-authorization.
-pub async fn put_settings(State(app): State<Arc<App>>, session: Session, Json(update): Json<SettingsUpdate>) -> ApiResult<Json<ApplicationSettings>> {
+pub async fn put_settings(State(app): State<Arc<App>>, session: Session, ApiJson(update): ApiJson<SettingsUpdate>) -> ApiResult<Json<ApplicationSettings>> {
     let admin = app.require_admin(Some(&session)).await?;
     if let Some(seconds) = update.terminal_max_session_time {
         // A year; beyond that it is a typo, and it must fit the relay's timers.
-        if seconds > 366 * 24 * 3600 {
-            return Err(bad("terminal_max_session_time must be at most 31622400 seconds (0 = no limit)"));
+        if seconds > MAX_SESSION_TIME_LIMIT {
+            return Err(bad(format!("terminal_max_session_time must be at most {MAX_SESSION_TIME_LIMIT} seconds (0 = no limit)")));
         }
         app.db.set_max_session_time(seconds).await.map_err(db_error)?;
         tracing::info!(by = admin.username, seconds, "terminal_max_session_time changed");
@@ -83,7 +101,7 @@ pub async fn list_users(State(app): State<Arc<App>>, session: Session) -> ApiRes
 }
 
 /// `POST /api/v4/users`: 201, 409 when the name is taken.
-pub async fn create_user(State(app): State<Arc<App>>, session: Session, Json(new): Json<NewUser>) -> ApiResult<Response> {
+pub async fn create_user(State(app): State<Arc<App>>, session: Session, ApiJson(new): ApiJson<NewUser>) -> ApiResult<Response> {
     let admin = app.require_admin(Some(&session)).await?;
     if !is_name(&new.username) {
         return Err(bad("username: 1–64 characters of a-z, A-Z, 0-9, _ . - (not starting with . or -)"));
@@ -99,18 +117,28 @@ pub async fn create_user(State(app): State<Arc<App>>, session: Session, Json(new
 }
 
 /// `POST /api/v4/projects`: 201, 409 when the path is taken.
-pub async fn create_project(State(app): State<Arc<App>>, session: Session, Json(new): Json<NewProject>) -> ApiResult<Response> {
+pub async fn create_project(State(app): State<Arc<App>>, session: Session, ApiJson(new): ApiJson<NewProject>) -> ApiResult<Response> {
     let admin = app.require_admin(Some(&session)).await?;
     let path = new.path_with_namespace.trim_matches('/');
     let segments: Vec<&str> = path.split('/').collect();
     if segments.len() < 2 || !segments.iter().all(|s| is_name(s)) {
         return Err(bad("path_with_namespace: namespace/project, each part 1–64 characters of a-z, A-Z, 0-9, _ . -"));
     }
-    if app.db.project(path).await.map_err(db_error)?.is_some() {
-        return Err(AppError::Conflict(format!("project {path} already exists")));
+    if RESERVED_NAMESPACES.iter().any(|r| r.eq_ignore_ascii_case(segments[0])) {
+        return Err(bad(format!("path_with_namespace: {:?} is reserved", segments[0])));
     }
-    let project = Project { id: app.db.next_id(Table::Projects).await.map_err(db_error)?, path: path.to_string() };
-    app.db.put_project(&project).await.map_err(db_error)?;
+    // Pods find their project by its slug: two projects must not share one
+    // (`Demo/Shop` and `demo_/shop` are both `demo-shop`).
+    let slug = super::slugify(path);
+    if let Some(twin) = app.db.projects().await.map_err(db_error)?.into_iter().find(|p| p.path_slug() == slug) {
+        return Err(AppError::Conflict(format!("project {} already exists (same slug {slug})", twin.path)));
+    }
+    let project = app
+        .db
+        .create_project(path)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| AppError::Conflict(format!("project {path} already exists")))?;
     tracing::info!(by = admin.username, project = project.path, "project created");
     Ok((StatusCode::CREATED, Json(ProjectJson { id: project.id, path_with_namespace: project.path })).into_response())
 }
@@ -125,16 +153,36 @@ pub async fn list_members(State(app): State<Arc<App>>, session: Session, Path(id
 
 /// `POST /api/v4/projects/:id/members`: adds a member or changes their
 /// access level; 201.
-pub async fn add_member(State(app): State<Arc<App>>, session: Session, Path(id): Path<String>, Json(new): Json<NewMember>) -> ApiResult<Response> {
+pub async fn add_member(State(app): State<Arc<App>>, session: Session, Path(id): Path<String>, ApiJson(new): ApiJson<NewMember>) -> ApiResult<Response> {
     let project = app.project(&id).await?;
     let by = app.check_access(Some(&session), &project.path, Role::Maintainer, "manage its members").await?;
     let role = Role::from_access_level(new.access_level).ok_or_else(|| bad("access_level: one of 10, 20, 30, 40, 50"))?;
     if app.db.user(&new.username).await.map_err(db_error)?.is_none() {
         return Err(AppError::NotFound(format!("404 User {} Not Found", new.username)));
     }
+    may_manage(&app, &by, &project.path, &new.username, Some(role)).await?;
     app.db.set_membership(&new.username, &project.path, role).await.map_err(db_error)?;
     tracing::info!(by = by.username, user = new.username, project = project.path, ?role, "membership set");
     Ok((StatusCode::CREATED, Json(new)).into_response())
+}
+
+/// GitLab's rule for members: below Owner, nobody grants more than their
+/// own role or touches an Owner's membership (admins and Owners may do all).
+async fn may_manage(app: &App, by: &super::users::User, project: &str, username: &str, grant: Option<Role>) -> ApiResult<()> {
+    if by.admin {
+        return Ok(());
+    }
+    let own = app.db.membership(&by.username, project).await.map_err(db_error)?.unwrap_or(Role::Guest);
+    if own == Role::Owner {
+        return Ok(());
+    }
+    if grant.is_some_and(|role| role > own) {
+        return Err(AppError::Forbidden(format!("A {own:?} cannot grant a role above their own")));
+    }
+    if app.db.membership(username, project).await.map_err(db_error)? == Some(Role::Owner) {
+        return Err(AppError::Forbidden("Only an Owner can change an Owner's membership".into()));
+    }
+    Ok(())
 }
 
 /// `DELETE /api/v4/projects/:id/members/:username`: 204. Open terminals of
@@ -146,6 +194,7 @@ pub async fn remove_member(
 ) -> ApiResult<StatusCode> {
     let project = app.project(&id).await?;
     let by = app.check_access(Some(&session), &project.path, Role::Maintainer, "manage its members").await?;
+    may_manage(&app, &by, &project.path, &username, None).await?;
     if !app.db.remove_membership(&username, &project.path).await.map_err(db_error)? {
         return Err(AppError::NotFound("404 Member Not Found".into()));
     }
@@ -158,13 +207,13 @@ pub async fn create_environment(
     State(app): State<Arc<App>>,
     session: Session,
     Path(id): Path<String>,
-    Json(new): Json<NewEnvironment>,
+    ApiJson(new): ApiJson<NewEnvironment>,
 ) -> ApiResult<Response> {
     let admin = app.require_admin(Some(&session)).await?;
     let project = app.project(&id).await?;
     let slug = super::slugify(&new.name);
-    if new.name.trim().is_empty() || new.name.len() > 255 || slug.is_empty() {
-        return Err(bad("name: 1–255 characters, with at least one letter or digit"));
+    if new.name.trim().is_empty() || new.name.len() > 255 || slug.is_empty() || new.name.chars().any(char::is_control) {
+        return Err(bad("name: 1–255 characters without control characters, at least one a letter or digit"));
     }
     if !is_namespace(&new.namespace) {
         return Err(bad("namespace: a Kubernetes namespace (a-z, 0-9, -; at most 63)"));
@@ -172,12 +221,13 @@ pub async fn create_environment(
     if new.cluster != db::LOCAL_CLUSTER && app.db.cluster(&new.cluster).await.map_err(db_error)?.is_none() {
         return Err(bad(format!("cluster {:?} does not exist", new.cluster)));
     }
+    // Pods find their environment by its slug: one per slug in a project.
     let existing = app.db.environments(project.id).await.map_err(db_error)?;
-    if existing.iter().any(|e| e.name == new.name) {
-        return Err(AppError::Conflict(format!("environment {} already exists", new.name)));
+    if let Some(twin) = existing.iter().find(|e| e.slug == slug) {
+        return Err(AppError::Conflict(format!("environment {} already exists (same slug {slug})", twin.name)));
     }
-    let env = Environment {
-        id: app.db.next_id(Table::Environments).await.map_err(db_error)?,
+    let mut env = Environment {
+        id: 0,
         project_id: project.id,
         name: new.name,
         slug,
@@ -185,7 +235,12 @@ pub async fn create_environment(
         namespace: new.namespace,
         command: super::DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect(),
     };
-    app.db.put_environment(&env).await.map_err(db_error)?;
+    env.id = app
+        .db
+        .create_environment(&env)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| AppError::Conflict(format!("environment {} already exists", env.name)))?;
     tracing::info!(by = admin.username, project = project.path, environment = env.name, "environment created");
     let json: EnvironmentJson = super::environment_json(&project, env);
     Ok((StatusCode::CREATED, Json(json)).into_response())
@@ -208,26 +263,32 @@ pub async fn list_clusters(State(app): State<Arc<App>>, session: Session) -> Api
 }
 
 /// `POST /api/v4/admin/clusters/add`: 201, 409 when the name is taken.
-pub async fn add_cluster(State(app): State<Arc<App>>, session: Session, Json(new): Json<NewCluster>) -> ApiResult<Response> {
+pub async fn add_cluster(State(app): State<Arc<App>>, session: Session, ApiJson(new): ApiJson<NewCluster>) -> ApiResult<Response> {
     let admin = app.require_admin(Some(&session)).await?;
     let attrs = new.platform_kubernetes_attributes;
-    if !is_name(&new.name) || new.name == db::LOCAL_CLUSTER {
+    if !is_name(&new.name) || new.name.eq_ignore_ascii_case(db::LOCAL_CLUSTER) {
         return Err(bad("name: 1–64 characters of a-z, A-Z, 0-9, _ . - and not \"local\""));
     }
     let url = url::Url::parse(&attrs.api_url).map_err(|e| bad(format!("api_url: {e}")))?;
-    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-        return Err(bad("api_url: https://host[:port] of the Kubernetes API"));
+    let plain = url.username().is_empty() && url.password().is_none() && url.query().is_none() && url.fragment().is_none();
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() || !plain {
+        return Err(bad("api_url: https://host[:port] of the Kubernetes API, without credentials, query or fragment"));
     }
-    if attrs.token.trim().is_empty() {
+    if attrs.token.trim().is_empty() || attrs.token.chars().any(char::is_control) {
         return Err(bad("token: a service account's bearer token is required"));
+    }
+    if !attrs.ca_cert.trim().is_empty() && !attrs.ca_cert.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(bad("ca_cert: PEM certificates (-----BEGIN CERTIFICATE-----), or empty for the system's roots"));
     }
     let cluster = super::discovery::Cluster { api_url: attrs.api_url, token: attrs.token.trim().to_string(), ca_pem: attrs.ca_cert };
     // The CA must parse now, not at the first terminal.
     super::discovery::client(&cluster).map_err(bad)?;
-    if app.db.cluster(&new.name).await.map_err(db_error)?.is_some() {
-        return Err(AppError::Conflict(format!("cluster {} already exists", new.name)));
-    }
-    let id = app.db.put_cluster(&new.name, &cluster).await.map_err(db_error)?;
+    let id = app
+        .db
+        .create_cluster(&new.name, &cluster)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| AppError::Conflict(format!("cluster {} already exists", new.name)))?;
     tracing::info!(by = admin.username, cluster = new.name, "cluster added");
     let json = ClusterJson { id, name: new.name, platform_kubernetes: PlatformKubernetes { api_url: cluster.api_url, ca_cert: cluster.ca_pem } };
     Ok((StatusCode::CREATED, Json(json)).into_response())
@@ -246,7 +307,7 @@ pub async fn session_ended(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Json(ended): Json<SessionEnded>,
+    ApiJson(ended): ApiJson<SessionEnded>,
 ) -> ApiResult<StatusCode> {
     let token = headers.get(shared::channel::API_REQUEST_HEADER).and_then(|v| v.to_str().ok());
     app.secret.verify(token).map_err(AppError::Unauthorized)?;

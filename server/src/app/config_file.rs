@@ -143,6 +143,9 @@ impl FileConfig {
             }
             clusters.push((c.name.clone(), cluster));
         }
+        if self.terminal_max_session_time.is_some_and(|t| t > shared::api::MAX_SESSION_TIME_LIMIT) {
+            bail!("terminal_max_session_time: at most {} seconds (0 = no limit)", shared::api::MAX_SESSION_TIME_LIMIT);
+        }
         let mut projects = Vec::new();
         let mut environments = Vec::new();
         for p in &self.projects {
@@ -173,10 +176,18 @@ impl FileConfig {
         for (name, cluster) in &seed.clusters {
             db.put_cluster(name, cluster).await?;
         }
+        // An id the API gave to something else is a mistake in the file,
+        // not a rename: stop rather than move another project's things.
         for project in &seed.projects {
+            if let Some(other) = db.project(&project.id.to_string()).await?.filter(|p| p.path != project.path) {
+                bail!("project id {} is {} in the database, not {}: give the file's project another id", project.id, other.path, project.path);
+            }
             db.put_project(project).await.with_context(|| format!("project {} (id {})", project.path, project.id))?;
         }
         for env in &seed.environments {
+            if let Some(other) = db.environment_by_id(env.id).await?.filter(|e| e.project_id != env.project_id) {
+                bail!("environment id {} belongs to project id {} in the database: give {:?} another id", env.id, other.project_id, env.name);
+            }
             db.put_environment(env).await.with_context(|| format!("environment {} (id {})", env.name, env.id))?;
         }
         if let Some(seconds) = self.terminal_max_session_time {

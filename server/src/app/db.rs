@@ -227,10 +227,14 @@ impl Database {
             return Ok(false);
         }
         let hash = super::users::hash_password(password.to_string()).await?;
-        let sql = "INSERT INTO users (username, password_hash, admin) VALUES ($1, $2, $3) \
-                   ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, admin = excluded.admin";
-        self.execute(sql, &[Bind::Text(username), Bind::Text(&hash), Bind::Int(i64::from(admin))]).await?;
-        Ok(true)
+        // Without `replace`, a user created meanwhile by another request wins.
+        let sql = if replace {
+            "INSERT INTO users (username, password_hash, admin) VALUES ($1, $2, $3) \
+             ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, admin = excluded.admin"
+        } else {
+            "INSERT INTO users (username, password_hash, admin) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+        };
+        Ok(self.execute(sql, &[Bind::Text(username), Bind::Text(&hash), Bind::Int(i64::from(admin))]).await? > 0)
     }
 
     /// Sets a user's role in a project.
@@ -289,6 +293,58 @@ impl Database {
         Ok(to_u64(id))
     }
 
+    /// Inserts a row with a new id (`insert` binds the id as `$1`, `rest`
+    /// as `$2`…, and ends in `ON CONFLICT DO NOTHING`): the id, or `None`
+    /// when another unique column (a name, a path) is taken. Requests
+    /// racing for the same id are retried with the next one.
+    async fn insert_with_new_id(&self, table: Table, insert: &str, rest: &[Bind<'_>]) -> sqlx::Result<Option<u64>> {
+        for _ in 0..8 {
+            let id = self.next_id(table).await?;
+            let mut binds = vec![Bind::Int(to_i64(id))];
+            binds.extend(rest.iter().copied());
+            if self.execute(insert, &binds).await? == 1 {
+                return Ok(Some(id));
+            }
+            let sql = format!("SELECT id FROM {} WHERE id = $1", table.name());
+            let taken: Option<(i64,)> = on_pool!(self, pool => sqlx::query_as(&sql).bind(to_i64(id)).fetch_optional(pool).await)?;
+            if taken.is_none() {
+                return Ok(None);
+            }
+        }
+        Err(sqlx::Error::Protocol(format!("no free id in {} after 8 tries", table.name())))
+    }
+
+    /// Creates a project with a new id; `None` when the path is taken.
+    pub async fn create_project(&self, path: &str) -> sqlx::Result<Option<Project>> {
+        let sql = "INSERT INTO projects (id, path) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+        let id = self.insert_with_new_id(Table::Projects, sql, &[Bind::Text(path)]).await?;
+        Ok(id.map(|id| Project { id, path: path.to_string() }))
+    }
+
+    /// Creates an environment with a new id (`env.id` is ignored); `None`
+    /// when its project has one of that name.
+    pub async fn create_environment(&self, env: &Environment) -> sqlx::Result<Option<u64>> {
+        let sql = "INSERT INTO environments (id, project_id, name, slug, cluster, namespace, command) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
+        let command = serde_json::to_string(&env.command).unwrap_or_else(|_| "[]".into());
+        let rest = [
+            Bind::Int(to_i64(env.project_id)),
+            Bind::Text(&env.name),
+            Bind::Text(&env.slug),
+            Bind::Text(&env.cluster),
+            Bind::Text(&env.namespace),
+            Bind::Text(&command),
+        ];
+        self.insert_with_new_id(Table::Environments, sql, &rest).await
+    }
+
+    /// Creates cluster `name` with a new id; `None` when the name is taken.
+    pub async fn create_cluster(&self, name: &str, cluster: &Cluster) -> sqlx::Result<Option<u64>> {
+        let sql = "INSERT INTO clusters (id, name, api_url, token, ca_pem) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+        let rest = [Bind::Text(name), Bind::Text(&cluster.api_url), Bind::Text(&cluster.token), Bind::Text(&cluster.ca_pem)];
+        self.insert_with_new_id(Table::Clusters, sql, &rest).await
+    }
+
     /// A project's environments, by id.
     pub async fn environments(&self, project_id: u64) -> sqlx::Result<Vec<Environment>> {
         let sql = format!("SELECT {ENVIRONMENT_COLUMNS} FROM environments WHERE project_id = $1 ORDER BY id");
@@ -301,6 +357,13 @@ impl Database {
         let sql = format!("SELECT {ENVIRONMENT_COLUMNS} FROM environments WHERE project_id = $1 AND id = $2");
         let row: Option<EnvironmentRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(to_i64(project_id)).bind(to_i64(id)).fetch_optional(pool).await)?;
+        Ok(row.map(environment_from_row))
+    }
+
+    /// Environment `id`, whichever project it belongs to.
+    pub async fn environment_by_id(&self, id: u64) -> sqlx::Result<Option<Environment>> {
+        let sql = format!("SELECT {ENVIRONMENT_COLUMNS} FROM environments WHERE id = $1");
+        let row: Option<EnvironmentRow> = on_pool!(self, pool => sqlx::query_as(&sql).bind(to_i64(id)).fetch_optional(pool).await)?;
         Ok(row.map(environment_from_row))
     }
 
@@ -373,6 +436,18 @@ impl Database {
     /// (Refused, with the reason); returns the entry's id.
     pub async fn audit_start(&self, start: &AuditStart, outcome: AuditOutcome, reason: Option<&str>) -> sqlx::Result<String> {
         let id = crate::session_server::random_id(20);
+        // Fields come from URLs: bounded, and without control characters
+        // (PostgreSQL refuses NUL in TEXT).
+        let clean = |s: &str| s.chars().filter(|c| !c.is_control()).take(255).collect::<String>();
+        let start = AuditStart {
+            username: start.username.as_deref().map(clean),
+            project: clean(&start.project),
+            target: clean(&start.target),
+            pod: start.pod.as_deref().map(clean),
+            container: start.container.as_deref().map(clean),
+        };
+        let reason = reason.map(clean);
+        let reason = reason.as_deref();
         let now = now_ms();
         let ended = (outcome == AuditOutcome::Refused).then_some(now);
         let sql = "INSERT INTO audit_events (id, username, project, target, pod, container, outcome, started_at, ended_at, reason) \
@@ -403,7 +478,7 @@ impl Database {
             Bind::Int(now_ms()),
             Bind::Int(to_i64(ended.bytes_in)),
             Bind::Int(to_i64(ended.bytes_out)),
-            Bind::Text(&ended.reason),
+            Bind::Text(&ended.reason.chars().filter(|c| !c.is_control()).take(1024).collect::<String>()),
             Bind::Int(i64::from(ended.close_code)),
             Bind::OptInt(ended.exit_code.map(i64::from)),
         ];
@@ -452,6 +527,7 @@ fn outcome_name(outcome: AuditOutcome) -> &'static str {
 }
 
 /// A value bound to a `$n` placeholder.
+#[derive(Clone, Copy)]
 enum Bind<'a> {
     Text(&'a str),
     OptText(Option<&'a str>),
@@ -514,6 +590,31 @@ mod tests {
         assert_eq!(db.environment(3, 9).await.unwrap(), Some(env.clone()));
         assert_eq!(db.environment(4, 9).await.unwrap(), None, "another project's environment");
         assert_eq!(db.environments(3).await.unwrap(), vec![env]);
+    }
+
+    #[tokio::test]
+    async fn creating_takes_new_ids_and_refuses_taken_names() {
+        let (_dir, db) = sqlite().await;
+        let (a, b) = tokio::join!(db.create_project("acme/a"), db.create_project("acme/b"));
+        let (a, b) = (a.unwrap().unwrap(), b.unwrap().unwrap());
+        assert_ne!(a.id, b.id, "racing creates get different ids");
+        assert_eq!(db.create_project("acme/a").await.unwrap(), None);
+        let cluster = Cluster { api_url: "https://k".into(), token: "t".into(), ca_pem: String::new() };
+        assert!(db.create_cluster("c", &cluster).await.unwrap().is_some());
+        assert_eq!(db.create_cluster("c", &cluster).await.unwrap(), None);
+        let env = Environment {
+            id: 0,
+            project_id: a.id,
+            name: "prod".into(),
+            slug: "prod".into(),
+            cluster: "c".into(),
+            namespace: "ns".into(),
+            command: vec![],
+        };
+        assert!(db.create_environment(&env).await.unwrap().is_some());
+        assert_eq!(db.create_environment(&env).await.unwrap(), None);
+        assert!(db.put_user("u", "pw", false, false).await.unwrap());
+        assert!(!db.put_user("u", "other", true, false).await.unwrap(), "a second create does not replace");
     }
 
     #[tokio::test]

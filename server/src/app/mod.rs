@@ -167,8 +167,9 @@ impl App {
     /// query may name `pod` and `container`; by default the first container
     /// of the first pod, as in GitLab.
     ///
-    /// A first authorize is recorded in the audit log, opened or refused,
-    /// and an opened one's entry id answered in [`AUDIT_ID_HEADER`];
+    /// A first authorize is recorded in the audit log, opened or (for a
+    /// signed-in user) refused, and an opened one's entry id answered in
+    /// [`AUDIT_ID_HEADER`];
     /// re-authorizations (which carry that header) are not recorded.
     pub async fn authorize(
         &self,
@@ -198,13 +199,16 @@ impl App {
                 response.headers_mut().insert(AUDIT_ID_HEADER, HeaderValue::from_str(&audit_id).map_err(db_error)?);
                 Ok(response)
             }
-            Err(e) => {
+            // Refusals of signed-in users only: anyone can send signed-out
+            // requests, and they would crowd real sessions out of the log.
+            Err(e) if audit.username.is_some() => {
                 let (_, reason) = e.status_and_message();
                 if let Err(db) = self.db.audit_start(&audit, AuditOutcome::Refused, Some(&reason)).await {
                     tracing::error!(error = %db, "recording a refusal in the audit log failed");
                 }
                 Err(e)
             }
+            Err(e) => Err(e),
         }
     }
 

@@ -122,16 +122,24 @@ impl Authorizer {
     }
 
     /// Tells the app how the session recorded as `audit_id` ended
-    /// (`POST /api/v4/internal/terminal_sessions/:id`); failures are logged.
+    /// (`POST /api/v4/internal/terminal_sessions/:id`), trying three times
+    /// when the app cannot be reached or fails; failures are logged.
     pub async fn report_end(&self, audit_id: &str, ended: &SessionEnded) {
         let mut url = self.app_url.clone();
         url.set_path(&format!("/api/v4/internal/terminal_sessions/{audit_id}"));
         url.set_query(None);
-        let sent = self.http.post(url).header(API_REQUEST_HEADER, self.secret.sign()).json(ended).send().await;
-        match sent {
-            Ok(response) if response.status().is_success() => {}
-            Ok(response) => tracing::warn!(status = response.status().as_u16(), "the app did not record the session's end"),
-            Err(e) => tracing::warn!(error = %e, "reporting the session's end failed"),
+        for wait in [0, 250, 1000] {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            let sent = self.http.post(url.clone()).header(API_REQUEST_HEADER, self.secret.sign()).json(ended).send().await;
+            match sent {
+                Ok(response) if response.status().is_success() => return,
+                Ok(response) if response.status().is_client_error() => {
+                    tracing::warn!(status = response.status().as_u16(), "the app did not record the session's end");
+                    return;
+                }
+                Ok(response) => tracing::warn!(status = response.status().as_u16(), "reporting the session's end failed"),
+                Err(e) => tracing::warn!(error = %e, "reporting the session's end failed"),
+            }
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct Relay {
     ping_interval: Duration,
     reauthorize_interval: Duration,
     shutdown: Shutdown,
+    /// Session ends not yet reported to the app.
+    pub pending: Pending,
 }
 
 /// Why a terminal request was refused before the upgrade; each is logged.
@@ -126,7 +128,7 @@ impl Relay {
         shutdown: Shutdown,
     ) -> Relay {
         let authorizer = authorize::Authorizer::new(app_url, secret);
-        Relay { authorizer, allowed_origins, ping_interval, reauthorize_interval, shutdown }
+        Relay { authorizer, allowed_origins, ping_interval, reauthorize_interval, shutdown, pending: Pending::default() }
     }
 
     /// Handles a terminal WebSocket request from `peer`.
@@ -149,7 +151,7 @@ impl Relay {
 
         let request = authorize::AuthorizeRequest::new(&parts);
         let authorized = self.authorizer.authorize(&request).await?;
-        let audit = Audit { authorizer: self.authorizer.clone(), id: authorized.audit_id.clone() };
+        let audit = Audit::new(self.authorizer.clone(), authorized.audit_id.clone(), self.pending.clone());
         let channel = authorized.channel;
         if let Err(e) = channel.validate() {
             audit.ended(session::End::Failed("invalid channel settings".into()), session::Traffic::default());
@@ -194,6 +196,7 @@ impl Relay {
         let shutdown = self.shutdown.clone();
         let request = request.again(audit.id.as_deref());
         let recheck = session::Recheck { authorizer: self.authorizer.clone(), request, channel, interval: self.reauthorize_interval };
+        // A failed upgrade drops this closure, and `audit` reports the drop.
         Ok(upgrade.on_upgrade(move |socket| async move {
             let (end, traffic) = session::run(socket, upstream, browser_codec, upstream_codec, info, recheck, shutdown).await;
             audit.ended(end, traffic);
@@ -201,16 +204,32 @@ impl Relay {
     }
 }
 
-/// Where the app recorded this session, to report its end to.
+/// Where the app recorded this session, to report its end to. Every path
+/// out of a session reports exactly once: [`Audit::ended`] with how it
+/// ended, or — when the session is dropped on the way (the browser left
+/// during the dial, the upgrade failed) — the drop, as "the browser closed
+/// the terminal".
 struct Audit {
     authorizer: authorize::Authorizer,
     id: Option<String>,
+    pending: Pending,
 }
 
 impl Audit {
+    fn new(authorizer: authorize::Authorizer, id: Option<String>, pending: Pending) -> Audit {
+        if id.is_some() {
+            pending.add();
+        }
+        Audit { authorizer, id, pending }
+    }
+
     /// Reports the end in the background (the session is over either way).
-    fn ended(&self, end: session::End, traffic: session::Traffic) {
-        let Some(id) = self.id.clone() else { return };
+    fn ended(mut self, end: session::End, traffic: session::Traffic) {
+        self.report(&end, traffic);
+    }
+
+    fn report(&mut self, end: &session::End, traffic: session::Traffic) {
+        let Some(id) = self.id.take() else { return };
         let (code, reason) = end.close();
         let ended = shared::api::SessionEnded {
             bytes_in: traffic.bytes_in,
@@ -218,12 +237,53 @@ impl Audit {
             close_code: code.code(),
             reason,
             exit_code: match end {
-                session::End::Exited(code) => Some(code),
+                session::End::Exited(code) => Some(*code),
                 _ => None,
             },
         };
         let authorizer = self.authorizer.clone();
-        tokio::spawn(async move { authorizer.report_end(&id, &ended).await });
+        let pending = self.pending.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            pending.done();
+            return;
+        };
+        runtime.spawn(async move {
+            authorizer.report_end(&id, &ended).await;
+            pending.done();
+        });
+    }
+}
+
+impl Drop for Audit {
+    fn drop(&mut self) {
+        self.report(&session::End::BrowserGone, session::Traffic::default());
+    }
+}
+
+/// Sessions whose end is not reported to the app yet: shutdown waits for
+/// them before the app stops listening.
+#[derive(Debug, Clone)]
+pub struct Pending(std::sync::Arc<tokio::sync::watch::Sender<usize>>);
+
+impl Default for Pending {
+    fn default() -> Self {
+        Pending(std::sync::Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+}
+
+impl Pending {
+    fn add(&self) {
+        self.0.send_modify(|n| *n += 1);
+    }
+
+    fn done(&self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+
+    /// Waits until every end is reported, or `timeout` passes.
+    pub async fn reported(&self, timeout: Duration) {
+        let mut rx = self.0.subscribe();
+        let _ = tokio::time::timeout(timeout, rx.wait_for(|n| *n == 0)).await;
     }
 }
 

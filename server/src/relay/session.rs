@@ -185,7 +185,8 @@ impl Recheck {
         let mut max = self.channel.max_session_time;
         let mut next_check = tokio::time::Instant::now() + self.interval;
         loop {
-            let deadline = (max > 0).then(|| started + Duration::from_secs(max));
+            // A limit too far away to represent is no limit.
+            let deadline = (max > 0).then(|| started.checked_add(Duration::from_secs(max))).flatten();
             tokio::select! {
                 () = sleep_until_some(deadline) => return End::Expired(max),
                 () = tokio::time::sleep_until(next_check) => {}
@@ -193,8 +194,10 @@ impl Recheck {
             next_check += self.interval;
             let answer = tokio::time::timeout(Duration::from_secs(30), self.authorizer.authorize(&self.request)).await;
             match answer {
-                Ok(Ok(new)) if new.channel == self.channel || (new.channel.max_session_time == max && same_but_max_session_time(&new.channel, &self.channel)) => {}
                 Ok(Ok(new)) if same_but_max_session_time(&new.channel, &self.channel) => {
+                    if new.channel.max_session_time == max {
+                        continue;
+                    }
                     max = new.channel.max_session_time;
                     tracing::info!(max_session_time = max, "the maximum session time changed");
                     if max > 0 && started.elapsed() >= Duration::from_secs(max) {
