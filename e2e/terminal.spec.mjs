@@ -146,6 +146,7 @@ test('a CI job terminal: run the demo job, open its terminal, run a command; no 
 test('signing in and out with a demo user', async ({ page }) => {
   await page.context().clearCookies();
   await page.goto('/');
+  await expect(page.getByTestId('landing-refused')).toContainText('You need to sign in before continuing.');
   await page.getByTestId('current-user').getByRole('link', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/users\/sign_in$/);
   await page.getByLabel('Username').fill('maintainer');

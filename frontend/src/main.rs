@@ -305,7 +305,15 @@ fn Landing() -> impl IntoView {
             <h1>"Environments"</h1>
             {move || match projects.get() {
                 None => view! { <p class="notice">"Loading…"</p> }.into_any(),
+                // Signed out: the app's words and the way in.
+                Some(Err(e)) if e.refusal => view! {
+                    <p class="notice" data-testid="landing-refused">{e.message} " " <a href="/users/sign_in">"Sign in"</a></p>
+                }
+                .into_any(),
                 Some(Err(e)) => view! { <p class="notice error">{format!("Could not load projects: {e}")}</p> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => {
+                    view! { <p class="notice">"You are not a member of any project yet."</p> }.into_any()
+                }
                 Some(Ok(list)) => list
                     .into_iter()
                     .map(|(project, envs)| {

@@ -366,7 +366,7 @@ impl AppError {
             AppError::Unauthorized(e) => (StatusCode::UNAUTHORIZED, e.to_string()),
             AppError::NotFound(what) => (StatusCode::NOT_FOUND, what.clone()),
             AppError::Cluster(e) => (StatusCode::BAD_GATEWAY, e.clone()),
-            AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "401 Unauthorized: sign in first".to_string()),
+            AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "You need to sign in before continuing.".to_string()),
             AppError::Forbidden(why) => (StatusCode::FORBIDDEN, why.clone()),
             AppError::BadRequest(why) => (StatusCode::BAD_REQUEST, why.clone()),
             AppError::Conflict(why) => (StatusCode::CONFLICT, why.clone()),
