@@ -200,6 +200,11 @@ async fn admins_manage_users_projects_members_clusters_and_environments() {
     assert_eq!(members, [MemberJson { username: "alice".into(), access_level: 40 }]);
     let visible: Vec<ProjectJson> = alice.get(format!("{base}/api/v4/projects")).send().await.unwrap().json().await.unwrap();
     assert_eq!(visible, [ProjectJson { id, path_with_namespace: "acme/app".into() }]);
+    // Signed out, a project that exists and one that does not look alike.
+    for project in [id, 999] {
+        let (status, _) = status_of(reqwest::Client::new().get(format!("{base}/api/v4/projects/{project}/members"))).await;
+        assert_eq!(status, 401, "project {project}");
+    }
     // Removed again: 404 for her.
     assert_eq!(root.delete(format!("{members_url}/alice")).send().await.unwrap().status().as_u16(), 204);
     assert_eq!(root.delete(format!("{members_url}/alice")).send().await.unwrap().status().as_u16(), 404);

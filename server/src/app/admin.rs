@@ -145,8 +145,7 @@ pub async fn create_project(State(app): State<Arc<App>>, session: Session, ApiJs
 
 /// `GET /api/v4/projects/:id/members`.
 pub async fn list_members(State(app): State<Arc<App>>, session: Session, Path(id): Path<String>) -> ApiResult<Json<Vec<MemberJson>>> {
-    let project = app.project(&id).await?;
-    app.check_access(Some(&session), &project.path, Role::Guest, "see it").await?;
+    let (project, _) = app.project_access(&session, &id, Role::Guest, "see it").await?;
     let members = app.db.members(&project.path).await.map_err(db_error)?;
     Ok(Json(members.into_iter().map(|(username, access_level)| MemberJson { username, access_level }).collect()))
 }
@@ -154,8 +153,7 @@ pub async fn list_members(State(app): State<Arc<App>>, session: Session, Path(id
 /// `POST /api/v4/projects/:id/members`: adds a member or changes their
 /// access level; 201.
 pub async fn add_member(State(app): State<Arc<App>>, session: Session, Path(id): Path<String>, ApiJson(new): ApiJson<NewMember>) -> ApiResult<Response> {
-    let project = app.project(&id).await?;
-    let by = app.check_access(Some(&session), &project.path, Role::Maintainer, "manage its members").await?;
+    let (project, by) = app.project_access(&session, &id, Role::Maintainer, "manage its members").await?;
     let role = Role::from_access_level(new.access_level).ok_or_else(|| bad("access_level: one of 10, 20, 30, 40, 50"))?;
     if app.db.user(&new.username).await.map_err(db_error)?.is_none() {
         return Err(AppError::NotFound(format!("404 User {} Not Found", new.username)));
@@ -192,8 +190,7 @@ pub async fn remove_member(
     session: Session,
     Path((id, username)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let project = app.project(&id).await?;
-    let by = app.check_access(Some(&session), &project.path, Role::Maintainer, "manage its members").await?;
+    let (project, by) = app.project_access(&session, &id, Role::Maintainer, "manage its members").await?;
     may_manage(&app, &by, &project.path, &username, None).await?;
     if !app.db.remove_membership(&username, &project.path).await.map_err(db_error)? {
         return Err(AppError::NotFound("404 Member Not Found".into()));

@@ -566,9 +566,7 @@ mod tests {
         (dir, db)
     }
 
-    #[tokio::test]
-    async fn projects_environments_and_clusters() {
-        let (_dir, db) = sqlite().await;
+    async fn projects_environments_and_clusters(db: &Database) {
         db.put_project(&Project { id: 3, path: "acme/shop".into() }).await.unwrap();
         assert_eq!(db.next_id(Table::Projects).await.unwrap(), 4);
         assert_eq!(db.project("acme/shop").await.unwrap().map(|p| p.id), Some(3));
@@ -592,9 +590,7 @@ mod tests {
         assert_eq!(db.environments(3).await.unwrap(), vec![env]);
     }
 
-    #[tokio::test]
-    async fn creating_takes_new_ids_and_refuses_taken_names() {
-        let (_dir, db) = sqlite().await;
+    async fn creating_takes_new_ids_and_refuses_taken_names(db: &Database) {
         let (a, b) = tokio::join!(db.create_project("acme/a"), db.create_project("acme/b"));
         let (a, b) = (a.unwrap().unwrap(), b.unwrap().unwrap());
         assert_ne!(a.id, b.id, "racing creates get different ids");
@@ -617,9 +613,7 @@ mod tests {
         assert!(!db.put_user("u", "other", true, false).await.unwrap(), "a second create does not replace");
     }
 
-    #[tokio::test]
-    async fn settings_and_audit_log() {
-        let (_dir, db) = sqlite().await;
+    async fn settings_and_audit_log(db: &Database) {
         assert_eq!(db.max_session_time().await.unwrap(), 0);
         db.set_max_session_time(30).await.unwrap();
         assert_eq!(db.max_session_time().await.unwrap(), 30);
@@ -634,5 +628,34 @@ mod tests {
         let e = events.iter().find(|e| e.id == id).unwrap();
         assert_eq!((e.outcome, e.bytes_in, e.bytes_out, e.exit_code, e.close_code), (AuditOutcome::Ended, 3, 5, Some(0), Some(4000)));
         assert!(events.iter().any(|e| e.outcome == AuditOutcome::Refused && e.reason.as_deref() == Some("no")));
+    }
+
+    /// Every scenario, on one database.
+    async fn all(db: &Database) {
+        projects_environments_and_clusters(db).await;
+        creating_takes_new_ids_and_refuses_taken_names(db).await;
+        settings_and_audit_log(db).await;
+    }
+
+    #[tokio::test]
+    async fn on_sqlite() {
+        let (_dir, db) = sqlite().await;
+        all(&db).await;
+    }
+
+    /// The same queries on the machine's PostgreSQL (trust auth; `.ci/run`
+    /// starts it), in a database of its own that is dropped afterwards.
+    #[tokio::test]
+    async fn on_postgresql() {
+        let server = std::env::var("PORTHOLE_TEST_POSTGRES_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await.expect("the machine's PostgreSQL");
+        let name = format!("porthole_db_test_{}", crate::session_server::random_id(12).to_lowercase());
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+        let db = Database::connect(&format!("{server}/{name}")).await.unwrap();
+        all(&db).await;
+        if let Database::Postgres(pool) = db {
+            pool.close().await;
+        }
+        sqlx::query(&format!("DROP DATABASE {name}")).execute(&admin).await.unwrap();
     }
 }

@@ -140,6 +140,25 @@ impl App {
         .await
     }
 
+    /// A project (by the API's `:id`) the signed-in user may act on with
+    /// `need`, and the user: 401 signed out — before the project is looked
+    /// up, so that signed-out requests cannot tell which projects exist —,
+    /// then as [`App::check_access`].
+    pub async fn project_access(
+        &self,
+        session: &tower_sessions::Session,
+        id_or_path: &str,
+        need: users::Role,
+        to: &str,
+    ) -> Result<(Project, users::User), AppError> {
+        if self.signed_in(Some(session)).await?.is_none() {
+            return Err(AppError::Unauthenticated);
+        }
+        let project = self.project(id_or_path).await?;
+        let user = self.check_access(Some(session), &project.path, need, to).await?;
+        Ok((project, user))
+    }
+
     /// A project by numeric id or by its full path (the API's `:id`,
     /// e.g. `1` or `demo%2Fshop`); 404 when there is none.
     pub async fn project(&self, id_or_path: &str) -> Result<Project, AppError> {
@@ -418,8 +437,7 @@ pub async fn list_environments(
     session: tower_sessions::Session,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<EnvironmentJson>>, AppError> {
-    let project = app.project(&id).await?;
-    app.check_access(Some(&session), &project.path, users::Role::Guest, "see it").await?;
+    let (project, _) = app.project_access(&session, &id, users::Role::Guest, "see it").await?;
     let envs = app.db.environments(project.id).await.map_err(db_error)?;
     Ok(Json(envs.into_iter().map(|e| environment_json(&project, e)).collect()))
 }
@@ -431,8 +449,7 @@ pub async fn create_job(
     Path(id): Path<String>,
     Json(new): Json<jobs::NewJob>,
 ) -> Result<Response, AppError> {
-    let project = app.project(&id).await?;
-    let user = app.check_access(Some(&session), &project.path, users::Role::Developer, "run jobs").await?;
+    let (project, user) = app.project_access(&session, &id, users::Role::Developer, "run jobs").await?;
     let job = app.jobs.create(project.id, &project.path, &user.username, new);
     Ok((StatusCode::CREATED, Json(job.to_json())).into_response())
 }
@@ -443,8 +460,7 @@ pub async fn list_jobs(
     session: tower_sessions::Session,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<jobs::JobJson>>, AppError> {
-    let project = app.project(&id).await?;
-    app.check_access(Some(&session), &project.path, users::Role::Guest, "see it").await?;
+    let (project, _) = app.project_access(&session, &id, users::Role::Guest, "see it").await?;
     Ok(Json(app.jobs.of_project(project.id).iter().map(jobs::Job::to_json).collect()))
 }
 
@@ -454,8 +470,7 @@ pub async fn get_job(
     session: tower_sessions::Session,
     Path((id, job_id)): Path<(String, u64)>,
 ) -> Result<Json<jobs::JobJson>, AppError> {
-    let project = app.project(&id).await?;
-    app.check_access(Some(&session), &project.path, users::Role::Guest, "see it").await?;
+    let (project, _) = app.project_access(&session, &id, users::Role::Guest, "see it").await?;
     match app.jobs.get(job_id).filter(|j| j.project_id == project.id) {
         Some(job) => Ok(Json(job.to_json())),
         None => Err(AppError::NotFound("404 Job Not Found".into())),
