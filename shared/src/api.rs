@@ -1,6 +1,10 @@
 //! The app's `/api/v4` JSON, as GitLab's REST API names things, for the
 //! server (serialize) and the browser's admin pages (deserialize).
 //!
+//! Besides what the types name: `DELETE /api/v4/admin/clusters/:cluster_id`
+//! (admins; 409 while an environment uses it) and `DELETE
+//! /api/v4/projects/:id/environments/:environment_id` (admins) answer 204.
+//!
 //! Every management call needs a signed-in user; changing anything but
 //! projects' members takes an admin (GitLab's `is_admin`), members take a
 //! Maintainer of the project or an admin. Errors are `{"message": "…"}`
@@ -134,6 +138,25 @@ pub struct NewCluster {
     pub name: String,
     /// Connection and credentials.
     pub platform_kubernetes_attributes: PlatformKubernetesAttributes,
+}
+
+/// `PUT /api/v4/admin/clusters/:cluster_id` (admins): a cluster's new
+/// connection; absent fields stay as they are. Answers the [`ClusterJson`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateCluster {
+    /// What changes.
+    pub platform_kubernetes_attributes: PlatformKubernetesUpdate,
+}
+
+/// The changed fields of [`UpdateCluster`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformKubernetesUpdate {
+    /// New `https://host:port` of the Kubernetes API.
+    pub api_url: Option<String>,
+    /// New bearer token.
+    pub token: Option<String>,
+    /// New CA certificate(s), PEM; empty = the system's roots.
+    pub ca_cert: Option<String>,
 }
 
 /// `GET` and `PUT /api/v4/application/settings` (admins): the settings
