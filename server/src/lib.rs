@@ -154,6 +154,8 @@ impl Porthole {
             .route("/api/v4/users", get(app::admin::list_users).post(app::admin::create_user))
             .route("/api/v4/admin/clusters", get(app::admin::list_clusters))
             .route("/api/v4/admin/clusters/add", axum::routing::post(app::admin::add_cluster))
+            .route("/api/v4/admin/clusters/{cluster_id}", axum::routing::put(app::admin::update_cluster).delete(app::admin::delete_cluster))
+            .route("/api/v4/projects/{id}/environments/{environment_id}", axum::routing::delete(app::admin::delete_environment))
             .route("/api/v4/audit_events", get(app::admin::audit_events))
             .route("/api/v4/internal/terminal_sessions/{id}", axum::routing::post(app::admin::session_ended))
             .route("/api/v4/projects/{id}/jobs", get(app::list_jobs).post(app::create_job))
@@ -221,7 +223,8 @@ impl Porthole {
         if let Some(ss) = &self.session_server {
             ss.jobs_ended(std::time::Duration::from_secs(5)).await;
         }
-        self.pending.reported(std::time::Duration::from_secs(5)).await;
+        // Longer than a session waits for a silent browser's Close (5 s).
+        self.pending.reported(std::time::Duration::from_secs(10)).await;
         self.stop_serving.trigger();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.server).await;
     }

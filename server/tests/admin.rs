@@ -94,6 +94,11 @@ async fn the_audit_log_records_opened_refused_and_ended_sessions() {
     let refused = Client::try_connect_with(&porthole.ws_url(ENV_WS), "v1.porthole", &[("cookie", &developer)]).await;
     assert!(refused.err().expect("refused").to_string().contains("403"));
 
+    // The page asks terminals.json first: that refusal is the one a person
+    // meets, and it is recorded too.
+    let terminals = format!("{}/demo/shop/-/environments/1/terminals.json", porthole.url());
+    assert_eq!(status_of(client_with_cookie(&developer).get(&terminals)).await.0, 403);
+
     let root = as_user(&porthole, "root").await;
     let url = format!("{}/api/v4/audit_events", porthole.url());
     let mut events: Vec<AuditEvent> = Vec::new();
@@ -113,15 +118,19 @@ async fn the_audit_log_records_opened_refused_and_ended_sessions() {
     assert!(ended.bytes_out as usize >= client.output.len() && ended.bytes_out > 0, "{ended:?}");
     assert!(ended.ended_at.unwrap() >= ended.started_at);
     assert_eq!(ended.reason.as_deref(), Some("the process exited with exit status 3"));
-    let refusal = events.iter().find(|e| e.outcome == AuditOutcome::Refused).expect("the refusal");
-    assert_eq!(refusal.username.as_deref(), Some("developer"));
-    assert_eq!(refusal.reason.as_deref(), Some("You need the Maintainer role on demo/shop to open this terminal"));
-    // Re-authorizations and signed-out requests add no entries: two
-    // sessions, two entries.
+    let refusals: Vec<_> = events.iter().filter(|e| e.outcome == AuditOutcome::Refused).collect();
+    assert_eq!(refusals.len(), 2, "the WebSocket's and terminals.json's: {events:?}");
+    for refusal in refusals {
+        assert_eq!(refusal.username.as_deref(), Some("developer"));
+        assert_eq!(refusal.target, "environment production");
+        assert_eq!(refusal.reason.as_deref(), Some("You need the Maintainer role on demo/shop to open this terminal"));
+    }
+    // Re-authorizations and signed-out requests add no entries: one
+    // session, two refusals.
     let signed_out = Client::try_connect_with(&porthole.ws_url(ENV_WS), "v1.porthole", &[("cookie", "nobody=1")]).await;
     assert!(signed_out.err().expect("refused").to_string().contains("401"));
     let events: Vec<AuditEvent> = root.get(&url).send().await.unwrap().json().await.unwrap();
-    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events.len(), 3, "{events:?}");
     // Only admins read it.
     assert_eq!(status_of(porthole.http().get(&url)).await.0, 403);
     // Nobody but the relay reports ends.
@@ -205,10 +214,29 @@ async fn admins_manage_users_projects_members_clusters_and_environments() {
         let (status, _) = status_of(reqwest::Client::new().get(format!("{base}/api/v4/projects/{project}/members"))).await;
         assert_eq!(status, 401, "project {project}");
     }
+    // The cluster moves (the local cluster's port changes at every start
+    // unless fixed): its environments follow the update.
+    let (_, clusters) = status_of(root.get(format!("{base}/api/v4/admin/clusters"))).await;
+    let cluster_url = format!("{base}/api/v4/admin/clusters/{}", clusters[0]["id"]);
+    let moved = json!({"platform_kubernetes_attributes": {"api_url": "https://127.0.0.1:1"}});
+    assert_eq!(status_of(alice.put(&cluster_url).json(&moved)).await.0, 403);
+    assert_eq!(status_of(root.put(&cluster_url).json(&moved)).await.0, 200);
+    assert_eq!(status_of(alice.get(&terminals)).await.0, 502, "nothing listens there");
+    let back = json!({"platform_kubernetes_attributes": {"api_url": cluster.api_url()}});
+    assert_eq!(status_of(root.put(&cluster_url).json(&back)).await.0, 200);
+    assert_eq!(status_of(alice.get(&terminals)).await.0, 200, "token and CA kept");
+    let (status, body) = status_of(root.delete(&cluster_url)).await;
+    assert_eq!(status, 409, "in use: {body}");
     // Removed again: 404 for her.
     assert_eq!(root.delete(format!("{members_url}/alice")).send().await.unwrap().status().as_u16(), 204);
     assert_eq!(root.delete(format!("{members_url}/alice")).send().await.unwrap().status().as_u16(), 404);
     assert_eq!(status_of(alice.get(&terminals)).await.0, 404);
+    // Environment, then cluster, deleted.
+    let env_url = format!("{envs_url}/{}", created_env["id"]);
+    assert_eq!(root.delete(&env_url).send().await.unwrap().status().as_u16(), 204);
+    assert_eq!(root.delete(&env_url).send().await.unwrap().status().as_u16(), 404);
+    assert_eq!(root.delete(&cluster_url).send().await.unwrap().status().as_u16(), 204);
+    assert_eq!(root.delete(&cluster_url).send().await.unwrap().status().as_u16(), 404);
 }
 
 #[tokio::test]
@@ -271,8 +299,9 @@ async fn sessions_ended_by_shutdown_are_in_the_audit_log() {
     let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
     client.expect_prompt().await;
     let TestPorthole { porthole, data } = porthole;
-    porthole.shutdown().await;
-    assert_eq!(client.expect_close().await.0, 4008);
+    // The browser answers the Close while the server shuts down.
+    let ((), (code, _)) = tokio::join!(porthole.shutdown(), client.expect_close());
+    assert_eq!(code, 4008);
     let db = server::app::db::Database::connect(&format!("sqlite://{}", data.path().join("porthole.db").display())).await.unwrap();
     let events = db.audit_events(10).await.unwrap();
     assert_eq!(events.len(), 1);

@@ -10,6 +10,8 @@
 //! | `POST /api/v4/projects/:id/members`, `DELETE …/members/:username` | Maintainers+, admins |
 //! | `POST /api/v4/projects/:id/environments` | admins |
 //! | `GET /api/v4/admin/clusters`, `POST /api/v4/admin/clusters/add` | admins |
+//! | `PUT`, `DELETE /api/v4/admin/clusters/:cluster_id` | admins |
+//! | `DELETE /api/v4/projects/:id/environments/:environment_id` | admins |
 //! | `GET /api/v4/audit_events` | admins |
 //! | `POST /api/v4/internal/terminal_sessions/:id` | the relay (its JWT) |
 //!
@@ -24,7 +26,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use shared::api::{
     ApplicationSettings, AuditEvent, ClusterJson, EnvironmentJson, MemberJson, NewCluster, NewEnvironment, NewMember, NewProject, NewUser,
-    MAX_SESSION_TIME_LIMIT, PlatformKubernetes, ProjectJson, SessionEnded, SettingsUpdate, UserJson,
+    MAX_SESSION_TIME_LIMIT, PlatformKubernetes, PlatformKubernetesAttributes, ProjectJson, SessionEnded, SettingsUpdate, UpdateCluster,
+    UserJson,
 };
 use std::sync::Arc;
 use tower_sessions::Session;
@@ -259,13 +262,9 @@ pub async fn list_clusters(State(app): State<Arc<App>>, session: Session) -> Api
     ))
 }
 
-/// `POST /api/v4/admin/clusters/add`: 201, 409 when the name is taken.
-pub async fn add_cluster(State(app): State<Arc<App>>, session: Session, ApiJson(new): ApiJson<NewCluster>) -> ApiResult<Response> {
-    let admin = app.require_admin(Some(&session)).await?;
-    let attrs = new.platform_kubernetes_attributes;
-    if !is_name(&new.name) || new.name.eq_ignore_ascii_case(db::LOCAL_CLUSTER) {
-        return Err(bad("name: 1–64 characters of a-z, A-Z, 0-9, _ . - and not \"local\""));
-    }
+/// A cluster's connection, checked: the URL names only a host and port,
+/// there is a token, and the CA parses (now, not at the first terminal).
+fn checked_cluster(attrs: PlatformKubernetesAttributes) -> ApiResult<super::discovery::Cluster> {
     let url = url::Url::parse(&attrs.api_url).map_err(|e| bad(format!("api_url: {e}")))?;
     let plain = url.username().is_empty() && url.password().is_none() && url.query().is_none() && url.fragment().is_none();
     if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() || !plain {
@@ -278,8 +277,21 @@ pub async fn add_cluster(State(app): State<Arc<App>>, session: Session, ApiJson(
         return Err(bad("ca_cert: PEM certificates (-----BEGIN CERTIFICATE-----), or empty for the system's roots"));
     }
     let cluster = super::discovery::Cluster { api_url: attrs.api_url, token: attrs.token.trim().to_string(), ca_pem: attrs.ca_cert };
-    // The CA must parse now, not at the first terminal.
     super::discovery::client(&cluster).map_err(bad)?;
+    Ok(cluster)
+}
+
+fn cluster_json(id: u64, name: String, cluster: super::discovery::Cluster) -> ClusterJson {
+    ClusterJson { id, name, platform_kubernetes: PlatformKubernetes { api_url: cluster.api_url, ca_cert: cluster.ca_pem } }
+}
+
+/// `POST /api/v4/admin/clusters/add`: 201, 409 when the name is taken.
+pub async fn add_cluster(State(app): State<Arc<App>>, session: Session, ApiJson(new): ApiJson<NewCluster>) -> ApiResult<Response> {
+    let admin = app.require_admin(Some(&session)).await?;
+    if !is_name(&new.name) || new.name.eq_ignore_ascii_case(db::LOCAL_CLUSTER) {
+        return Err(bad("name: 1–64 characters of a-z, A-Z, 0-9, _ . - and not \"local\""));
+    }
+    let cluster = checked_cluster(new.platform_kubernetes_attributes)?;
     let id = app
         .db
         .create_cluster(&new.name, &cluster)
@@ -287,8 +299,73 @@ pub async fn add_cluster(State(app): State<Arc<App>>, session: Session, ApiJson(
         .map_err(db_error)?
         .ok_or_else(|| AppError::Conflict(format!("cluster {} already exists", new.name)))?;
     tracing::info!(by = admin.username, cluster = new.name, "cluster added");
-    let json = ClusterJson { id, name: new.name, platform_kubernetes: PlatformKubernetes { api_url: cluster.api_url, ca_cert: cluster.ca_pem } };
-    Ok((StatusCode::CREATED, Json(json)).into_response())
+    Ok((StatusCode::CREATED, Json(cluster_json(id, new.name, cluster))).into_response())
+}
+
+/// A stored cluster by id; 404 when there is none.
+async fn stored_cluster(app: &App, id: u64) -> ApiResult<db::NamedCluster> {
+    let clusters = app.db.clusters().await.map_err(db_error)?;
+    clusters.into_iter().find(|c| c.id == id).ok_or_else(|| AppError::NotFound("404 Cluster Not Found".into()))
+}
+
+/// `PUT /api/v4/admin/clusters/:cluster_id`: a new URL, token or CA (the
+/// local cluster's address, a rotated token); running sessions on it end at
+/// their next re-authorization (4005).
+pub async fn update_cluster(
+    State(app): State<Arc<App>>,
+    session: Session,
+    Path(id): Path<u64>,
+    ApiJson(update): ApiJson<UpdateCluster>,
+) -> ApiResult<Json<ClusterJson>> {
+    let admin = app.require_admin(Some(&session)).await?;
+    let stored = stored_cluster(&app, id).await?;
+    let change = update.platform_kubernetes_attributes;
+    let cluster = checked_cluster(PlatformKubernetesAttributes {
+        api_url: change.api_url.unwrap_or(stored.cluster.api_url),
+        token: change.token.unwrap_or(stored.cluster.token),
+        ca_cert: change.ca_cert.unwrap_or(stored.cluster.ca_pem),
+    })?;
+    if !app.db.update_cluster(id, &cluster).await.map_err(db_error)? {
+        return Err(AppError::NotFound("404 Cluster Not Found".into()));
+    }
+    tracing::info!(by = admin.username, cluster = stored.name, "cluster updated");
+    Ok(Json(cluster_json(id, stored.name, cluster)))
+}
+
+/// `DELETE /api/v4/admin/clusters/:cluster_id`: 204; 409 while an
+/// environment uses it.
+pub async fn delete_cluster(State(app): State<Arc<App>>, session: Session, Path(id): Path<u64>) -> ApiResult<StatusCode> {
+    let admin = app.require_admin(Some(&session)).await?;
+    let stored = stored_cluster(&app, id).await?;
+    match app.db.delete_cluster(&stored.name).await.map_err(db_error)? {
+        None => Err(AppError::NotFound("404 Cluster Not Found".into())),
+        Some(users) if !users.is_empty() => Err(AppError::Conflict(format!(
+            "cluster {} is used by environment{} {}: remove {} first",
+            stored.name,
+            if users.len() == 1 { "" } else { "s" },
+            users.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+            if users.len() == 1 { "it" } else { "them" },
+        ))),
+        Some(_) => {
+            tracing::info!(by = admin.username, cluster = stored.name, "cluster deleted");
+            Ok(StatusCode::NO_CONTENT)
+        }
+    }
+}
+
+/// `DELETE /api/v4/projects/:id/environments/:environment_id`: 204.
+pub async fn delete_environment(
+    State(app): State<Arc<App>>,
+    session: Session,
+    Path((id, environment_id)): Path<(String, u64)>,
+) -> ApiResult<StatusCode> {
+    let admin = app.require_admin(Some(&session)).await?;
+    let project = app.project(&id).await?;
+    if !app.db.delete_environment(project.id, environment_id).await.map_err(db_error)? {
+        return Err(AppError::NotFound("404 Environment Not Found".into()));
+    }
+    tracing::info!(by = admin.username, project = project.path, environment = environment_id, "environment deleted");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v4/audit_events`: the newest [`AUDIT_PAGE`] terminal sessions.

@@ -415,6 +415,32 @@ impl Database {
         Ok(id)
     }
 
+    /// Replaces stored cluster `id`'s connection; false when there is none.
+    pub async fn update_cluster(&self, id: u64, cluster: &Cluster) -> sqlx::Result<bool> {
+        let sql = "UPDATE clusters SET api_url = $2, token = $3, ca_pem = $4 WHERE id = $1";
+        let binds = [Bind::Int(to_i64(id)), Bind::Text(&cluster.api_url), Bind::Text(&cluster.token), Bind::Text(&cluster.ca_pem)];
+        Ok(self.execute(sql, &binds).await? > 0)
+    }
+
+    /// Deletes stored cluster `name` unless an environment names it: `Ok(None)`
+    /// when there is no such cluster, `Ok(Some(users))` with the environment
+    /// ids using it (nothing deleted unless empty).
+    pub async fn delete_cluster(&self, name: &str) -> sqlx::Result<Option<Vec<u64>>> {
+        let sql = "SELECT id FROM environments WHERE cluster = $1 ORDER BY id";
+        let users: Vec<(i64,)> = on_pool!(self, pool => sqlx::query_as(sql).bind(name).fetch_all(pool).await)?;
+        if !users.is_empty() {
+            return Ok(Some(users.into_iter().map(|(id,)| to_u64(id)).collect()));
+        }
+        let deleted = self.execute("DELETE FROM clusters WHERE name = $1", &[Bind::Text(name)]).await?;
+        Ok((deleted > 0).then(Vec::new))
+    }
+
+    /// Deletes environment `id` of `project_id`; false when there is none.
+    pub async fn delete_environment(&self, project_id: u64, id: u64) -> sqlx::Result<bool> {
+        let sql = "DELETE FROM environments WHERE project_id = $1 AND id = $2";
+        Ok(self.execute(sql, &[Bind::Int(to_i64(project_id)), Bind::Int(to_i64(id))]).await? > 0)
+    }
+
     // ---- application settings
 
     /// `terminal_max_session_time`: seconds, 0 = no limit (also when unset).
@@ -588,6 +614,14 @@ mod tests {
         assert_eq!(db.environment(3, 9).await.unwrap(), Some(env.clone()));
         assert_eq!(db.environment(4, 9).await.unwrap(), None, "another project's environment");
         assert_eq!(db.environments(3).await.unwrap(), vec![env]);
+        assert_eq!(db.delete_cluster("prod").await.unwrap(), Some(vec![9]), "in use: kept");
+        let moved = Cluster { api_url: "https://k:7443".into(), ..cluster };
+        assert!(db.update_cluster(1, &moved).await.unwrap());
+        assert_eq!(db.cluster("prod").await.unwrap().map(|c| c.api_url), Some("https://k:7443".into()));
+        assert!(db.delete_environment(3, 9).await.unwrap());
+        assert!(!db.delete_environment(3, 9).await.unwrap());
+        assert_eq!(db.delete_cluster("prod").await.unwrap(), Some(vec![]));
+        assert_eq!(db.delete_cluster("prod").await.unwrap(), None);
     }
 
     async fn creating_takes_new_ids_and_refuses_taken_names(db: &Database) {

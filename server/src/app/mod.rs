@@ -201,11 +201,7 @@ impl App {
     ) -> Result<Response, AppError> {
         let token = headers.get(API_REQUEST_HEADER).and_then(|v| v.to_str().ok());
         self.secret.verify(token).map_err(AppError::Unauthorized)?;
-        let target = match kind {
-            TerminalKind::Environment => format!("environment {id}"),
-            TerminalKind::Job => format!("job {id}"),
-        };
-        let mut audit = db::AuditStart { project: project.to_string(), target, ..Default::default() };
+        let mut audit = self.audit_start(project, kind, id).await;
         let result = self.channel(query, session, project, kind, id, &mut audit).await;
         let response = |channel| ([(header::CONTENT_TYPE, WORKHORSE_CONTENT_TYPE)], Json(AuthorizeResponse { channel })).into_response();
         if headers.contains_key(AUDIT_ID_HEADER) {
@@ -218,17 +214,37 @@ impl App {
                 response.headers_mut().insert(AUDIT_ID_HEADER, HeaderValue::from_str(&audit_id).map_err(db_error)?);
                 Ok(response)
             }
-            // Refusals of signed-in users only: anyone can send signed-out
-            // requests, and they would crowd real sessions out of the log.
-            Err(e) if audit.username.is_some() => {
-                let (_, reason) = e.status_and_message();
-                if let Err(db) = self.db.audit_start(&audit, AuditOutcome::Refused, Some(&reason)).await {
-                    tracing::error!(error = %db, "recording a refusal in the audit log failed");
-                }
-                Err(e)
-            }
-            Err(e) => Err(e),
+            Err(e) => Err(self.refused(&audit, e).await),
         }
+    }
+
+    /// The start of an audit log entry: the project, and the environment's
+    /// name (or the job's id) when it exists.
+    async fn audit_start(&self, project: &str, kind: TerminalKind, id: u64) -> db::AuditStart {
+        let target = match kind {
+            TerminalKind::Job => format!("job {id}"),
+            TerminalKind::Environment => {
+                let env = match self.db.project(project).await {
+                    Ok(Some(p)) => self.db.environment(p.id, id).await.ok().flatten(),
+                    _ => None,
+                };
+                format!("environment {}", env.map_or_else(|| id.to_string(), |e| e.name))
+            }
+        };
+        db::AuditStart { project: project.to_string(), target, ..Default::default() }
+    }
+
+    /// Records a refusal in the audit log — of signed-in users only: anyone
+    /// can send signed-out requests, and they would crowd real sessions out
+    /// of the log — and hands the refusal back.
+    async fn refused(&self, audit: &db::AuditStart, e: AppError) -> AppError {
+        if audit.username.is_some() {
+            let (_, reason) = e.status_and_message();
+            if let Err(db) = self.db.audit_start(audit, AuditOutcome::Refused, Some(&reason)).await {
+                tracing::error!(error = %db, "recording a refusal in the audit log failed");
+            }
+        }
+        e
     }
 
     /// The Channel settings for a terminal, filling in `audit` as it learns who and what.
@@ -260,7 +276,6 @@ impl App {
         }
         self.check_access(session, project, users::Role::Maintainer, "open this terminal").await?;
         let (project, env, cluster) = self.environment(project, id).await?;
-        audit.target = format!("environment {}", env.name);
         let terminals = discovery::terminals(&cluster, &env.namespace, &project.path_slug(), &env.slug)
             .await
             .map_err(AppError::Cluster)?;
@@ -284,13 +299,22 @@ impl App {
 
     /// `GET /<project>/-/environments/<id>/terminals.json`: the environment's
     /// terminals (pod, container, created_at), or why they cannot be listed.
+    /// The page asks this before it opens a terminal: a refusal here is the
+    /// one the user meets, and is recorded in the audit log.
     pub async fn terminals(&self, session: Option<&tower_sessions::Session>, project: &str, id: u64) -> Result<Response, AppError> {
-        self.check_access(session, project, users::Role::Maintainer, "open this terminal").await?;
-        let (project, env, cluster) = self.environment(project, id).await?;
-        let terminals = discovery::terminals(&cluster, &env.namespace, &project.path_slug(), &env.slug)
-            .await
-            .map_err(AppError::Cluster)?;
-        Ok(Json(terminals).into_response())
+        let listed = async {
+            self.check_access(session, project, users::Role::Maintainer, "open this terminal").await?;
+            let (project, env, cluster) = self.environment(project, id).await?;
+            discovery::terminals(&cluster, &env.namespace, &project.path_slug(), &env.slug).await.map_err(AppError::Cluster)
+        };
+        match listed.await {
+            Ok(terminals) => Ok(Json(terminals).into_response()),
+            Err(e) => {
+                let mut audit = self.audit_start(project, TerminalKind::Environment, id).await;
+                audit.username = self.signed_in(session).await.ok().flatten().map(|u| u.username);
+                Err(self.refused(&audit, e).await)
+            }
+        }
     }
 }
 
