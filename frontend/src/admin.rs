@@ -1,20 +1,21 @@
 //! The admin area (`/admin`, GitLab's "Admin area"): the web terminal's
-//! settings, users, clusters, projects with their environments and members,
-//! and the audit log of terminal sessions.
+//! settings, users, clusters (added, edited, removed), projects with their
+//! environments and members, and the audit log of terminal sessions.
 //!
 //! Everything here is `/api/v4` JSON, the [`shared::api`] types. The server
 //! decides who may see it: the page asks for the settings first and, when
 //! that is refused (403 for a non-admin, 401 signed out), shows nothing but
 //! the server's message.
 
-use crate::{FetchError, encode, get_json, send_json};
+use crate::{FetchError, encode, fetched, get_json, send_json};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use shared::api::{
     ApplicationSettings, AuditEvent, AuditOutcome, ClusterJson, EnvironmentJson, MemberJson, NewCluster, NewEnvironment,
-    NewProject, NewUser, PlatformKubernetesAttributes, ProjectJson, SettingsUpdate, UserJson,
+    NewProject, NewUser, PlatformKubernetes, PlatformKubernetesAttributes, PlatformKubernetesUpdate, ProjectJson,
+    SettingsUpdate, UpdateCluster, UserJson,
 };
 
 /// A list from the API, as [`LocalResource`] holds it.
@@ -47,20 +48,72 @@ fn local_date_time(ms: u64) -> String {
     )
 }
 
-/// Sends a form's request: `done` gets the answer, or `error` the app's
-/// message (cleared as the request goes out, so an old one does not linger).
+/// The forms of one part of the admin area (a project's, the clusters'),
+/// so that no error outlives a change made since: each form (and each row's
+/// button) shows its own error beside it, and a success of any of them
+/// hides them all.
+#[derive(Clone, Copy)]
+struct Forms {
+    /// How many of the group's requests have succeeded.
+    successes: RwSignal<u64>,
+}
+
+impl Forms {
+    /// A group with no success yet (a lone form's, in a section of one).
+    fn new() -> Forms {
+        Forms { successes: RwSignal::new(0) }
+    }
+
+    /// A form of the group, with no error yet.
+    fn form(self) -> Form {
+        Form { group: self, error: RwSignal::new(None) }
+    }
+}
+
+/// One form of a [`Forms`] group and its error: the app's message, with the
+/// group's count of successes when it came (it shows until the next one).
+#[derive(Clone, Copy)]
+struct Form {
+    /// The group whose successes hide the error.
+    group: Forms,
+    /// The message, and the group's successes when it came.
+    error: RwSignal<Option<(u64, String)>>,
+}
+
+impl Form {
+    /// Shows `message` until the form is sent again or another form of the
+    /// group succeeds.
+    fn fail(self, message: String) {
+        // `try_`: a list redrawn meanwhile may have taken the group along.
+        let successes = self.group.successes.try_get_untracked().unwrap_or_default();
+        self.error.set(Some((successes, message)));
+    }
+
+    /// The error to show, if any.
+    fn error(self) -> Option<String> {
+        let successes = self.group.successes.get();
+        self.error.get().filter(|(at, _)| *at == successes).map(|(_, message)| message)
+    }
+}
+
+/// Sends a form's request: `done` gets the answer, or `form` the app's
+/// message. The form's error goes as the request goes out, so an old one
+/// does not linger, and a success hides its group's.
 fn send<T: DeserializeOwned + 'static>(
     method: &'static str,
     url: String,
     body: Option<serde_json::Value>,
-    error: WriteSignal<Option<String>>,
+    form: Form,
     done: impl FnOnce(T) + 'static,
 ) {
-    error.set(None);
+    form.error.set(None);
     leptos::task::spawn_local(async move {
         match send_json::<T>(method, &url, body.as_ref()).await {
-            Ok(answer) => done(answer),
-            Err(e) => error.set(Some(e.to_string())),
+            Ok(answer) => {
+                form.group.successes.update(|n| *n += 1);
+                done(answer);
+            }
+            Err(e) => form.fail(e.to_string()),
         }
     });
 }
@@ -81,8 +134,18 @@ where
 
 /// A form's error, when there is one.
 #[component]
-fn FormError(error: ReadSignal<Option<String>>) -> impl IntoView {
-    move || error.get().map(|e| view! { <p class="notice error">{e}</p> })
+fn FormError(form: Form) -> impl IntoView {
+    move || form.error().map(|e| view! { <p class="notice error">{e}</p> })
+}
+
+/// A row's Remove button (`DELETE url`, then `removed`), with the app's
+/// refusal beside it (a cluster an environment still uses, …).
+fn remove_button(testid: &'static str, url: String, forms: Forms, removed: impl Fn() + Copy + 'static) -> impl IntoView {
+    let form = forms.form();
+    view! {
+        <button data-testid=testid on:click=move |_| send("DELETE", url.clone(), None, form, move |()| removed())>"Remove"</button>
+        <FormError form=form/>
+    }
 }
 
 /// The admin area. Loading the settings doubles as the admin check: whoever
@@ -124,15 +187,15 @@ fn AdminSections(settings: ApplicationSettings) -> impl IntoView {
 fn SettingsSection(settings: ApplicationSettings) -> impl IntoView {
     let max_time = RwSignal::new(settings.terminal_max_session_time.to_string());
     let (saved, set_saved) = signal(false);
-    let (error, set_error) = signal(None::<String>);
+    let form = Forms::new().form();
     let save = move |ev: SubmitEvent| {
         ev.prevent_default();
         set_saved.set(false);
         let Ok(seconds) = max_time.get_untracked().trim().parse::<u64>() else {
-            return set_error.set(Some("The maximum session time is a whole number of seconds.".into()));
+            return form.fail("The maximum session time is a whole number of seconds.".into());
         };
         let update = SettingsUpdate { terminal_max_session_time: Some(seconds) };
-        send("PUT", "/api/v4/application/settings".into(), Some(json!(update)), set_error, move |now: ApplicationSettings| {
+        send("PUT", "/api/v4/application/settings".into(), Some(json!(update)), form, move |now: ApplicationSettings| {
             // Show what the server kept, which is what sessions will get.
             max_time.set(now.terminal_max_session_time.to_string());
             set_saved.set(true);
@@ -158,7 +221,7 @@ fn SettingsSection(settings: ApplicationSettings) -> impl IntoView {
                 <button type="submit" class="primary">"Save changes"</button>
             </form>
             {move || saved.get().then(|| view! { <p class="notice" data-testid="settings-saved">"Saved."</p> })}
-            <FormError error=error/>
+            <FormError form=form/>
         </section>
     }
 }
@@ -170,11 +233,11 @@ fn UsersSection() -> impl IntoView {
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let admin = RwSignal::new(false);
-    let (error, set_error) = signal(None::<String>);
+    let form = Forms::new().form();
     let add = move |ev: SubmitEvent| {
         ev.prevent_default();
         let user = NewUser { username: username.get_untracked(), password: password.get_untracked(), admin: admin.get_untracked() };
-        send("POST", "/api/v4/users".into(), Some(json!(user)), set_error, move |_: UserJson| {
+        send("POST", "/api/v4/users".into(), Some(json!(user)), form, move |_: UserJson| {
             username.set(String::new());
             password.set(String::new());
             admin.set(false);
@@ -209,20 +272,22 @@ fn UsersSection() -> impl IntoView {
                 <label class="check"><input name="admin" type="checkbox" bind:checked=admin/> "Admin"</label>
                 <button type="submit">"Add user"</button>
             </form>
-            <FormError error=error/>
+            <FormError form=form/>
         </section>
     }
 }
 
-/// Kubernetes clusters (the built-in `local` one is not listed); and a form
-/// for a new one. The token is write-only: the server never shows it.
+/// Kubernetes clusters (the built-in `local` one is not listed), each with
+/// Edit and Remove; and a form for a new one. The token is write-only: the
+/// server never shows it.
 #[component]
 fn ClustersSection(clusters: Listed<ClusterJson>) -> impl IntoView {
+    let forms = Forms::new();
     let name = RwSignal::new(String::new());
     let api_url = RwSignal::new(String::new());
     let token = RwSignal::new(String::new());
     let ca_cert = RwSignal::new(String::new());
-    let (error, set_error) = signal(None::<String>);
+    let form = forms.form();
     let add = move |ev: SubmitEvent| {
         ev.prevent_default();
         let cluster = NewCluster {
@@ -233,7 +298,7 @@ fn ClustersSection(clusters: Listed<ClusterJson>) -> impl IntoView {
                 ca_cert: ca_cert.get_untracked(),
             },
         };
-        send("POST", "/api/v4/admin/clusters/add".into(), Some(json!(cluster)), set_error, move |_: ClusterJson| {
+        send("POST", "/api/v4/admin/clusters/add".into(), Some(json!(cluster)), form, move |_: ClusterJson| {
             for field in [name, api_url, token, ca_cert] {
                 field.set(String::new());
             }
@@ -243,40 +308,104 @@ fn ClustersSection(clusters: Listed<ClusterJson>) -> impl IntoView {
     view! {
         <section data-testid="admin-clusters">
             <h2>"Kubernetes clusters"</h2>
-            {loaded(clusters, |list| view! {
+            {loaded(clusters, move |list| view! {
                 <table>
-                    <thead><tr><th>"Name"</th><th>"API URL"</th></tr></thead>
+                    <thead><tr><th>"Name"</th><th>"API URL"</th><th></th></tr></thead>
                     <tbody>
                         {list
                             .into_iter()
-                            .map(|cluster| view! {
-                                <tr data-testid="cluster-row">
-                                    <td>{cluster.name}</td>
-                                    <td>{cluster.platform_kubernetes.api_url}</td>
-                                </tr>
-                            })
+                            .map(|cluster| view! { <ClusterRow cluster=cluster clusters=clusters forms=forms/> })
                             .collect_view()}
                     </tbody>
                 </table>
             })}
             <form on:submit=add>
                 <label>"Name" <input name="name" autocomplete="off" required=true bind:value=name/></label>
-                <label>
-                    "API URL"
-                    <input name="api_url" placeholder="https://host:6443" autocomplete="off" required=true bind:value=api_url/>
-                </label>
-                <label>
-                    "Token"
-                    <input name="token" type="password" autocomplete="off" required=true bind:value=token/>
-                </label>
-                <label class="wide">
-                    "CA certificate (PEM; empty = the system's roots)"
-                    <textarea name="ca_cert" rows="4" bind:value=ca_cert></textarea>
-                </label>
+                {connection_inputs(api_url, token, ca_cert, true)}
                 <button type="submit">"Add cluster"</button>
             </form>
-            <FormError error=error/>
+            <FormError form=form/>
         </section>
+    }
+}
+
+/// A cluster's connection, as the new-cluster and the edit forms ask for
+/// it; the token is `required` for a new cluster, else empty keeps it.
+fn connection_inputs(api_url: RwSignal<String>, token: RwSignal<String>, ca_cert: RwSignal<String>, required: bool) -> impl IntoView {
+    view! {
+        <label>
+            "API URL"
+            <input name="api_url" placeholder="https://host:6443" autocomplete="off" required=true bind:value=api_url/>
+        </label>
+        <label>
+            {if required { "Token" } else { "Token (empty = unchanged)" }}
+            <input name="token" type="password" autocomplete="off" required=required bind:value=token/>
+        </label>
+        <label class="wide">
+            "CA certificate (PEM; empty = the system's roots)"
+            <textarea name="ca_cert" rows="4" bind:value=ca_cert></textarea>
+        </label>
+    }
+}
+
+/// What the edit form of a cluster connected as `was` sends: only what
+/// changed, and the token only when one was typed (it is never shown, so
+/// the form cannot hold the old one).
+fn cluster_update(was: &PlatformKubernetes, api_url: String, token: String, ca_cert: String) -> UpdateCluster {
+    UpdateCluster {
+        platform_kubernetes_attributes: PlatformKubernetesUpdate {
+            api_url: (api_url != was.api_url).then_some(api_url),
+            token: (!token.is_empty()).then_some(token),
+            ca_cert: (ca_cert != was.ca_cert).then_some(ca_cert),
+        },
+    }
+}
+
+/// One cluster: a row with Edit (which opens the edit form in a row below)
+/// and Remove (which the app refuses while an environment uses the cluster).
+#[component]
+fn ClusterRow(cluster: ClusterJson, clusters: Listed<ClusterJson>, forms: Forms) -> impl IntoView {
+    let url = format!("/api/v4/admin/clusters/{}", cluster.id);
+    let editing = RwSignal::new(false);
+    let was = cluster.platform_kubernetes;
+    let api_url = RwSignal::new(was.api_url.clone());
+    let token = RwSignal::new(String::new());
+    let ca_cert = RwSignal::new(was.ca_cert.clone());
+    let form = forms.form();
+    let save = {
+        let (url, was) = (url.clone(), was.clone());
+        move |ev: SubmitEvent| {
+            ev.prevent_default();
+            let update = cluster_update(&was, api_url.get_untracked(), token.get_untracked(), ca_cert.get_untracked());
+            send("PUT", url.clone(), Some(json!(update)), form, move |_: ClusterJson| clusters.refetch());
+        }
+    };
+    view! {
+        <tr data-testid="cluster-row">
+            <td>{cluster.name}</td>
+            <td>{was.api_url}</td>
+            <td class="actions">
+                <button
+                    data-testid="edit-cluster-toggle"
+                    aria-expanded=move || editing.get().to_string()
+                    on:click=move |_| editing.update(|open| *open = !*open)
+                >
+                    "Edit"
+                </button>
+                {remove_button("remove-cluster", url, forms, move || clusters.refetch())}
+            </td>
+        </tr>
+        {move || editing.get().then(|| view! {
+            <tr class="edit">
+                <td colspan="3">
+                    <form data-testid="edit-cluster" on:submit=save.clone()>
+                        {connection_inputs(api_url, token, ca_cert, false)}
+                        <button type="submit" class="primary">"Save"</button>
+                    </form>
+                    <FormError form=form/>
+                </td>
+            </tr>
+        })}
     }
 }
 
@@ -286,11 +415,11 @@ fn ClustersSection(clusters: Listed<ClusterJson>) -> impl IntoView {
 fn ProjectsSection(clusters: Listed<ClusterJson>) -> impl IntoView {
     let projects: Listed<ProjectJson> = LocalResource::new(|| get_json("/api/v4/projects"));
     let path = RwSignal::new(String::new());
-    let (error, set_error) = signal(None::<String>);
+    let form = Forms::new().form();
     let add = move |ev: SubmitEvent| {
         ev.prevent_default();
         let project = NewProject { path_with_namespace: path.get_untracked() };
-        send("POST", "/api/v4/projects".into(), Some(json!(project)), set_error, move |_: ProjectJson| {
+        send("POST", "/api/v4/projects".into(), Some(json!(project)), form, move |_: ProjectJson| {
             path.set(String::new());
             projects.refetch();
         });
@@ -305,7 +434,7 @@ fn ProjectsSection(clusters: Listed<ClusterJson>) -> impl IntoView {
                 </label>
                 <button type="submit">"Add project"</button>
             </form>
-            <FormError error=error/>
+            <FormError form=form/>
             {loaded(projects, move |list| {
                 list.into_iter().map(|project| view! { <ProjectAdmin project=project clusters=clusters/> }).collect_view()
             })}
@@ -313,50 +442,50 @@ fn ProjectsSection(clusters: Listed<ClusterJson>) -> impl IntoView {
     }
 }
 
-/// One project: its environments and its members.
+/// One project: its environments and its members, whose forms are one
+/// group (a change to either hides the errors of both).
 #[component]
 fn ProjectAdmin(project: ProjectJson, clusters: Listed<ClusterJson>) -> impl IntoView {
     let path = project.path_with_namespace;
+    let forms = Forms::new();
     view! {
         <div class="project" data-testid="admin-project" data-project=path.clone()>
             <h3>{path.clone()}</h3>
-            <ProjectEnvironments project=project.id clusters=clusters/>
-            <ProjectMembers project=project.id/>
+            <ProjectEnvironments project=project.id clusters=clusters forms=forms/>
+            <ProjectMembers project=project.id forms=forms/>
         </div>
     }
 }
 
-/// A project's environments, each with a link to its terminal; and a form
-/// for a new one, on a cluster picked from `local` and the added ones.
+/// A project's environments, each with a link to its terminal and a Remove
+/// button; and a form for a new one, on a cluster picked from `local` and
+/// the added ones.
 #[component]
-fn ProjectEnvironments(project: u64, clusters: Listed<ClusterJson>) -> impl IntoView {
+fn ProjectEnvironments(project: u64, clusters: Listed<ClusterJson>, forms: Forms) -> impl IntoView {
     let url = format!("/api/v4/projects/{project}/environments");
-    let environments: Listed<EnvironmentJson> = LocalResource::new({
-        let url = url.clone();
-        move || {
-            let url = url.clone();
-            async move { get_json(&url).await }
-        }
-    });
+    let environments: Listed<EnvironmentJson> = fetched(url.clone());
     let name = RwSignal::new(String::new());
     let namespace = RwSignal::new(String::new());
     // The select is read when the form is sent, not bound to a signal: its
     // options are redrawn when a cluster is added, and what is sent must be
     // what the select shows.
     let cluster = NodeRef::<leptos::html::Select>::new();
-    let (error, set_error) = signal(None::<String>);
-    let add = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        let environment = NewEnvironment {
-            name: name.get_untracked(),
-            cluster: cluster.get_untracked().map(|s| s.value()).unwrap_or_default(),
-            namespace: namespace.get_untracked(),
-        };
-        send("POST", url.clone(), Some(json!(environment)), set_error, move |_: EnvironmentJson| {
-            name.set(String::new());
-            namespace.set(String::new());
-            environments.refetch();
-        });
+    let form = forms.form();
+    let add = {
+        let url = url.clone();
+        move |ev: SubmitEvent| {
+            ev.prevent_default();
+            let environment = NewEnvironment {
+                name: name.get_untracked(),
+                cluster: cluster.get_untracked().map(|s| s.value()).unwrap_or_default(),
+                namespace: namespace.get_untracked(),
+            };
+            send("POST", url.clone(), Some(json!(environment)), form, move |_: EnvironmentJson| {
+                name.set(String::new());
+                namespace.set(String::new());
+                environments.refetch();
+            });
+        }
     };
     let cluster_options = move || {
         let added = clusters.get().and_then(Result::ok).unwrap_or_default();
@@ -367,11 +496,11 @@ fn ProjectEnvironments(project: u64, clusters: Listed<ClusterJson>) -> impl Into
     };
     view! {
         <h4>"Environments"</h4>
-        {loaded(environments, |list| view! {
+        {loaded(environments, move |list| view! {
             <table>
-                <thead><tr><th>"Name"</th><th>"Cluster"</th><th>"Namespace"</th><th>"Terminal"</th></tr></thead>
+                <thead><tr><th>"Name"</th><th>"Cluster"</th><th>"Namespace"</th><th>"Terminal"</th><th></th></tr></thead>
                 <tbody>
-                    {list.is_empty().then(|| view! { <tr><td colspan="4">"No environments yet."</td></tr> })}
+                    {list.is_empty().then(|| view! { <tr><td colspan="5">"No environments yet."</td></tr> })}
                     {list
                         .into_iter()
                         .map(|env| view! {
@@ -380,6 +509,9 @@ fn ProjectEnvironments(project: u64, clusters: Listed<ClusterJson>) -> impl Into
                                 <td>{env.cluster}</td>
                                 <td>{env.namespace}</td>
                                 <td><a href=env.terminal_path>"Open terminal"</a></td>
+                                <td class="actions">
+                                    {remove_button("remove-environment", format!("{url}/{}", env.id), forms, move || environments.refetch())}
+                                </td>
                             </tr>
                         })
                         .collect_view()}
@@ -395,41 +527,31 @@ fn ProjectEnvironments(project: u64, clusters: Listed<ClusterJson>) -> impl Into
             </label>
             <button type="submit">"Add environment"</button>
         </form>
-        <FormError error=error/>
+        <FormError form=form/>
     }
 }
 
 /// A project's members and their roles, each with a Remove button; and a
 /// form that adds a member or changes one's role.
 #[component]
-fn ProjectMembers(project: u64) -> impl IntoView {
+fn ProjectMembers(project: u64, forms: Forms) -> impl IntoView {
     let url = format!("/api/v4/projects/{project}/members");
-    let members: Listed<MemberJson> = LocalResource::new({
-        let url = url.clone();
-        move || {
-            let url = url.clone();
-            async move { get_json(&url).await }
-        }
-    });
+    let members: Listed<MemberJson> = fetched(url.clone());
     let username = RwSignal::new(String::new());
     // Read when the form is sent, as the cluster select is.
     let role = NodeRef::<leptos::html::Select>::new();
-    let (error, set_error) = signal(None::<String>);
+    let form = forms.form();
     let add = {
         let url = url.clone();
         move |ev: SubmitEvent| {
             ev.prevent_default();
             let Some(access_level) = role.get_untracked().and_then(|s| s.value().parse().ok()) else { return };
             let member = MemberJson { username: username.get_untracked(), access_level };
-            send("POST", url.clone(), Some(json!(member)), set_error, move |_: MemberJson| {
+            send("POST", url.clone(), Some(json!(member)), form, move |_: MemberJson| {
                 username.set(String::new());
                 members.refetch();
             });
         }
-    };
-    let remove = move |name: String| {
-        let url = format!("{url}/{}", encode(&name));
-        send("DELETE", url, None, set_error, move |()| members.refetch());
     };
     view! {
         <h4>"Members"</h4>
@@ -441,14 +563,13 @@ fn ProjectMembers(project: u64) -> impl IntoView {
                     {list
                         .into_iter()
                         .map(|member| {
-                            let remove = remove.clone();
-                            let name = member.username.clone();
+                            let remove_url = format!("{url}/{}", encode(&member.username));
                             view! {
                                 <tr data-testid="member-row">
                                     <td>{member.username}</td>
                                     <td>{role_name(member.access_level)}</td>
-                                    <td>
-                                        <button data-testid="remove-member" on:click=move |_| remove(name.clone())>"Remove"</button>
+                                    <td class="actions">
+                                        {remove_button("remove-member", remove_url, forms, move || members.refetch())}
                                     </td>
                                 </tr>
                             }
@@ -467,7 +588,7 @@ fn ProjectMembers(project: u64) -> impl IntoView {
             </label>
             <button type="submit">"Add member"</button>
         </form>
-        <FormError error=error/>
+        <FormError form=form/>
     }
 }
 
@@ -546,5 +667,22 @@ mod tests {
         assert_eq!(role_name(50), "Owner");
         assert_eq!(role_name(35), "Access level 35");
         assert!(ROLES.windows(2).all(|w| w[0].0 < w[1].0), "lowest first");
+    }
+
+    #[test]
+    fn cluster_update_sends_only_what_changed() {
+        let was = PlatformKubernetes { api_url: "https://k:6443".into(), ca_cert: "PEM".into() };
+        let unchanged = cluster_update(&was, was.api_url.clone(), String::new(), was.ca_cert.clone());
+        assert_eq!(unchanged, UpdateCluster::default());
+        let all = cluster_update(&was, "https://k2:6443".into(), "t0k".into(), String::new());
+        assert_eq!(
+            all.platform_kubernetes_attributes,
+            PlatformKubernetesUpdate {
+                api_url: Some("https://k2:6443".into()),
+                token: Some("t0k".into()),
+                // Emptied: the system's roots from now on.
+                ca_cert: Some(String::new()),
+            }
+        );
     }
 }

@@ -9,7 +9,10 @@
 //! - the environment terminal page holds one [`session::TerminalView`]: an
 //!   xterm.js terminal ([`xterm`] bindings) connected to the relay over
 //!   `v1.porthole` (wire types from the `shared` crate), a status line
-//!   ([`status`]) and a Reconnect button.
+//!   ([`status`]) and a Reconnect button; when the app refuses the page
+//!   (signed out, not allowed, no such environment or job), only the status
+//!   line, with the app's reason. The job terminal page is alike, without
+//!   the pod picker.
 #![forbid(unsafe_code)]
 
 mod admin;
@@ -31,18 +34,23 @@ fn main() {
     leptos::mount::mount_to_body(App);
 }
 
+/// Who is signed in (`GET /api/v4/user`): an error when no one is.
+type UserResource = LocalResource<Result<UserJson, FetchError>>;
+
 #[component]
 fn App() -> impl IntoView {
     let path = web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default();
     let page = Page::from_path(&path);
+    // Asked once for the page: the top bar and the landing page both use it.
+    let user: UserResource = LocalResource::new(|| get_json("/api/v4/user"));
     view! {
         <header class="topbar">
             <a class="brand" href="/">"Porthole"</a>
-            <CurrentUser/>
+            <CurrentUser user=user/>
         </header>
         <main>
             {match page.clone() {
-                Page::Landing => view! { <Landing/> }.into_any(),
+                Page::Landing => view! { <Landing user=user/> }.into_any(),
                 Page::SignIn => view! { <SignIn/> }.into_any(),
                 Page::Admin => view! { <admin::AdminPage/> }.into_any(),
                 Page::EnvironmentTerminal { project, id } => {
@@ -63,8 +71,7 @@ fn App() -> impl IntoView {
 /// Who is signed in (with the way to the admin area, for admins), and the
 /// way out; or the way in.
 #[component]
-fn CurrentUser() -> impl IntoView {
-    let user = LocalResource::new(|| get_json::<UserJson>("/api/v4/user"));
+fn CurrentUser(user: UserResource) -> impl IntoView {
     view! {
         <div class="user" data-testid="current-user">
             {move || match user.get() {
@@ -129,6 +136,14 @@ impl From<&str> for FetchError {
 /// GETs `url`; returns the JSON answer.
 async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, FetchError> {
     send_json("GET", url, None).await
+}
+
+/// The JSON at `url`, as a resource: GET again on `refetch`.
+fn fetched<T: DeserializeOwned + 'static>(url: String) -> LocalResource<Result<T, FetchError>> {
+    LocalResource::new(move || {
+        let url = url.clone();
+        async move { get_json(&url).await }
+    })
 }
 
 /// Sends a `method` request (`POST`, `PUT`, `DELETE`, …) to `url`, with
@@ -254,9 +269,21 @@ fn JobPage(project: String, id: u64) -> impl IntoView {
     }
 }
 
-/// A job's terminal page: no picker, one terminal.
+/// A job's terminal page: no picker, one terminal, once the job API has
+/// shown the job (the app's refusal alone if it did not).
 #[component]
 fn JobTerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
+    let job = fetched::<JobJson>(format!("/api/v4/projects/{}/jobs/{id}", encode(&project)));
+    view! {
+        <TerminalFrame title=format!("{project} · job #{id} · terminal") gate=gate(job)>
+            <JobTerminal job=job ws_path=ws_path.clone()/>
+        </TerminalFrame>
+    }
+}
+
+/// A job's terminal and its status bar.
+#[component]
+fn JobTerminal(job: LocalResource<Result<JobJson, FetchError>>, ws_path: String) -> impl IntoView {
     let (status, set_status) = signal(Status::Connecting);
     let container = NodeRef::<leptos::html::Div>::new();
     let view_slot = terminal_slot();
@@ -269,6 +296,10 @@ fn JobTerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
         }
     });
     let reconnect = move |()| {
+        // Access may have gone since the page opened (the WebSocket's refusal
+        // is only "Connection failed"): ask the job API again, whose refusal
+        // replaces the terminal with its reason.
+        job.refetch();
         view_slot.with_value(|slot| {
             if let Some(terminal) = slot {
                 terminal.reconnect();
@@ -276,13 +307,8 @@ fn JobTerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
         })
     };
     view! {
-        <section class="terminal-page">
-            <div class="terminal-header">
-                <h1>{format!("{project} · job #{id} · terminal")}</h1>
-                <StatusBar status=status on_reconnect=Callback::new(reconnect)/>
-            </div>
-            <div class="terminal" data-testid="terminal" node_ref=container></div>
-        </section>
+        <StatusBar status=status on_reconnect=Callback::new(reconnect)/>
+        <div class="terminal" data-testid="terminal" node_ref=container></div>
     }
 }
 
@@ -296,10 +322,14 @@ async fn projects_with_environments() -> Result<Vec<(ProjectJson, Vec<Environmen
     Ok(out)
 }
 
-/// Projects and their environments, each with a link to its terminal.
+/// Projects and their environments, each with a link to its terminal; with
+/// none, for an admin, the way to the admin area, where projects are made.
 #[component]
-fn Landing() -> impl IntoView {
+fn Landing(user: UserResource) -> impl IntoView {
     let projects = LocalResource::new(projects_with_environments);
+    // Admins see every project: none means there is none yet, and the admin
+    // area is where to create one.
+    let is_admin = move || user.get().and_then(Result::ok).is_some_and(|u| u.is_admin);
     view! {
         <section class="landing">
             <h1>"Environments"</h1>
@@ -311,9 +341,15 @@ fn Landing() -> impl IntoView {
                 }
                 .into_any(),
                 Some(Err(e)) => view! { <p class="notice error">{format!("Could not load projects: {e}")}</p> }.into_any(),
-                Some(Ok(list)) if list.is_empty() => {
-                    view! { <p class="notice">"You are not a member of any project yet."</p> }.into_any()
+                Some(Ok(list)) if list.is_empty() => view! {
+                    <p class="notice" data-testid="no-projects">
+                        "You are not a member of any project yet."
+                        {move || is_admin().then(|| view! {
+                            " " <a href="/admin" data-testid="no-projects-admin-link">"Create one in the Admin area."</a>
+                        })}
+                    </p>
                 }
+                .into_any(),
                 Some(Ok(list)) => list
                     .into_iter()
                     .map(|(project, envs)| {
@@ -387,10 +423,14 @@ fn show_target_in_location(target: &Target) {
 }
 
 /// The status line, with a countdown while a max session time applies, and
-/// the Reconnect button (highlighted once the session is over); `children`
-/// go first (the pod picker).
+/// the Reconnect button (highlighted once the session is over) when there is
+/// a session to reconnect; `children` go first (the pod picker).
 #[component]
-fn StatusBar(status: ReadSignal<Status>, on_reconnect: Callback<()>, #[prop(optional)] children: Option<Children>) -> impl IntoView {
+fn StatusBar(
+    #[prop(into)] status: Signal<Status>,
+    #[prop(optional)] on_reconnect: Option<Callback<()>>,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
     let now = ticking_clock();
     view! {
         <div class="status-bar">
@@ -398,14 +438,47 @@ fn StatusBar(status: ReadSignal<Status>, on_reconnect: Callback<()>, #[prop(opti
             <span data-testid="status" class=move || status.get().class() title=move || status.get().text()>
                 {move || status.get().text_at(now.get())}
             </span>
-            <button
-                data-testid="reconnect"
-                class=move || if status.get().is_over() { "primary" } else { "" }
-                on:click=move |_| on_reconnect.run(())
-            >
-                "Reconnect"
-            </button>
+            {on_reconnect.map(|on_reconnect| view! {
+                <button
+                    data-testid="reconnect"
+                    class=move || if status.get().is_over() { "primary" } else { "" }
+                    on:click=move |_| on_reconnect.run(())
+                >
+                    "Reconnect"
+                </button>
+            })}
         </div>
+    }
+}
+
+/// What a terminal page shows instead of its terminal, from the answer to
+/// what it asks the app first (the environment's terminals, the job):
+/// "Connecting…" until it is in, the app's reason if it refused; `None`
+/// once the terminal may open. Other failures are the terminal's to show
+/// (with Reconnect).
+fn gate<T: Clone + 'static>(first: LocalResource<Result<T, FetchError>>) -> Memo<Option<Status>> {
+    Memo::new(move |_| match first.get() {
+        None => Some(Status::Connecting),
+        Some(Err(e)) if e.refusal => Some(Status::Unavailable(e.message)),
+        Some(_) => None,
+    })
+}
+
+/// A terminal page: the title, then the status line alone while `gate` says
+/// something, else `children` (the status bar and the terminal). A refused
+/// page has no terminal, nothing to pick and nothing to reconnect; and a
+/// terminal that is refused later (on Reconnect) is disposed with its
+/// children.
+#[component]
+fn TerminalFrame(title: String, gate: Memo<Option<Status>>, children: ChildrenFn) -> impl IntoView {
+    view! {
+        <section class="terminal-page">
+            <h1>{title}</h1>
+            {move || match gate.get() {
+                Some(status) => view! { <StatusBar status=Signal::stored(status)/> }.into_any(),
+                None => children(),
+            }}
+        </section>
     }
 }
 
@@ -436,17 +509,25 @@ fn ticking_clock() -> ReadSignal<Option<f64>> {
     now
 }
 
-/// The environment terminal page.
+/// The environment terminal page: the pod picker and the terminal, once
+/// the app has listed the environment's terminals (the app's refusal alone
+/// if it did not).
 #[component]
 fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
+    let terminals = fetched::<Vec<TerminalJson>>(format!("/{project}/-/environments/{id}/terminals.json"));
+    view! {
+        <TerminalFrame title=format!("{project} · environment {id} · terminal") gate=gate(terminals)>
+            <EnvironmentTerminal terminals=terminals ws_path=ws_path.clone()/>
+        </TerminalFrame>
+    }
+}
+
+/// An environment's terminal, its status bar and the pod picker.
+#[component]
+fn EnvironmentTerminal(terminals: LocalResource<Result<Vec<TerminalJson>, FetchError>>, ws_path: String) -> impl IntoView {
     let (status, set_status) = signal(Status::Connecting);
     let container = NodeRef::<leptos::html::Div>::new();
     let view_slot = terminal_slot();
-    let terminals_url = format!("/{project}/-/environments/{id}/terminals.json");
-    let terminals = LocalResource::new(move || {
-        let url = terminals_url.clone();
-        async move { get_json::<Vec<TerminalJson>>(&url).await }
-    });
     // What the user picked; `None` until then (the URL's, or the first).
     let (picked, set_picked) = signal(target_from_location());
     let connected_to: StoredValue<Option<Target>> = StoredValue::new(None);
@@ -516,14 +597,9 @@ fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
     };
 
     view! {
-        <section class="terminal-page">
-            <div class="terminal-header">
-                <h1>{format!("{project} · environment {id} · terminal")}</h1>
-                <StatusBar status=status on_reconnect=Callback::new(reconnect)>
-                    <select data-testid="terminal-picker" on:change=on_pick>{options}</select>
-                </StatusBar>
-            </div>
-            <div class="terminal" data-testid="terminal" node_ref=container></div>
-        </section>
+        <StatusBar status=status on_reconnect=Callback::new(reconnect)>
+            <select data-testid="terminal-picker" on:change=on_pick>{options}</select>
+        </StatusBar>
+        <div class="terminal" data-testid="terminal" node_ref=container></div>
     }
 }
