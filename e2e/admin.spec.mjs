@@ -62,3 +62,44 @@ test('the Admin area is for admins only', async ({ page }) => {
   await expect(page.getByTestId('admin-refused')).toContainText('only administrators');
   await expect(page.getByTestId('current-user').getByRole('link', { name: 'Admin' })).toHaveCount(0);
 });
+
+test('an admin creates a project, an environment on the local cluster and a member, in the Admin area', async ({ page }) => {
+  await signIn(page, 'root');
+  await page.goto('/admin');
+  const projects = page.getByTestId('admin-projects');
+  await projects.locator('input[name="path_with_namespace"]').fill('e2e/web');
+  await projects.getByRole('button', { name: 'Add project' }).click();
+  const project = page.locator('[data-testid="admin-project"][data-project="e2e/web"]');
+  await expect(project).toBeVisible();
+  await project.locator('input[name="name"]').fill('Staging');
+  await project.locator('select[name="cluster"]').selectOption('local');
+  await project.locator('input[name="namespace"]').fill('Bad_NS');
+  await project.getByRole('button', { name: 'Add environment' }).click();
+  await expect(project).toContainText('namespace: a Kubernetes namespace');
+  await project.locator('input[name="namespace"]').fill('shop-production');
+  await project.getByRole('button', { name: 'Add environment' }).click();
+  await expect(project.getByTestId('environment-row')).toContainText('Staging');
+  await expect(project).not.toContainText('namespace: a Kubernetes namespace');
+  await project.locator('input[name="username"]').fill('developer');
+  await project.locator('select[name="access_level"]').selectOption('40');
+  await project.getByRole('button', { name: 'Add member' }).click();
+  await expect(project.getByTestId('member-row')).toContainText('developer');
+  await expect(project.getByTestId('member-row')).toContainText('Maintainer');
+
+  // The developer, Maintainer of e2e/web, finds it on the landing page; its
+  // environment has no pods (the local cluster's belong to demo/shop).
+  await page.context().clearCookies();
+  await signIn(page, 'developer');
+  await page.goto('/');
+  await expect(page.getByRole('heading', { name: 'e2e/web' })).toBeVisible();
+
+  // Removed again by the admin.
+  await page.context().clearCookies();
+  await signIn(page, 'root');
+  await page.goto('/admin');
+  const again = page.locator('[data-testid="admin-project"][data-project="e2e/web"]');
+  await again.getByTestId('remove-member').click();
+  await expect(again).toContainText('No members yet.');
+  await again.getByTestId('remove-environment').click();
+  await expect(again).toContainText('No environments yet.');
+});

@@ -168,6 +168,9 @@ test('a developer is told the terminal needs the Maintainer role', async ({ page
   await page.goto(TERMINAL);
   await expect(page.getByTestId('status')).toHaveText(
     'You need the Maintainer role on demo/shop to open this terminal');
+  // Only the words: no terminal, no pod picker, no Reconnect.
+  await expect(page.locator('.xterm')).toHaveCount(0);
+  await expect(page.getByRole('button', { name: 'Reconnect' })).toHaveCount(0);
 });
 
 // Last: it deletes a pod.
