@@ -151,6 +151,23 @@ fn environment_from_row((id, project_id, name, slug, cluster, namespace, command
     }
 }
 
+/// An environment's command as stored: a JSON array.
+fn command_json(env: &Environment) -> String {
+    serde_json::to_string(&env.command).unwrap_or_else(|_| "[]".into())
+}
+
+/// An environment's columns after its id, bound as `$2`…`$7`.
+fn environment_binds<'a>(env: &'a Environment, command: &'a str) -> [Bind<'a>; 6] {
+    [
+        Bind::Int(to_i64(env.project_id)),
+        Bind::Text(&env.name),
+        Bind::Text(&env.slug),
+        Bind::Text(&env.cluster),
+        Bind::Text(&env.namespace),
+        Bind::Text(command),
+    ]
+}
+
 const ENVIRONMENT_COLUMNS: &str = "id, project_id, name, slug, cluster, namespace, command";
 
 type AuditRow = (
@@ -326,16 +343,8 @@ impl Database {
     pub async fn create_environment(&self, env: &Environment) -> sqlx::Result<Option<u64>> {
         let sql = "INSERT INTO environments (id, project_id, name, slug, cluster, namespace, command) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
-        let command = serde_json::to_string(&env.command).unwrap_or_else(|_| "[]".into());
-        let rest = [
-            Bind::Int(to_i64(env.project_id)),
-            Bind::Text(&env.name),
-            Bind::Text(&env.slug),
-            Bind::Text(&env.cluster),
-            Bind::Text(&env.namespace),
-            Bind::Text(&command),
-        ];
-        self.insert_with_new_id(Table::Environments, sql, &rest).await
+        let command = command_json(env);
+        self.insert_with_new_id(Table::Environments, sql, &environment_binds(env, &command)).await
     }
 
     /// Creates cluster `name` with a new id; `None` when the name is taken.
@@ -372,16 +381,9 @@ impl Database {
         let sql = "INSERT INTO environments (id, project_id, name, slug, cluster, namespace, command) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                    ON CONFLICT (id) DO UPDATE SET project_id = excluded.project_id, name = excluded.name, slug = excluded.slug, \
                    cluster = excluded.cluster, namespace = excluded.namespace, command = excluded.command";
-        let command = serde_json::to_string(&env.command).unwrap_or_else(|_| "[]".into());
-        let binds = [
-            Bind::Int(to_i64(env.id)),
-            Bind::Int(to_i64(env.project_id)),
-            Bind::Text(&env.name),
-            Bind::Text(&env.slug),
-            Bind::Text(&env.cluster),
-            Bind::Text(&env.namespace),
-            Bind::Text(&command),
-        ];
+        let command = command_json(env);
+        let mut binds = vec![Bind::Int(to_i64(env.id))];
+        binds.extend(environment_binds(env, &command));
         self.execute(sql, &binds).await.map(drop)
     }
 
