@@ -1,7 +1,9 @@
 //! The app's `/api/v4` JSON, as GitLab's REST API names things, for the
 //! server (serialize) and the browser's admin pages (deserialize).
 //!
-//! Besides what the types name: `DELETE /api/v4/admin/clusters/:cluster_id`
+//! Besides what the types name: `DELETE /api/v4/projects/:id` (admins;
+//! its environments and memberships go with it), `DELETE
+//! /api/v4/admin/clusters/:cluster_id`
 //! (admins; 409 while an environment uses it) and `DELETE
 //! /api/v4/projects/:id/environments/:environment_id` (admins) answer 204.
 //!
@@ -32,6 +34,18 @@ pub struct NewUser {
     /// Admin flag (GitLab's `admin` parameter).
     #[serde(default)]
     pub admin: bool,
+}
+
+/// `PUT /api/v4/users/:username` (admins): a new password or admin flag;
+/// absent fields stay. Answers the [`UserJson`]. Admins cannot take their
+/// own admin flag (no lock-out); `DELETE /api/v4/users/:username` (204)
+/// cannot delete oneself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateUser {
+    /// New password: at least 8 characters.
+    pub password: Option<String>,
+    /// New admin flag.
+    pub admin: Option<bool>,
 }
 
 /// One project in `GET /api/v4/projects` (the projects the user can see:
