@@ -152,6 +152,8 @@ impl Porthole {
             .route("/api/v4/projects/{id}/members/{username}", axum::routing::delete(app::admin::remove_member))
             .route("/api/v4/application/settings", get(app::admin::get_settings).put(app::admin::put_settings))
             .route("/api/v4/users", get(app::admin::list_users).post(app::admin::create_user))
+            .route("/api/v4/users/{username}", axum::routing::put(app::admin::update_user).delete(app::admin::delete_user))
+            .route("/api/v4/projects/{id}", axum::routing::delete(app::admin::delete_project))
             .route("/api/v4/admin/clusters", get(app::admin::list_clusters))
             .route("/api/v4/admin/clusters/add", axum::routing::post(app::admin::add_cluster))
             .route("/api/v4/admin/clusters/{cluster_id}", axum::routing::put(app::admin::update_cluster).delete(app::admin::delete_cluster))

@@ -307,3 +307,43 @@ async fn sessions_ended_by_shutdown_are_in_the_audit_log() {
     assert_eq!(events.len(), 1);
     assert_eq!((events[0].outcome, events[0].close_code), (AuditOutcome::Ended, Some(4008)), "{events:?}");
 }
+
+#[tokio::test]
+async fn admins_update_and_delete_users_and_projects() {
+    let porthole = start().await;
+    let base = porthole.url();
+    let root = as_user(&porthole, "root").await;
+    let users = format!("{base}/api/v4/users");
+    assert_eq!(status_of(root.post(&users).json(&json!({"username": "alice", "password": "alice-password"}))).await.0, 201);
+    let alice = client_with_cookie(&sign_in_with(&base, "alice", "alice-password").await);
+
+    // A new password, then admin rights; only admins may.
+    let change = json!({"password": "new-alice-password"});
+    assert_eq!(status_of(porthole.http().put(format!("{users}/alice")).json(&change)).await.0, 403);
+    assert_eq!(status_of(root.put(format!("{users}/alice")).json(&json!({"password": "short"}))).await.0, 400);
+    let (status, body) = status_of(root.put(format!("{users}/alice")).json(&change)).await;
+    assert_eq!((status, body["is_admin"].as_bool()), (200, Some(false)));
+    sign_in_with(&base, "alice", "new-alice-password").await;
+    let (status, body) = status_of(root.put(format!("{users}/alice")).json(&json!({"admin": true}))).await;
+    assert_eq!((status, body["is_admin"].as_bool()), (200, Some(true)));
+    assert_eq!(status_of(alice.get(&users)).await.0, 200, "alice is an admin now");
+    assert_eq!(status_of(root.put(format!("{users}/nobody")).json(&change)).await.0, 404);
+
+    // No lock-out: nobody takes their own admin rights or deletes themselves.
+    assert_eq!(status_of(root.put(format!("{users}/root")).json(&json!({"admin": false}))).await.0, 409);
+    assert_eq!(status_of(root.delete(format!("{users}/root"))).await.0, 409);
+    // Another admin may; a deleted user's session is signed out.
+    assert_eq!(status_of(alice.delete(format!("{users}/developer"))).await.0, 204);
+    assert_eq!(status_of(root.delete(format!("{users}/alice"))).await.0, 204);
+    assert_eq!(status_of(alice.get(&users)).await.0, 401);
+    assert_eq!(status_of(root.delete(format!("{users}/alice"))).await.0, 404);
+
+    // A project goes with its environments and members.
+    let terminals = format!("{base}/demo/shop/-/environments/1/terminals.json");
+    assert_eq!(status_of(porthole.http().get(&terminals)).await.0, 200);
+    assert_eq!(status_of(porthole.http().delete(format!("{base}/api/v4/projects/1"))).await.0, 403);
+    assert_eq!(status_of(root.delete(format!("{base}/api/v4/projects/demo%2Fshop"))).await.0, 204);
+    assert_eq!(status_of(porthole.http().get(&terminals)).await.0, 404);
+    assert_eq!(status_of(root.get(format!("{base}/api/v4/projects/1/environments"))).await.0, 404);
+    assert_eq!(status_of(root.delete(format!("{base}/api/v4/projects/1"))).await.0, 404);
+}

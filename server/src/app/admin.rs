@@ -4,8 +4,8 @@
 //! | endpoint | who |
 //! |---|---|
 //! | `GET`/`PUT /api/v4/application/settings` | admins |
-//! | `GET`/`POST /api/v4/users` | admins |
-//! | `POST /api/v4/projects` | admins |
+//! | `GET`/`POST /api/v4/users`, `PUT`/`DELETE /api/v4/users/:username` | admins |
+//! | `POST /api/v4/projects`, `DELETE /api/v4/projects/:id` | admins |
 //! | `GET /api/v4/projects/:id/members` | members (Guest+), admins |
 //! | `POST /api/v4/projects/:id/members`, `DELETE …/members/:username` | Maintainers+, admins |
 //! | `POST /api/v4/projects/:id/environments` | admins |
@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use shared::api::{
     ApplicationSettings, AuditEvent, ClusterJson, EnvironmentJson, MemberJson, NewCluster, NewEnvironment, NewMember, NewProject, NewUser,
     MAX_SESSION_TIME_LIMIT, PlatformKubernetes, PlatformKubernetesAttributes, ProjectJson, SessionEnded, SettingsUpdate, UpdateCluster,
-    UserJson,
+    UpdateUser, UserJson,
 };
 use std::sync::Arc;
 use tower_sessions::Session;
@@ -117,6 +117,55 @@ pub async fn create_user(State(app): State<Arc<App>>, session: Session, ApiJson(
     }
     tracing::info!(by = admin.username, user = new.username, admin = new.admin, "user created");
     Ok((StatusCode::CREATED, Json(UserJson { username: new.username, is_admin: new.admin })).into_response())
+}
+
+/// `PUT /api/v4/users/:username`: a new password or admin flag; 409 when
+/// an admin would take their own admin flag (nobody could give it back).
+pub async fn update_user(
+    State(app): State<Arc<App>>,
+    session: Session,
+    Path(username): Path<String>,
+    ApiJson(update): ApiJson<UpdateUser>,
+) -> ApiResult<Json<UserJson>> {
+    let admin = app.require_admin(Some(&session)).await?;
+    if update.password.as_ref().is_some_and(|p| p.chars().count() < 8) {
+        return Err(bad("password: at least 8 characters"));
+    }
+    if update.admin == Some(false) && username == admin.username {
+        return Err(AppError::Conflict("You cannot take your own admin rights; another admin can.".into()));
+    }
+    if !app.db.update_user(&username, update.password.as_deref(), update.admin).await.map_err(db_error)? {
+        return Err(AppError::NotFound(format!("404 User {username} Not Found")));
+    }
+    tracing::info!(by = admin.username, user = username, admin = ?update.admin, password = update.password.is_some(), "user updated");
+    let user = app.db.user(&username).await.map_err(db_error)?.ok_or_else(|| AppError::NotFound(format!("404 User {username} Not Found")))?;
+    Ok(Json(UserJson { username: user.username, is_admin: user.admin }))
+}
+
+/// `DELETE /api/v4/users/:username`: 204, with their memberships; their
+/// open terminals end at the next re-authorization. 409 for oneself.
+pub async fn delete_user(State(app): State<Arc<App>>, session: Session, Path(username): Path<String>) -> ApiResult<StatusCode> {
+    let admin = app.require_admin(Some(&session)).await?;
+    if username == admin.username {
+        return Err(AppError::Conflict("You cannot delete yourself; another admin can.".into()));
+    }
+    if !app.db.delete_user(&username).await.map_err(db_error)? {
+        return Err(AppError::NotFound(format!("404 User {username} Not Found")));
+    }
+    tracing::info!(by = admin.username, user = username, "user deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v4/projects/:id`: 204, with its environments and
+/// memberships; its open terminals end at the next re-authorization.
+pub async fn delete_project(State(app): State<Arc<App>>, session: Session, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let admin = app.require_admin(Some(&session)).await?;
+    let project = app.project(&id).await?;
+    if !app.db.delete_project(&project).await.map_err(db_error)? {
+        return Err(AppError::NotFound("404 Project Not Found".into()));
+    }
+    tracing::info!(by = admin.username, project = project.path, "project deleted");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/v4/projects`: 201, 409 when the path is taken.

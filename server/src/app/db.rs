@@ -254,6 +254,25 @@ impl Database {
         Ok(self.execute(sql, &[Bind::Text(username), Bind::Text(&hash), Bind::Int(i64::from(admin))]).await? > 0)
     }
 
+    /// Sets a user's password (a new argon2 hash) and/or admin flag; false
+    /// when there is no such user.
+    pub async fn update_user(&self, username: &str, password: Option<&str>, admin: Option<bool>) -> anyhow::Result<bool> {
+        let Some(user) = self.user(username).await? else { return Ok(false) };
+        let hash = match password {
+            Some(password) => super::users::hash_password(password.to_string()).await?,
+            None => user.password_hash,
+        };
+        let admin = i64::from(admin.unwrap_or(user.admin));
+        let sql = "UPDATE users SET password_hash = $2, admin = $3 WHERE username = $1";
+        Ok(self.execute(sql, &[Bind::Text(username), Bind::Text(&hash), Bind::Int(admin)]).await? > 0)
+    }
+
+    /// Deletes a user and their memberships; false when there is none.
+    pub async fn delete_user(&self, username: &str) -> sqlx::Result<bool> {
+        self.execute("DELETE FROM memberships WHERE username = $1", &[Bind::Text(username)]).await?;
+        Ok(self.execute("DELETE FROM users WHERE username = $1", &[Bind::Text(username)]).await? > 0)
+    }
+
     /// Sets a user's role in a project.
     pub async fn set_membership(&self, username: &str, project: &str, role: Role) -> sqlx::Result<()> {
         let sql = "INSERT INTO memberships (username, project, access_level) VALUES ($1, $2, $3) \
@@ -295,6 +314,14 @@ impl Database {
             Err(_) => on_pool!(self, pool => sqlx::query_as("SELECT id, path FROM projects WHERE path = $1").bind(id_or_path).fetch_optional(pool).await)?,
         };
         Ok(row.map(|(id, path)| Project { id: to_u64(id), path }))
+    }
+
+    /// Deletes a project with its environments and memberships; false when
+    /// there is none.
+    pub async fn delete_project(&self, project: &Project) -> sqlx::Result<bool> {
+        self.execute("DELETE FROM environments WHERE project_id = $1", &[Bind::Int(to_i64(project.id))]).await?;
+        self.execute("DELETE FROM memberships WHERE project = $1", &[Bind::Text(&project.path)]).await?;
+        Ok(self.execute("DELETE FROM projects WHERE id = $1", &[Bind::Int(to_i64(project.id))]).await? > 0)
     }
 
     /// Creates or renames project `id`.
@@ -647,6 +674,18 @@ mod tests {
         assert_eq!(db.create_environment(&env).await.unwrap(), None);
         assert!(db.put_user("u", "pw", false, false).await.unwrap());
         assert!(!db.put_user("u", "other", true, false).await.unwrap(), "a second create does not replace");
+        assert!(db.update_user("u", None, Some(true)).await.unwrap());
+        let u = db.user("u").await.unwrap().unwrap();
+        assert!(u.admin && super::super::users::verify_password("pw".into(), u.password_hash).await, "password kept");
+        db.set_membership("u", "acme/a", Role::Owner).await.unwrap();
+        assert!(db.delete_user("u").await.unwrap());
+        assert_eq!(db.membership("u", "acme/a").await.unwrap(), None, "memberships go with the user");
+        assert!(!db.update_user("u", Some("x"), None).await.unwrap());
+        db.set_membership("someone", "acme/a", Role::Owner).await.unwrap();
+        assert!(db.delete_project(&a).await.unwrap());
+        assert_eq!(db.environments(a.id).await.unwrap(), vec![], "environments go with the project");
+        assert_eq!(db.members("acme/a").await.unwrap(), vec![]);
+        assert_eq!(db.project("acme/a").await.unwrap(), None);
     }
 
     async fn settings_and_audit_log(db: &Database) {
