@@ -131,6 +131,13 @@ async fn the_audit_log_records_opened_refused_and_ended_sessions() {
     assert!(signed_out.err().expect("refused").to_string().contains("401"));
     let events: Vec<AuditEvent> = root.get(&url).send().await.unwrap().json().await.unwrap();
     assert_eq!(events.len(), 3, "{events:?}");
+    // GitLab's paging: two a page, newest first.
+    let page = root.get(format!("{url}?per_page=2&page=2")).send().await.unwrap();
+    assert_eq!((page.headers()["x-page"].to_str().unwrap(), page.headers()["x-next-page"].to_str().unwrap()), ("2", ""));
+    let second: Vec<AuditEvent> = page.json().await.unwrap();
+    assert_eq!(second, events[2..]);
+    let first = root.get(format!("{url}?per_page=2")).send().await.unwrap();
+    assert_eq!(first.headers()["x-next-page"], "2");
     // Only admins read it.
     assert_eq!(status_of(porthole.http().get(&url)).await.0, 403);
     // Nobody but the relay reports ends.
@@ -303,7 +310,7 @@ async fn sessions_ended_by_shutdown_are_in_the_audit_log() {
     let ((), (code, _)) = tokio::join!(porthole.shutdown(), client.expect_close());
     assert_eq!(code, 4008);
     let db = server::app::db::Database::connect(&format!("sqlite://{}", data.path().join("porthole.db").display())).await.unwrap();
-    let events = db.audit_events(10).await.unwrap();
+    let events = db.audit_events(10, 0).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!((events[0].outcome, events[0].close_code), (AuditOutcome::Ended, Some(4008)), "{events:?}");
 }

@@ -12,7 +12,7 @@
 //! | `GET /api/v4/admin/clusters`, `POST /api/v4/admin/clusters/add` | admins |
 //! | `PUT`, `DELETE /api/v4/admin/clusters/:cluster_id` | admins |
 //! | `DELETE /api/v4/projects/:id/environments/:environment_id` | admins |
-//! | `GET /api/v4/audit_events` | admins |
+//! | `GET /api/v4/audit_events?page=&per_page=` | admins |
 //! | `POST /api/v4/internal/terminal_sessions/:id` | the relay (its JWT) |
 //!
 //! Input is checked before anything is written: 400 with what is wrong.
@@ -32,8 +32,9 @@ use shared::api::{
 use std::sync::Arc;
 use tower_sessions::Session;
 
-/// How many audit log entries `GET /api/v4/audit_events` shows.
-pub const AUDIT_PAGE: u32 = 200;
+/// Audit log entries a page holds by default, and at most (GitLab's
+/// `per_page` default is 20, its maximum 100).
+pub const AUDIT_PER_PAGE: (u32, u32) = (100, 100);
 
 type ApiResult<T> = Result<T, AppError>;
 
@@ -417,10 +418,34 @@ pub async fn delete_environment(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/v4/audit_events`: the newest [`AUDIT_PAGE`] terminal sessions.
-pub async fn audit_events(State(app): State<Arc<App>>, session: Session) -> ApiResult<Json<Vec<AuditEvent>>> {
+/// GitLab's pagination parameters.
+#[derive(Debug, serde::Deserialize)]
+pub struct Page {
+    /// 1-based page number (default 1).
+    pub page: Option<u64>,
+    /// Entries a page (default and maximum [`AUDIT_PER_PAGE`]).
+    pub per_page: Option<u32>,
+}
+
+/// `GET /api/v4/audit_events?page=&per_page=`: terminal sessions, newest
+/// first, with GitLab's `X-Page`, `X-Per-Page` and `X-Next-Page` (empty on
+/// the last page) headers.
+pub async fn audit_events(
+    State(app): State<Arc<App>>,
+    session: Session,
+    axum::extract::Query(page): axum::extract::Query<Page>,
+) -> ApiResult<Response> {
     app.require_admin(Some(&session)).await?;
-    Ok(Json(app.db.audit_events(AUDIT_PAGE).await.map_err(db_error)?))
+    let (default, max) = AUDIT_PER_PAGE;
+    let per_page = page.per_page.unwrap_or(default).clamp(1, max);
+    let number = page.page.unwrap_or(1).max(1);
+    let offset = (number - 1).saturating_mul(u64::from(per_page));
+    // One more than asked says whether there is a next page.
+    let mut events = app.db.audit_events(per_page + 1, offset).await.map_err(db_error)?;
+    let next = (events.len() > per_page as usize).then(|| (number + 1).to_string()).unwrap_or_default();
+    events.truncate(per_page as usize);
+    let headers = [("x-page", number.to_string()), ("x-per-page", per_page.to_string()), ("x-next-page", next)];
+    Ok((headers, Json(events)).into_response())
 }
 
 /// `POST /api/v4/internal/terminal_sessions/:id`: the relay reports how a

@@ -540,11 +540,12 @@ impl Database {
         Ok(self.execute(sql, &binds).await? > 0)
     }
 
-    /// The newest `limit` audit log entries, newest first.
-    pub async fn audit_events(&self, limit: u32) -> sqlx::Result<Vec<AuditEvent>> {
+    /// `limit` audit log entries after the newest `offset`, newest first.
+    pub async fn audit_events(&self, limit: u32, offset: u64) -> sqlx::Result<Vec<AuditEvent>> {
         let sql = "SELECT id, username, project, target, pod, container, outcome, started_at, ended_at, bytes_in, bytes_out, reason, \
-                   close_code, exit_code FROM audit_events ORDER BY started_at DESC, id LIMIT $1";
-        let rows: Vec<AuditRow> = on_pool!(self, pool => sqlx::query_as(sql).bind(i64::from(limit)).fetch_all(pool).await)?;
+                   close_code, exit_code FROM audit_events ORDER BY started_at DESC, id LIMIT $1 OFFSET $2";
+        let rows: Vec<AuditRow> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(i64::from(limit)).bind(to_i64(offset)).fetch_all(pool).await)?;
         Ok(rows
             .into_iter()
             .map(|(id, username, project, target, pod, container, outcome, started, ended, bytes_in, bytes_out, reason, close, exit)| {
@@ -698,7 +699,8 @@ mod tests {
         let ended = shared::api::SessionEnded { bytes_in: 3, bytes_out: 5, close_code: 4000, reason: "exit".into(), exit_code: Some(0) };
         assert!(db.audit_end(&id, &ended).await.unwrap());
         assert!(!db.audit_end(&id, &ended).await.unwrap(), "an entry ends once");
-        let events = db.audit_events(10).await.unwrap();
+        let events = db.audit_events(10, 0).await.unwrap();
+        assert_eq!(db.audit_events(10, 1).await.unwrap(), events[1..]);
         assert_eq!(events.len(), 2);
         let e = events.iter().find(|e| e.id == id).unwrap();
         assert_eq!((e.outcome, e.bytes_in, e.bytes_out, e.exit_code, e.close_code), (AuditOutcome::Ended, 3, 5, Some(0), Some(4000)));
