@@ -102,4 +102,35 @@ test('an admin creates a project, an environment on the local cluster and a memb
   await expect(again).toContainText('No members yet.');
   await again.getByTestId('remove-environment').click();
   await expect(again).toContainText('No environments yet.');
+  page.once('dialog', (dialog) => dialog.accept());
+  await again.getByTestId('remove-project').click();
+  await expect(again).toHaveCount(0);
+});
+
+test('an admin adds a user, sets their password, makes them an admin and removes them', async ({ page }) => {
+  await signIn(page, 'root');
+  await page.goto('/admin');
+  const users = page.getByTestId('admin-users');
+  await users.locator('input[name="username"]').fill('carol');
+  await users.locator('input[name="password"]').fill('carol-password');
+  await users.getByRole('button', { name: 'Add user' }).click();
+  const carol = users.locator('[data-testid="user-row"][data-username="carol"]');
+  await expect(carol).toContainText('no');
+  await carol.getByTestId('set-password-toggle').click();
+  await users.getByTestId('set-password').locator('input[name="new_password"]').fill('carol-new-password');
+  await users.getByTestId('set-password').getByRole('button', { name: 'Save' }).click();
+  await expect(users.getByTestId('password-changed')).toBeVisible();
+  await carol.getByTestId('toggle-admin').click();
+  await expect(carol).toContainText('yes');
+  // Root cannot take their own admin rights.
+  const root = users.locator('[data-testid="user-row"][data-username="root"]');
+  await root.getByTestId('toggle-admin').click();
+  await expect(root).toContainText('You cannot take your own admin rights');
+  // Carol signs in with the new password.
+  const signedIn = await page.request.post('/users/sign_in', { form: { username: 'carol', password: 'carol-new-password' }, maxRedirects: 0 });
+  expect(signedIn.headers().location).toBe('/');
+  await signIn(page, 'root');
+  await page.goto('/admin');
+  await page.locator('[data-testid="user-row"][data-username="carol"]').getByTestId('remove-user').click();
+  await expect(page.locator('[data-testid="user-row"][data-username="carol"]')).toHaveCount(0);
 });

@@ -15,7 +15,7 @@ use serde_json::json;
 use shared::api::{
     ApplicationSettings, AuditEvent, AuditOutcome, ClusterJson, EnvironmentJson, MemberJson, NewCluster, NewEnvironment,
     NewProject, NewUser, PlatformKubernetes, PlatformKubernetesAttributes, PlatformKubernetesUpdate, ProjectJson,
-    SettingsUpdate, UpdateCluster, UserJson,
+    SettingsUpdate, UpdateCluster, UpdateUser, UserJson,
 };
 
 /// A list from the API, as [`LocalResource`] holds it.
@@ -138,14 +138,26 @@ fn FormError(form: Form) -> impl IntoView {
     move || form.error().map(|e| view! { <p class="notice error">{e}</p> })
 }
 
+/// A button of `forms` that is a form of its own: a click gives `click` the
+/// button's form (to [`send`] with), and the app's refusal shows beside it.
+fn action_button(testid: &'static str, label: &'static str, forms: Forms, click: impl Fn(Form) + 'static) -> impl IntoView {
+    let form = forms.form();
+    view! {
+        <button data-testid=testid on:click=move |_| click(form)>{label}</button>
+        <FormError form=form/>
+    }
+}
+
 /// A row's Remove button (`DELETE url`, then `removed`), with the app's
 /// refusal beside it (a cluster an environment still uses, …).
 fn remove_button(testid: &'static str, url: String, forms: Forms, removed: impl Fn() + Copy + 'static) -> impl IntoView {
-    let form = forms.form();
-    view! {
-        <button data-testid=testid on:click=move |_| send("DELETE", url.clone(), None, form, move |()| removed())>"Remove"</button>
-        <FormError form=form/>
-    }
+    action_button(testid, "Remove", forms, move |form| send("DELETE", url.clone(), None, form, move |()| removed()))
+}
+
+/// Whether the person agrees to `question` (the browser's `confirm`); no
+/// when there is no window to ask in.
+fn confirmed(question: &str) -> bool {
+    web_sys::window().is_some_and(|w| w.confirm_with_message(question).unwrap_or(false))
 }
 
 /// The admin area. Loading the settings doubles as the admin check: whoever
@@ -226,14 +238,17 @@ fn SettingsSection(settings: ApplicationSettings) -> impl IntoView {
     }
 }
 
-/// Users: who they are, whether they are admins; and a form for a new one.
+/// Users: who they are, whether they are admins, each with the buttons
+/// that change that, set a password or remove the user; and a form for a
+/// new one. The form and the rows' buttons are one group.
 #[component]
 fn UsersSection() -> impl IntoView {
     let users: Listed<UserJson> = LocalResource::new(|| get_json("/api/v4/users"));
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let admin = RwSignal::new(false);
-    let form = Forms::new().form();
+    let forms = Forms::new();
+    let form = forms.form();
     let add = move |ev: SubmitEvent| {
         ev.prevent_default();
         let user = NewUser { username: username.get_untracked(), password: password.get_untracked(), admin: admin.get_untracked() };
@@ -247,19 +262,11 @@ fn UsersSection() -> impl IntoView {
     view! {
         <section data-testid="admin-users">
             <h2>"Users"</h2>
-            {loaded(users, |list| view! {
+            {loaded(users, move |list| view! {
                 <table>
-                    <thead><tr><th>"Username"</th><th>"Admin"</th></tr></thead>
+                    <thead><tr><th>"Username"</th><th>"Admin"</th><th></th></tr></thead>
                     <tbody>
-                        {list
-                            .into_iter()
-                            .map(|user| view! {
-                                <tr data-testid="user-row">
-                                    <td>{user.username}</td>
-                                    <td>{if user.is_admin { "yes" } else { "no" }}</td>
-                                </tr>
-                            })
-                            .collect_view()}
+                        {list.into_iter().map(|user| view! { <UserRow user=user users=users forms=forms/> }).collect_view()}
                     </tbody>
                 </table>
             })}
@@ -274,6 +281,81 @@ fn UsersSection() -> impl IntoView {
             </form>
             <FormError form=form/>
         </section>
+    }
+}
+
+/// The toggle-admin button of a user who `is_admin`: its label, and what it
+/// sends (the other flag; the password stays).
+fn admin_toggle(is_admin: bool) -> (&'static str, UpdateUser) {
+    let label = if is_admin { "Remove admin" } else { "Make admin" };
+    (label, UpdateUser { password: None, admin: Some(!is_admin) })
+}
+
+/// One user: a row with Make/Remove admin, Set password (which opens the
+/// password form in a row below) and Remove. The app refuses an admin's
+/// taking their own admin flag or removing themselves: that shows beside
+/// the button.
+#[component]
+fn UserRow(user: UserJson, users: Listed<UserJson>, forms: Forms) -> impl IntoView {
+    let url = format!("/api/v4/users/{}", encode(&user.username));
+    let setting_password = RwSignal::new(false);
+    let password = RwSignal::new(String::new());
+    // "Password changed." is about the last password saved: it goes when
+    // the form opens again.
+    let (changed, set_changed) = signal(false);
+    let form = forms.form();
+    let save = {
+        let url = url.clone();
+        move |ev: SubmitEvent| {
+            ev.prevent_default();
+            let update = UpdateUser { password: Some(password.get_untracked()), admin: None };
+            // The list shows no passwords: nothing in it to load again.
+            send("PUT", url.clone(), Some(json!(update)), form, move |_: UserJson| {
+                password.set(String::new());
+                setting_password.set(false);
+                set_changed.set(true);
+            });
+        }
+    };
+    let (toggle_label, toggle_update) = admin_toggle(user.is_admin);
+    let toggle_url = url.clone();
+    let toggle_admin = move |form| send("PUT", toggle_url.clone(), Some(json!(toggle_update)), form, move |_: UserJson| users.refetch());
+    view! {
+        <tr data-testid="user-row" data-username=user.username.clone()>
+            <td>{user.username.clone()}</td>
+            <td>{if user.is_admin { "yes" } else { "no" }}</td>
+            <td class="actions">
+                <div class="bar">
+                    {action_button("toggle-admin", toggle_label, forms, toggle_admin)}
+                    <button
+                        data-testid="set-password-toggle"
+                        aria-expanded=move || setting_password.get().to_string()
+                        on:click=move |_| {
+                            setting_password.update(|open| *open = !*open);
+                            set_changed.set(false);
+                        }
+                    >
+                        "Set password"
+                    </button>
+                    {remove_button("remove-user", url, forms, move || users.refetch())}
+                    {move || changed.get().then(|| view! { <p class="notice" data-testid="password-changed">"Password changed."</p> })}
+                </div>
+            </td>
+        </tr>
+        {move || setting_password.get().then(|| view! {
+            <tr class="edit">
+                <td colspan="3">
+                    <form data-testid="set-password" on:submit=save.clone()>
+                        <label>
+                            "New password"
+                            <input name="new_password" type="password" autocomplete="new-password" required=true bind:value=password/>
+                        </label>
+                        <button type="submit" class="primary">"Save"</button>
+                    </form>
+                    <FormError form=form/>
+                </td>
+            </tr>
+        })}
     }
 }
 
@@ -410,12 +492,14 @@ fn ClusterRow(cluster: ClusterJson, clusters: Listed<ClusterJson>, forms: Forms)
 }
 
 /// Projects, each with its environments and members; and a form for a new
-/// project (first, as the list below it may be long).
+/// project (first, as the list below it may be long). The form and the
+/// projects' Remove buttons are one group: they change the list.
 #[component]
 fn ProjectsSection(clusters: Listed<ClusterJson>) -> impl IntoView {
     let projects: Listed<ProjectJson> = LocalResource::new(|| get_json("/api/v4/projects"));
     let path = RwSignal::new(String::new());
-    let form = Forms::new().form();
+    let forms = Forms::new();
+    let form = forms.form();
     let add = move |ev: SubmitEvent| {
         ev.prevent_default();
         let project = NewProject { path_with_namespace: path.get_untracked() };
@@ -436,21 +520,36 @@ fn ProjectsSection(clusters: Listed<ClusterJson>) -> impl IntoView {
             </form>
             <FormError form=form/>
             {loaded(projects, move |list| {
-                list.into_iter().map(|project| view! { <ProjectAdmin project=project clusters=clusters/> }).collect_view()
+                list
+                    .into_iter()
+                    .map(|project| view! { <ProjectAdmin project=project projects=projects clusters=clusters list_forms=forms/> })
+                    .collect_view()
             })}
         </section>
     }
 }
 
-/// One project: its environments and its members, whose forms are one
-/// group (a change to either hides the errors of both).
+/// One project, with a Remove button (of `list_forms`, the list's group;
+/// it asks first, as the project's environments and members go with it);
+/// then its environments and its members, whose forms are a group of their
+/// own (a change to either hides the errors of both).
 #[component]
-fn ProjectAdmin(project: ProjectJson, clusters: Listed<ClusterJson>) -> impl IntoView {
+fn ProjectAdmin(project: ProjectJson, projects: Listed<ProjectJson>, clusters: Listed<ClusterJson>, list_forms: Forms) -> impl IntoView {
     let path = project.path_with_namespace;
+    let url = format!("/api/v4/projects/{}", project.id);
+    let question = format!("Remove project {path} with its environments and members?");
+    let remove = move |form| {
+        if confirmed(&question) {
+            send("DELETE", url.clone(), None, form, move |()| projects.refetch());
+        }
+    };
     let forms = Forms::new();
     view! {
         <div class="project" data-testid="admin-project" data-project=path.clone()>
-            <h3>{path.clone()}</h3>
+            <div class="bar">
+                <h3>{path.clone()}</h3>
+                {action_button("remove-project", "Remove project", list_forms, remove)}
+            </div>
             <ProjectEnvironments project=project.id clusters=clusters forms=forms/>
             <ProjectMembers project=project.id forms=forms/>
         </div>
@@ -667,6 +766,12 @@ mod tests {
         assert_eq!(role_name(50), "Owner");
         assert_eq!(role_name(35), "Access level 35");
         assert!(ROLES.windows(2).all(|w| w[0].0 < w[1].0), "lowest first");
+    }
+
+    #[test]
+    fn admin_toggle_sends_the_other_flag_only() {
+        assert_eq!(admin_toggle(false), ("Make admin", UpdateUser { password: None, admin: Some(true) }));
+        assert_eq!(admin_toggle(true), ("Remove admin", UpdateUser { password: None, admin: Some(false) }));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use shared::api::{
-    ApplicationSettings, AuditEvent, ClusterJson, EnvironmentJson, MemberJson, NewCluster, NewEnvironment, NewMember, NewProject, NewUser,
+    ApplicationSettings, ClusterJson, EnvironmentJson, MemberJson, NewCluster, NewEnvironment, NewMember, NewProject, NewUser,
     MAX_SESSION_TIME_LIMIT, PlatformKubernetes, PlatformKubernetesAttributes, ProjectJson, SessionEnded, SettingsUpdate, UpdateCluster,
     UpdateUser, UserJson,
 };
