@@ -54,6 +54,9 @@ test('an admin sets the max session time under Admin > Settings > Web terminal',
   const audit = page.getByTestId('admin-audit');
   await expect(audit.getByTestId('audit-row').first()).toBeVisible();
   await expect(audit).toContainText('Session expired: the maximum session time is 6 seconds');
+  await expect(audit.getByTestId('audit-page')).toHaveText('Page 1');
+  await expect(audit.getByTestId('audit-newer')).toBeDisabled();
+  await expect(audit.getByTestId('audit-older')).toBeDisabled();
 });
 
 test('the Admin area is for admins only', async ({ page }) => {

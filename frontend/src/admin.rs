@@ -694,12 +694,26 @@ fn ProjectMembers(project: u64, forms: Forms) -> impl IntoView {
 /// The audit log: terminal sessions, newest first.
 #[component]
 fn AuditSection() -> impl IntoView {
-    let events: Listed<AuditEvent> = LocalResource::new(|| get_json("/api/v4/audit_events"));
+    // 1-based, as the API's `page`; the resource follows it.
+    let page = RwSignal::new(1u64);
+    let events: Listed<AuditEvent> = LocalResource::new(move || {
+        let url = format!("/api/v4/audit_events?page={}&per_page={AUDIT_PER_PAGE}", page.get());
+        async move { get_json(&url).await }
+    });
+    // A full page may have older entries after it; the next page says.
+    let full = move || events.get().and_then(Result::ok).is_some_and(|list| list.len() >= AUDIT_PER_PAGE as usize);
     view! {
         <section data-testid="admin-audit">
             <h2>"Audit log"</h2>
-            // Sessions go on in other tabs while this page is open.
-            <p><button data-testid="audit-refresh" on:click=move |_| events.refetch()>"Refresh"</button></p>
+            <p class="bar">
+                // Sessions go on in other tabs while this page is open.
+                <button data-testid="audit-refresh" on:click=move |_| events.refetch()>"Refresh"</button>
+                <button data-testid="audit-newer" disabled=move || page.get() == 1 on:click=move |_| page.update(|p| *p -= 1)>
+                    "Newer"
+                </button>
+                <span data-testid="audit-page">{move || format!("Page {}", page.get())}</span>
+                <button data-testid="audit-older" disabled=move || !full() on:click=move |_| page.update(|p| *p += 1)>"Older"</button>
+            </p>
             {loaded(events, |list| view! {
                 <table>
                     <thead>
@@ -724,6 +738,9 @@ fn AuditSection() -> impl IntoView {
         </section>
     }
 }
+
+/// Audit log entries a page shows (the API's maximum is 100).
+const AUDIT_PER_PAGE: u32 = 50;
 
 /// One session of the audit log, as a table row.
 fn audit_row(event: AuditEvent) -> impl IntoView {
