@@ -330,7 +330,9 @@ async fn admins_update_and_delete_users_and_projects() {
     assert_eq!(status_of(root.put(format!("{users}/alice")).json(&json!({"password": "short"}))).await.0, 400);
     let (status, body) = status_of(root.put(format!("{users}/alice")).json(&change)).await;
     assert_eq!((status, body["is_admin"].as_bool()), (200, Some(false)));
-    sign_in_with(&base, "alice", "new-alice-password").await;
+    // A new password signs the old sessions out.
+    assert_eq!(status_of(alice.get(format!("{base}/api/v4/user"))).await.0, 401);
+    let alice = client_with_cookie(&sign_in_with(&base, "alice", "new-alice-password").await);
     let (status, body) = status_of(root.put(format!("{users}/alice")).json(&json!({"admin": true}))).await;
     assert_eq!((status, body["is_admin"].as_bool()), (200, Some(true)));
     assert_eq!(status_of(alice.get(&users)).await.0, 200, "alice is an admin now");
@@ -344,6 +346,9 @@ async fn admins_update_and_delete_users_and_projects() {
     assert_eq!(status_of(root.delete(format!("{users}/alice"))).await.0, 204);
     assert_eq!(status_of(alice.get(&users)).await.0, 401);
     assert_eq!(status_of(root.delete(format!("{users}/alice"))).await.0, 404);
+    // A new alice is not the old one: the old cookie stays signed out.
+    assert_eq!(status_of(root.post(&users).json(&json!({"username": "alice", "password": "alice-password"}))).await.0, 201);
+    assert_eq!(status_of(alice.get(format!("{base}/api/v4/user"))).await.0, 401);
 
     // A project goes with its environments and members.
     let terminals = format!("{base}/demo/shop/-/environments/1/terminals.json");
@@ -353,4 +358,9 @@ async fn admins_update_and_delete_users_and_projects() {
     assert_eq!(status_of(porthole.http().get(&terminals)).await.0, 404);
     assert_eq!(status_of(root.get(format!("{base}/api/v4/projects/1/environments"))).await.0, 404);
     assert_eq!(status_of(root.delete(format!("{base}/api/v4/projects/1"))).await.0, 404);
+    // A new project does not take the old one's id.
+    let (_, created) = status_of(root.post(format!("{base}/api/v4/projects")).json(&json!({"path_with_namespace": "demo/shop"}))).await;
+    assert_ne!(created["id"], 1);
+    let members: Vec<MemberJson> = root.get(format!("{base}/api/v4/projects/demo%2Fshop/members")).send().await.unwrap().json().await.unwrap();
+    assert!(members.is_empty(), "the old members do not come back: {members:?}");
 }

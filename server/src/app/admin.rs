@@ -17,7 +17,7 @@
 //!
 //! Input is checked before anything is written: 400 with what is wrong.
 
-use super::db::{self, Environment};
+use super::db::{self, Environment, UserChange};
 use super::users::Role;
 use super::{App, AppError, db_error};
 use axum::Json;
@@ -135,8 +135,10 @@ pub async fn update_user(
     if update.admin == Some(false) && username == admin.username {
         return Err(AppError::Conflict("You cannot take your own admin rights; another admin can.".into()));
     }
-    if !app.db.update_user(&username, update.password.as_deref(), update.admin).await.map_err(db_error)? {
-        return Err(AppError::NotFound(format!("404 User {username} Not Found")));
+    match app.db.update_user(&username, update.password.as_deref(), update.admin).await.map_err(db_error)? {
+        UserChange::Done => {}
+        UserChange::NoSuchUser => return Err(AppError::NotFound(format!("404 User {username} Not Found"))),
+        UserChange::LastAdmin => return Err(AppError::Conflict(format!("{username} is the last admin"))),
     }
     tracing::info!(by = admin.username, user = username, admin = ?update.admin, password = update.password.is_some(), "user updated");
     let user = app.db.user(&username).await.map_err(db_error)?.ok_or_else(|| AppError::NotFound(format!("404 User {username} Not Found")))?;
@@ -150,21 +152,25 @@ pub async fn delete_user(State(app): State<Arc<App>>, session: Session, Path(use
     if username == admin.username {
         return Err(AppError::Conflict("You cannot delete yourself; another admin can.".into()));
     }
-    if !app.db.delete_user(&username).await.map_err(db_error)? {
-        return Err(AppError::NotFound(format!("404 User {username} Not Found")));
+    match app.db.delete_user(&username).await.map_err(db_error)? {
+        UserChange::Done => {}
+        UserChange::NoSuchUser => return Err(AppError::NotFound(format!("404 User {username} Not Found"))),
+        UserChange::LastAdmin => return Err(AppError::Conflict(format!("{username} is the last admin"))),
     }
     tracing::info!(by = admin.username, user = username, "user deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `DELETE /api/v4/projects/:id`: 204, with its environments and
-/// memberships; its open terminals end at the next re-authorization.
+/// `DELETE /api/v4/projects/:id`: 204, with its environments, memberships
+/// and jobs (their terminals go); its open terminals end at the next
+/// re-authorization.
 pub async fn delete_project(State(app): State<Arc<App>>, session: Session, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let admin = app.require_admin(Some(&session)).await?;
     let project = app.project(&id).await?;
     if !app.db.delete_project(&project).await.map_err(db_error)? {
         return Err(AppError::NotFound("404 Project Not Found".into()));
     }
+    app.jobs.forget_project(project.id);
     tracing::info!(by = admin.username, project = project.path, "project deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -50,6 +50,22 @@ const SCHEMA: [&str; 8] = [
     "CREATE INDEX IF NOT EXISTS audit_events_started_at ON audit_events (started_at)",
 ];
 
+/// A query with its `$n` placeholders bound, for whichever engine.
+macro_rules! bound {
+    ($sql:expr, $binds:expr) => {{
+        let mut query = sqlx::query($sql);
+        for bind in $binds.iter() {
+            query = match *bind {
+                Bind::Text(s) => query.bind(s),
+                Bind::OptText(s) => query.bind(s),
+                Bind::Int(n) => query.bind(n),
+                Bind::OptInt(n) => query.bind(n),
+            };
+        }
+        query
+    }};
+}
+
 /// A user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -60,6 +76,20 @@ pub struct User {
     /// Admins may do anything.
     pub admin: bool,
 }
+
+/// What became of a change to a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChange {
+    /// Done.
+    Done,
+    /// There is no such user.
+    NoSuchUser,
+    /// Refused: nobody else is an admin.
+    LastAdmin,
+}
+
+/// SQL: another user than `$1` is an admin.
+const ANOTHER_ADMIN: &str = "EXISTS (SELECT 1 FROM users WHERE admin <> 0 AND username <> $1)";
 
 /// A project.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,17 +237,26 @@ impl Database {
     }
 
     async fn execute(&self, sql: &str, binds: &[Bind<'_>]) -> sqlx::Result<u64> {
+        on_pool!(self, pool => bound!(sql, binds).execute(pool).await.map(|r| r.rows_affected()))
+    }
+
+    /// Runs `statements` in one transaction and returns the rows each one
+    /// affected. With `lock_users`, PostgreSQL first locks the users table
+    /// against other writers, so that a statement's check of the other rows
+    /// ("another admin remains") still holds when it commits; SQLite
+    /// serializes writers by itself.
+    async fn transaction(&self, lock_users: bool, statements: &[(&str, &[Bind<'_>])]) -> sqlx::Result<Vec<u64>> {
         on_pool!(self, pool => {
-            let mut query = sqlx::query(sql);
-            for bind in binds {
-                query = match bind {
-                    Bind::Text(s) => query.bind(*s),
-                    Bind::OptText(s) => query.bind(*s),
-                    Bind::Int(n) => query.bind(*n),
-                    Bind::OptInt(n) => query.bind(*n),
-                };
+            let mut tx = pool.begin().await?;
+            if lock_users && matches!(self, Database::Postgres(_)) {
+                sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
             }
-            query.execute(pool).await.map(|r| r.rows_affected())
+            let mut affected = Vec::new();
+            for (sql, binds) in statements {
+                affected.push(bound!(sql, binds).execute(&mut *tx).await?.rows_affected());
+            }
+            tx.commit().await?;
+            Ok(affected)
         })
     }
 
@@ -254,23 +293,39 @@ impl Database {
         Ok(self.execute(sql, &[Bind::Text(username), Bind::Text(&hash), Bind::Int(i64::from(admin))]).await? > 0)
     }
 
-    /// Sets a user's password (a new argon2 hash) and/or admin flag; false
-    /// when there is no such user.
-    pub async fn update_user(&self, username: &str, password: Option<&str>, admin: Option<bool>) -> anyhow::Result<bool> {
-        let Some(user) = self.user(username).await? else { return Ok(false) };
-        let hash = match password {
-            Some(password) => super::users::hash_password(password.to_string()).await?,
-            None => user.password_hash,
-        };
-        let admin = i64::from(admin.unwrap_or(user.admin));
-        let sql = "UPDATE users SET password_hash = $2, admin = $3 WHERE username = $1";
-        Ok(self.execute(sql, &[Bind::Text(username), Bind::Text(&hash), Bind::Int(admin)]).await? > 0)
+    /// Sets a user's password (a new argon2 hash) and/or admin flag, each
+    /// column on its own (a racing change of the other one stays).
+    pub async fn update_user(&self, username: &str, password: Option<&str>, admin: Option<bool>) -> anyhow::Result<UserChange> {
+        if self.user(username).await?.is_none() {
+            return Ok(UserChange::NoSuchUser);
+        }
+        if admin == Some(false) {
+            let sql = format!("UPDATE users SET admin = 0 WHERE username = $1 AND {ANOTHER_ADMIN}");
+            if self.transaction(true, &[(&sql, &[Bind::Text(username)])]).await?[0] == 0 && self.user(username).await?.is_some_and(|u| u.admin) {
+                return Ok(UserChange::LastAdmin);
+            }
+        }
+        if admin == Some(true) {
+            self.execute("UPDATE users SET admin = 1 WHERE username = $1", &[Bind::Text(username)]).await?;
+        }
+        if let Some(password) = password {
+            let hash = super::users::hash_password(password.to_string()).await?;
+            self.execute("UPDATE users SET password_hash = $2 WHERE username = $1", &[Bind::Text(username), Bind::Text(&hash)]).await?;
+        }
+        Ok(if self.user(username).await?.is_some() { UserChange::Done } else { UserChange::NoSuchUser })
     }
 
-    /// Deletes a user and their memberships; false when there is none.
-    pub async fn delete_user(&self, username: &str) -> sqlx::Result<bool> {
-        self.execute("DELETE FROM memberships WHERE username = $1", &[Bind::Text(username)]).await?;
-        Ok(self.execute("DELETE FROM users WHERE username = $1", &[Bind::Text(username)]).await? > 0)
+    /// Deletes a user and their memberships, unless they are the last admin.
+    pub async fn delete_user(&self, username: &str) -> sqlx::Result<UserChange> {
+        let delete = format!("DELETE FROM users WHERE username = $1 AND (admin = 0 OR {ANOTHER_ADMIN})");
+        let memberships = "DELETE FROM memberships WHERE username = $1 AND NOT EXISTS (SELECT 1 FROM users WHERE username = $1)";
+        let name = [Bind::Text(username)];
+        let affected = self.transaction(true, &[(&delete, &name), (memberships, &name)]).await?;
+        Ok(match (affected[0], self.user(username).await?) {
+            (1.., _) => UserChange::Done,
+            (0, Some(_)) => UserChange::LastAdmin,
+            (0, None) => UserChange::NoSuchUser,
+        })
     }
 
     /// Sets a user's role in a project.
@@ -316,12 +371,22 @@ impl Database {
         Ok(row.map(|(id, path)| Project { id: to_u64(id), path }))
     }
 
-    /// Deletes a project with its environments and memberships; false when
-    /// there is none.
+    /// Deletes a project with its environments and memberships, in one
+    /// transaction; false when there is none.
     pub async fn delete_project(&self, project: &Project) -> sqlx::Result<bool> {
-        self.execute("DELETE FROM environments WHERE project_id = $1", &[Bind::Int(to_i64(project.id))]).await?;
-        self.execute("DELETE FROM memberships WHERE project = $1", &[Bind::Text(&project.path)]).await?;
-        Ok(self.execute("DELETE FROM projects WHERE id = $1", &[Bind::Int(to_i64(project.id))]).await? > 0)
+        let id = [Bind::Int(to_i64(project.id))];
+        let path = [Bind::Text(&project.path)];
+        let affected = self
+            .transaction(
+                false,
+                &[
+                    ("DELETE FROM environments WHERE project_id = $1", &id),
+                    ("DELETE FROM memberships WHERE project = $1", &path),
+                    ("DELETE FROM projects WHERE id = $1", &id),
+                ],
+            )
+            .await?;
+        Ok(affected[2] > 0)
     }
 
     /// Creates or renames project `id`.
@@ -331,10 +396,25 @@ impl Database {
     }
 
     /// The next free id of `table` (projects, environments, clusters).
+    /// Ids are never reused (a deleted project's id could otherwise name a
+    /// new project in old links, jobs and audit entries): the highest id
+    /// ever given is kept in `settings` as `last_id.<table>`.
     pub async fn next_id(&self, table: Table) -> sqlx::Result<u64> {
-        let sql = format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {}", table.name());
-        let (id,): (i64,) = on_pool!(self, pool => sqlx::query_as(&sql).fetch_one(pool).await)?;
-        Ok(to_u64(id))
+        let sql = format!("SELECT COALESCE(MAX(id), 0) FROM {}", table.name());
+        let (max,): (i64,) = on_pool!(self, pool => sqlx::query_as(&sql).fetch_one(pool).await)?;
+        let key = format!("last_id.{}", table.name());
+        let last: Option<(String,)> =
+            on_pool!(self, pool => sqlx::query_as("SELECT value FROM settings WHERE name = $1").bind(&key).fetch_optional(pool).await)?;
+        let last = last.and_then(|(v,)| v.parse::<i64>().ok()).unwrap_or(0);
+        Ok(to_u64(max.max(last)) + 1)
+    }
+
+    /// Records `id` as given in `table` (see [`Database::next_id`]).
+    async fn id_given(&self, table: Table, id: u64) -> sqlx::Result<()> {
+        let key = format!("last_id.{}", table.name());
+        let sql = "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value \
+                   WHERE CAST(settings.value AS BIGINT) < CAST(excluded.value AS BIGINT)";
+        self.execute(sql, &[Bind::Text(&key), Bind::Text(&id.to_string())]).await.map(drop)
     }
 
     /// Inserts a row with a new id (`insert` binds the id as `$1`, `rest`
@@ -347,6 +427,7 @@ impl Database {
             let mut binds = vec![Bind::Int(to_i64(id))];
             binds.extend(rest.iter().copied());
             if self.execute(insert, &binds).await? == 1 {
+                self.id_given(table, id).await?;
                 return Ok(Some(id));
             }
             let sql = format!("SELECT id FROM {} WHERE id = $1", table.name());
@@ -362,6 +443,11 @@ impl Database {
     pub async fn create_project(&self, path: &str) -> sqlx::Result<Option<Project>> {
         let sql = "INSERT INTO projects (id, path) VALUES ($1, $2) ON CONFLICT DO NOTHING";
         let id = self.insert_with_new_id(Table::Projects, sql, &[Bind::Text(path)]).await?;
+        if id.is_some() {
+            // Memberships name projects by path: one added while an older
+            // project of this path was being deleted must not carry over.
+            self.execute("DELETE FROM memberships WHERE project = $1", &[Bind::Text(path)]).await?;
+        }
         Ok(id.map(|id| Project { id, path: path.to_string() }))
     }
 
@@ -455,13 +541,18 @@ impl Database {
     /// when there is no such cluster, `Ok(Some(users))` with the environment
     /// ids using it (nothing deleted unless empty).
     pub async fn delete_cluster(&self, name: &str) -> sqlx::Result<Option<Vec<u64>>> {
+        // Checked and deleted in one statement: an environment created
+        // meanwhile either keeps the cluster or is not counted.
+        let sql = "DELETE FROM clusters WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM environments WHERE cluster = $1)";
+        if self.execute(sql, &[Bind::Text(name)]).await? > 0 {
+            return Ok(Some(Vec::new()));
+        }
         let sql = "SELECT id FROM environments WHERE cluster = $1 ORDER BY id";
         let users: Vec<(i64,)> = on_pool!(self, pool => sqlx::query_as(sql).bind(name).fetch_all(pool).await)?;
-        if !users.is_empty() {
-            return Ok(Some(users.into_iter().map(|(id,)| to_u64(id)).collect()));
+        if users.is_empty() && self.cluster(name).await?.is_none() {
+            return Ok(None);
         }
-        let deleted = self.execute("DELETE FROM clusters WHERE name = $1", &[Bind::Text(name)]).await?;
-        Ok((deleted > 0).then(Vec::new))
+        Ok(Some(users.into_iter().map(|(id,)| to_u64(id)).collect()))
     }
 
     /// Deletes environment `id` of `project_id`; false when there is none.
@@ -675,18 +766,25 @@ mod tests {
         assert_eq!(db.create_environment(&env).await.unwrap(), None);
         assert!(db.put_user("u", "pw", false, false).await.unwrap());
         assert!(!db.put_user("u", "other", true, false).await.unwrap(), "a second create does not replace");
-        assert!(db.update_user("u", None, Some(true)).await.unwrap());
+        assert_eq!(db.update_user("u", None, Some(true)).await.unwrap(), UserChange::Done);
         let u = db.user("u").await.unwrap().unwrap();
         assert!(u.admin && super::super::users::verify_password("pw".into(), u.password_hash).await, "password kept");
         db.set_membership("u", "acme/a", Role::Owner).await.unwrap();
-        assert!(db.delete_user("u").await.unwrap());
+        assert_eq!(db.update_user("u", None, Some(false)).await.unwrap(), UserChange::LastAdmin);
+        assert_eq!(db.delete_user("u").await.unwrap(), UserChange::LastAdmin);
+        assert!(db.put_user("v", "pw", true, false).await.unwrap());
+        assert_eq!(db.delete_user("u").await.unwrap(), UserChange::Done, "v is an admin too");
+        assert_eq!(db.update_user("v", None, Some(false)).await.unwrap(), UserChange::LastAdmin);
         assert_eq!(db.membership("u", "acme/a").await.unwrap(), None, "memberships go with the user");
-        assert!(!db.update_user("u", Some("x"), None).await.unwrap());
+        assert_eq!(db.update_user("u", Some("x"), None).await.unwrap(), UserChange::NoSuchUser);
         db.set_membership("someone", "acme/a", Role::Owner).await.unwrap();
         assert!(db.delete_project(&a).await.unwrap());
         assert_eq!(db.environments(a.id).await.unwrap(), vec![], "environments go with the project");
         assert_eq!(db.members("acme/a").await.unwrap(), vec![]);
         assert_eq!(db.project("acme/a").await.unwrap(), None);
+        let newest = db.projects().await.unwrap().into_iter().map(|p| p.id).max().unwrap();
+        assert!(db.delete_project(&Project { id: newest, path: String::new() }).await.unwrap());
+        assert!(db.create_project("acme/c").await.unwrap().unwrap().id > newest, "ids are not reused");
     }
 
     async fn settings_and_audit_log(db: &Database) {

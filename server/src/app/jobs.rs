@@ -123,6 +123,8 @@ impl Job {
 /// Every job, and the runners' token.
 pub struct Jobs {
     jobs: Mutex<Vec<Job>>,
+    /// The last id given (ids are not reused after `forget_project`).
+    last_id: std::sync::atomic::AtomicU64,
     runner_token: String,
 }
 
@@ -162,7 +164,7 @@ pub struct JobUpdate {
 impl Jobs {
     /// No jobs yet; runners authenticate with `runner_token`.
     pub fn new(runner_token: String) -> Jobs {
-        Jobs { jobs: Mutex::default(), runner_token }
+        Jobs { jobs: Mutex::default(), last_id: Default::default(), runner_token }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Job>> {
@@ -179,10 +181,16 @@ impl Jobs {
         self.lock().iter().rev().filter(|j| j.project_id == project_id).cloned().collect()
     }
 
+    /// Forgets a deleted project's jobs: their terminals can no longer be
+    /// authorized, and runners' updates of them are refused (404).
+    pub fn forget_project(&self, project_id: u64) {
+        self.lock().retain(|j| j.project_id != project_id);
+    }
+
     /// Queues a job.
     pub fn create(&self, project_id: u64, project_path: &str, started_by: &str, new: NewJob) -> Job {
         let mut jobs = self.lock();
-        let id = jobs.last().map_or(1, |j| j.id + 1);
+        let id = self.last_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let job = Job {
             id,
             project_id,

@@ -88,8 +88,7 @@ impl App {
     /// The signed-in user, if any.
     pub async fn signed_in(&self, session: Option<&tower_sessions::Session>) -> Result<Option<users::User>, AppError> {
         let Some(session) = session else { return Ok(None) };
-        let Some(name) = users::current_username(session).await else { return Ok(None) };
-        self.db.user(&name).await.map_err(db_error)
+        users::signed_in_user(&self.db, session).await.map_err(db_error)
     }
 
     /// The signed-in user, who must be an admin: 401 when nobody is signed
@@ -124,20 +123,28 @@ impl App {
         }
     }
 
-    /// Stores the demo project `demo/shop` (id 1) with environment
-    /// `production` (id 1), whose pods are in the local cluster.
-    pub async fn seed_demo(db: &db::Database) -> sqlx::Result<()> {
-        db.put_project(&Project { id: 1, path: "demo/shop".into() }).await?;
-        db.put_environment(&Environment {
-            id: 1,
-            project_id: 1,
-            name: "production".into(),
-            slug: "production".into(),
-            cluster: db::LOCAL_CLUSTER.into(),
-            namespace: crate::local_cluster::pods::DEMO_NAMESPACE.into(),
-            command: DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect(),
-        })
-        .await
+    /// Creates the demo project `demo/shop` with environment `production`,
+    /// whose pods are in the local cluster, where they are missing (ids 1
+    /// and 1 in a new database). What an admin made meanwhile is kept: a
+    /// start never renames or overwrites.
+    pub async fn seed_demo(db: &db::Database) -> anyhow::Result<()> {
+        let project = match db.project("demo/shop").await? {
+            Some(project) => project,
+            None => db.create_project("demo/shop").await?.ok_or_else(|| anyhow::anyhow!("the demo project demo/shop cannot be created"))?,
+        };
+        if !db.environments(project.id).await?.iter().any(|e| e.slug == "production") {
+            let env = Environment {
+                id: 0,
+                project_id: project.id,
+                name: "production".into(),
+                slug: "production".into(),
+                cluster: db::LOCAL_CLUSTER.into(),
+                namespace: crate::local_cluster::pods::DEMO_NAMESPACE.into(),
+                command: DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect(),
+            };
+            db.create_environment(&env).await?;
+        }
+        Ok(())
     }
 
     /// A project (by the API's `:id`) the signed-in user may act on with

@@ -27,6 +27,17 @@ use tower_sessions::Session;
 
 /// The session key holding the signed-in username.
 const SESSION_USER: &str = "user";
+/// The session key holding [`credential_stamp`] of the user at sign-in.
+const SESSION_STAMP: &str = "stamp";
+
+/// What ties a login session to the credentials it was opened with: the
+/// tail of the password hash (salted, so a re-created user or a new
+/// password has another). A session whose stamp no longer matches is
+/// signed out.
+fn credential_stamp(user: &User) -> String {
+    let hash = &user.password_hash;
+    hash[hash.len().saturating_sub(16)..].to_string()
+}
 
 /// GitLab's access levels (`Gitlab::Access`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -162,6 +173,7 @@ pub async fn sign_in(
             return (StatusCode::SERVICE_UNAVAILABLE, "the user database is unavailable\n").into_response();
         }
     };
+    let stamp = user.as_ref().map(credential_stamp);
     let ok = match user {
         Some(user) => verify_password(form.password, user.password_hash).await,
         None => false,
@@ -174,7 +186,8 @@ pub async fn sign_in(
     // A new id at every sign-in: no session fixation.
     if let Err(e) = async {
         session.cycle_id().await?;
-        session.insert(SESSION_USER, &form.username).await
+        session.insert(SESSION_USER, &form.username).await?;
+        session.insert(SESSION_STAMP, &stamp).await
     }
     .await
     {
@@ -191,17 +204,19 @@ pub async fn sign_out(session: Session) -> Response {
     see_other("/")
 }
 
-/// The signed-in user's name, if any.
-pub async fn current_username(session: &Session) -> Option<String> {
-    session.get::<String>(SESSION_USER).await.ok().flatten()
+/// The signed-in user, if any: the session's user, still existing, with
+/// the credentials the session was opened with (deleting a user or setting
+/// their password signs their sessions out).
+pub async fn signed_in_user(db: &Database, session: &Session) -> sqlx::Result<Option<User>> {
+    let Some(name) = session.get::<String>(SESSION_USER).await.ok().flatten() else { return Ok(None) };
+    let stamp = session.get::<String>(SESSION_STAMP).await.ok().flatten();
+    let user = db.user(&name).await?;
+    Ok(user.filter(|user| stamp.as_deref() == Some(credential_stamp(user).as_str())))
 }
 
 /// `GET /api/v4/user`: `{"username": "…", "is_admin": false}` or 401.
 pub async fn current_user(State(accounts): State<Arc<Accounts>>, session: Session) -> Response {
-    let user = match current_username(&session).await {
-        Some(name) => accounts.db.user(&name).await.ok().flatten(),
-        None => None,
-    };
+    let user = signed_in_user(&accounts.db, &session).await.ok().flatten();
     match user {
         Some(user) => Json(serde_json::json!({"username": user.username, "is_admin": user.admin})).into_response(),
         None => (StatusCode::UNAUTHORIZED, Json(serde_json::json!({"message": "401 Unauthorized"}))).into_response(),
@@ -217,7 +232,14 @@ pub async fn create_demo_users(db: &Database, password: Option<&str>) -> anyhow:
     let pw = password.or(generated.as_deref()).unwrap_or_default();
     let mut created = false;
     for (name, admin) in [("root", true), ("maintainer", false), ("developer", false)] {
-        created |= db.put_user(name, pw, admin, password.is_some()).await?;
+        // A new hash would sign everybody out at every start: keep one that
+        // already matches.
+        if let Some(user) = db.user(name).await? {
+            if password.is_none() || verify_password(pw.to_string(), user.password_hash).await {
+                continue;
+            }
+        }
+        created |= db.put_user(name, pw, admin, true).await?;
     }
     db.set_membership("maintainer", "demo/shop", Role::Maintainer).await?;
     db.set_membership("developer", "demo/shop", Role::Developer).await?;
