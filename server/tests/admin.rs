@@ -234,6 +234,10 @@ async fn admins_manage_users_projects_members_clusters_and_environments() {
     assert_eq!(status_of(alice.get(&terminals)).await.0, 200, "token and CA kept");
     let (status, body) = status_of(root.delete(&cluster_url)).await;
     assert_eq!(status, 409, "in use: {body}");
+    let (status, body) = status_of(root.delete(format!("{base}/api/v4/admin/clusters/not-a-number"))).await;
+    assert_eq!((status, body["message"].is_string()), (400, true), "{body}");
+    let (status, body) = status_of(root.get(format!("{base}/api/v4/audit_events?page=x"))).await;
+    assert_eq!((status, body["message"].is_string()), (400, true), "{body}");
     // Removed again: 404 for her.
     assert_eq!(root.delete(format!("{members_url}/alice")).send().await.unwrap().status().as_u16(), 204);
     assert_eq!(root.delete(format!("{members_url}/alice")).send().await.unwrap().status().as_u16(), 404);

@@ -53,6 +53,36 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
     }
 }
 
+/// An extractor like axum's `$inner` whose rejections are 400 `{"message"}`.
+macro_rules! api_extractor {
+    ($(#[$doc:meta])* $name:ident, $inner:ident) => {
+        $(#[$doc])*
+        pub struct $name<T>(pub T);
+
+        impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for $name<T> {
+            type Rejection = AppError;
+
+            async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, AppError> {
+                match axum::extract::$inner::<T>::from_request_parts(parts, state).await {
+                    Ok(axum::extract::$inner(value)) => Ok($name(value)),
+                    Err(rejection) => Err(bad(rejection.body_text())),
+                }
+            }
+        }
+    };
+}
+
+api_extractor!(
+    /// Path parameters (a non-numeric id is a 400 `{"message"}`).
+    ApiPath,
+    Path
+);
+api_extractor!(
+    /// Query parameters (`page=x` is a 400 `{"message"}`).
+    ApiQuery,
+    Query
+);
+
 /// First path segments that are the app's own routes, not namespaces.
 const RESERVED_NAMESPACES: [&str; 5] = ["-", "admin", "api", "assets", "users"];
 
@@ -370,7 +400,7 @@ async fn stored_cluster(app: &App, id: u64) -> ApiResult<db::NamedCluster> {
 pub async fn update_cluster(
     State(app): State<Arc<App>>,
     session: Session,
-    Path(id): Path<u64>,
+    ApiPath(id): ApiPath<u64>,
     ApiJson(update): ApiJson<UpdateCluster>,
 ) -> ApiResult<Json<ClusterJson>> {
     let admin = app.require_admin(Some(&session)).await?;
@@ -390,7 +420,7 @@ pub async fn update_cluster(
 
 /// `DELETE /api/v4/admin/clusters/:cluster_id`: 204; 409 while an
 /// environment uses it.
-pub async fn delete_cluster(State(app): State<Arc<App>>, session: Session, Path(id): Path<u64>) -> ApiResult<StatusCode> {
+pub async fn delete_cluster(State(app): State<Arc<App>>, session: Session, ApiPath(id): ApiPath<u64>) -> ApiResult<StatusCode> {
     let admin = app.require_admin(Some(&session)).await?;
     let stored = stored_cluster(&app, id).await?;
     match app.db.delete_cluster(&stored.name).await.map_err(db_error)? {
@@ -413,7 +443,7 @@ pub async fn delete_cluster(State(app): State<Arc<App>>, session: Session, Path(
 pub async fn delete_environment(
     State(app): State<Arc<App>>,
     session: Session,
-    Path((id, environment_id)): Path<(String, u64)>,
+    ApiPath((id, environment_id)): ApiPath<(String, u64)>,
 ) -> ApiResult<StatusCode> {
     let admin = app.require_admin(Some(&session)).await?;
     let project = app.project(&id).await?;
@@ -439,7 +469,7 @@ pub struct Page {
 pub async fn audit_events(
     State(app): State<Arc<App>>,
     session: Session,
-    axum::extract::Query(page): axum::extract::Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<Response> {
     app.require_admin(Some(&session)).await?;
     let (default, max) = AUDIT_PER_PAGE;

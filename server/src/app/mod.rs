@@ -499,7 +499,7 @@ pub async fn list_jobs(
 pub async fn get_job(
     State(app): State<Arc<App>>,
     session: tower_sessions::Session,
-    Path((id, job_id)): Path<(String, u64)>,
+    admin::ApiPath((id, job_id)): admin::ApiPath<(String, u64)>,
 ) -> Result<Json<jobs::JobJson>, AppError> {
     let (project, _) = app.project_access(&session, &id, users::Role::Guest, "see it").await?;
     match app.jobs.get(job_id).filter(|j| j.project_id == project.id) {
