@@ -700,19 +700,32 @@ fn AuditSection() -> impl IntoView {
         let url = format!("/api/v4/audit_events?page={}&per_page={AUDIT_PER_PAGE}", page.get());
         async move { get_json(&url).await }
     });
-    // A full page may have older entries after it; the next page says.
-    let full = move || events.get().and_then(Result::ok).is_some_and(|list| list.len() >= AUDIT_PER_PAGE as usize);
+    // Whether an entry follows this page: the one right after it, alone on
+    // a page of one.
+    let after: Listed<AuditEvent> = LocalResource::new(move || {
+        let url = format!("/api/v4/audit_events?page={}&per_page=1", page.get() * u64::from(AUDIT_PER_PAGE) + 1);
+        async move { get_json(&url).await }
+    });
+    let has_older = move || after.get().and_then(Result::ok).is_some_and(|list| !list.is_empty());
     view! {
         <section data-testid="admin-audit">
             <h2>"Audit log"</h2>
             <p class="bar">
                 // Sessions go on in other tabs while this page is open.
-                <button data-testid="audit-refresh" on:click=move |_| events.refetch()>"Refresh"</button>
+                <button
+                    data-testid="audit-refresh"
+                    on:click=move |_| {
+                        events.refetch();
+                        after.refetch();
+                    }
+                >
+                    "Refresh"
+                </button>
                 <button data-testid="audit-newer" disabled=move || page.get() == 1 on:click=move |_| page.update(|p| *p -= 1)>
                     "Newer"
                 </button>
                 <span data-testid="audit-page">{move || format!("Page {}", page.get())}</span>
-                <button data-testid="audit-older" disabled=move || !full() on:click=move |_| page.update(|p| *p += 1)>"Older"</button>
+                <button data-testid="audit-older" disabled=move || !has_older() on:click=move |_| page.update(|p| *p += 1)>"Older"</button>
             </p>
             {loaded(events, |list| view! {
                 <table>
