@@ -148,6 +148,50 @@ fn action_button(testid: &'static str, label: &'static str, forms: Forms, click:
     }
 }
 
+/// A button that opens and closes a row's edit form ([`edit_row`]);
+/// `opened` runs at each click too.
+fn edit_toggle(testid: &'static str, label: &'static str, open: RwSignal<bool>, opened: impl Fn() + 'static) -> impl IntoView {
+    view! {
+        <button
+            data-testid=testid
+            aria-expanded=move || open.get().to_string()
+            on:click=move |_| {
+                open.update(|open| *open = !*open);
+                opened();
+            }
+        >
+            {label}
+        </button>
+    }
+}
+
+/// The form that edits a table row, in a row of its own below it while
+/// `open`: `inputs`, a Save button that submits to `save`, and the form's
+/// error.
+fn edit_row<V: IntoView + 'static>(
+    open: RwSignal<bool>,
+    testid: &'static str,
+    save: impl Fn(SubmitEvent) + Clone + Send + Sync + 'static,
+    form: Form,
+    inputs: impl Fn() -> V + Send + Sync + 'static,
+) -> impl IntoView {
+    move || {
+        open.get().then(|| {
+            view! {
+                <tr class="edit">
+                    <td colspan="3">
+                        <form data-testid=testid on:submit=save.clone()>
+                            {inputs()}
+                            <button type="submit" class="primary">"Save"</button>
+                        </form>
+                        <FormError form=form/>
+                    </td>
+                </tr>
+            }
+        })
+    }
+}
+
 /// A row's Remove button (`DELETE url`, then `removed`), with the app's
 /// refusal beside it (a cluster an environment still uses, …).
 fn remove_button(testid: &'static str, url: String, forms: Forms, removed: impl Fn() + Copy + 'static) -> impl IntoView {
@@ -327,34 +371,17 @@ fn UserRow(user: UserJson, users: Listed<UserJson>, forms: Forms) -> impl IntoVi
             <td class="actions">
                 <div class="bar">
                     {action_button("toggle-admin", toggle_label, forms, toggle_admin)}
-                    <button
-                        data-testid="set-password-toggle"
-                        aria-expanded=move || setting_password.get().to_string()
-                        on:click=move |_| {
-                            setting_password.update(|open| *open = !*open);
-                            set_changed.set(false);
-                        }
-                    >
-                        "Set password"
-                    </button>
+                    {edit_toggle("set-password-toggle", "Set password", setting_password, move || set_changed.set(false))}
                     {remove_button("remove-user", url, forms, move || users.refetch())}
                     {move || changed.get().then(|| view! { <p class="notice" data-testid="password-changed">"Password changed."</p> })}
                 </div>
             </td>
         </tr>
-        {move || setting_password.get().then(|| view! {
-            <tr class="edit">
-                <td colspan="3">
-                    <form data-testid="set-password" on:submit=save.clone()>
-                        <label>
-                            "New password"
-                            <input name="new_password" type="password" autocomplete="new-password" required=true bind:value=password/>
-                        </label>
-                        <button type="submit" class="primary">"Save"</button>
-                    </form>
-                    <FormError form=form/>
-                </td>
-            </tr>
+        {edit_row(setting_password, "set-password", save, form, move || view! {
+            <label>
+                "New password"
+                <input name="new_password" type="password" autocomplete="new-password" required=true bind:value=password/>
+            </label>
         })}
     }
 }
@@ -467,27 +494,11 @@ fn ClusterRow(cluster: ClusterJson, clusters: Listed<ClusterJson>, forms: Forms)
             <td>{cluster.name}</td>
             <td>{was.api_url}</td>
             <td class="actions">
-                <button
-                    data-testid="edit-cluster-toggle"
-                    aria-expanded=move || editing.get().to_string()
-                    on:click=move |_| editing.update(|open| *open = !*open)
-                >
-                    "Edit"
-                </button>
+                {edit_toggle("edit-cluster-toggle", "Edit", editing, || {})}
                 {remove_button("remove-cluster", url, forms, move || clusters.refetch())}
             </td>
         </tr>
-        {move || editing.get().then(|| view! {
-            <tr class="edit">
-                <td colspan="3">
-                    <form data-testid="edit-cluster" on:submit=save.clone()>
-                        {connection_inputs(api_url, token, ca_cert, false)}
-                        <button type="submit" class="primary">"Save"</button>
-                    </form>
-                    <FormError form=form/>
-                </td>
-            </tr>
-        })}
+        {edit_row(editing, "edit-cluster", save, form, move || connection_inputs(api_url, token, ca_cert, false))}
     }
 }
 

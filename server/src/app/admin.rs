@@ -165,14 +165,19 @@ pub async fn update_user(
     if update.admin == Some(false) && username == admin.username {
         return Err(AppError::Conflict("You cannot take your own admin rights; another admin can.".into()));
     }
-    match app.db.update_user(&username, update.password.as_deref(), update.admin).await.map_err(db_error)? {
-        UserChange::Done => {}
-        UserChange::NoSuchUser => return Err(AppError::NotFound(format!("404 User {username} Not Found"))),
-        UserChange::LastAdmin => return Err(AppError::Conflict(format!("{username} is the last admin"))),
-    }
+    applied(app.db.update_user(&username, update.password.as_deref(), update.admin).await.map_err(db_error)?, &username)?;
     tracing::info!(by = admin.username, user = username, admin = ?update.admin, password = update.password.is_some(), "user updated");
     let user = app.db.user(&username).await.map_err(db_error)?.ok_or_else(|| AppError::NotFound(format!("404 User {username} Not Found")))?;
     Ok(Json(UserJson { username: user.username, is_admin: user.admin }))
+}
+
+/// A change to a user as the API answers it: 404 no such user, 409 the last admin.
+fn applied(change: UserChange, username: &str) -> ApiResult<()> {
+    match change {
+        UserChange::Done => Ok(()),
+        UserChange::NoSuchUser => Err(AppError::NotFound(format!("404 User {username} Not Found"))),
+        UserChange::LastAdmin => Err(AppError::Conflict(format!("{username} is the last admin"))),
+    }
 }
 
 /// `DELETE /api/v4/users/:username`: 204, with their memberships; their
@@ -182,11 +187,7 @@ pub async fn delete_user(State(app): State<Arc<App>>, session: Session, Path(use
     if username == admin.username {
         return Err(AppError::Conflict("You cannot delete yourself; another admin can.".into()));
     }
-    match app.db.delete_user(&username).await.map_err(db_error)? {
-        UserChange::Done => {}
-        UserChange::NoSuchUser => return Err(AppError::NotFound(format!("404 User {username} Not Found"))),
-        UserChange::LastAdmin => return Err(AppError::Conflict(format!("{username} is the last admin"))),
-    }
+    applied(app.db.delete_user(&username).await.map_err(db_error)?, &username)?;
     tracing::info!(by = admin.username, user = username, "user deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -112,7 +112,12 @@ impl App {
         need: users::Role,
         to: &str,
     ) -> Result<users::User, AppError> {
-        let user = self.signed_in(session).await?.ok_or(AppError::Unauthenticated)?;
+        self.role_check(self.signed_in(session).await?, project, need, to).await
+    }
+
+    /// [`App::check_access`] for a user already looked up.
+    async fn role_check(&self, user: Option<users::User>, project: &str, need: users::Role, to: &str) -> Result<users::User, AppError> {
+        let user = user.ok_or(AppError::Unauthenticated)?;
         if user.admin {
             return Ok(user);
         }
@@ -158,11 +163,9 @@ impl App {
         need: users::Role,
         to: &str,
     ) -> Result<(Project, users::User), AppError> {
-        if self.signed_in(Some(session)).await?.is_none() {
-            return Err(AppError::Unauthenticated);
-        }
+        let user = self.signed_in(Some(session)).await?.ok_or(AppError::Unauthenticated)?;
         let project = self.project(id_or_path).await?;
-        let user = self.check_access(Some(session), &project.path, need, to).await?;
+        let user = self.role_check(Some(user), &project.path, need, to).await?;
         Ok((project, user))
     }
 
@@ -208,7 +211,7 @@ impl App {
     ) -> Result<Response, AppError> {
         let token = headers.get(API_REQUEST_HEADER).and_then(|v| v.to_str().ok());
         self.secret.verify(token).map_err(AppError::Unauthorized)?;
-        let mut audit = self.audit_start(project, kind, id).await;
+        let mut audit = db::AuditStart { project: project.to_string(), ..Default::default() };
         let result = self.channel(query, session, project, kind, id, &mut audit).await;
         let response = |channel| ([(header::CONTENT_TYPE, WORKHORSE_CONTENT_TYPE)], Json(AuthorizeResponse { channel })).into_response();
         if headers.contains_key(AUDIT_ID_HEADER) {
@@ -221,31 +224,24 @@ impl App {
                 response.headers_mut().insert(AUDIT_ID_HEADER, HeaderValue::from_str(&audit_id).map_err(db_error)?);
                 Ok(response)
             }
-            Err(e) => Err(self.refused(&audit, e).await),
+            Err(e) => Err(self.refused(&mut audit, id, e).await),
         }
-    }
-
-    /// The start of an audit log entry: the project, and the environment's
-    /// name (or the job's id) when it exists.
-    async fn audit_start(&self, project: &str, kind: TerminalKind, id: u64) -> db::AuditStart {
-        let target = match kind {
-            TerminalKind::Job => format!("job {id}"),
-            TerminalKind::Environment => {
-                let env = match self.db.project(project).await {
-                    Ok(Some(p)) => self.db.environment(p.id, id).await.ok().flatten(),
-                    _ => None,
-                };
-                format!("environment {}", env.map_or_else(|| id.to_string(), |e| e.name))
-            }
-        };
-        db::AuditStart { project: project.to_string(), target, ..Default::default() }
     }
 
     /// Records a refusal in the audit log — of signed-in users only: anyone
     /// can send signed-out requests, and they would crowd real sessions out
-    /// of the log — and hands the refusal back.
-    async fn refused(&self, audit: &db::AuditStart, e: AppError) -> AppError {
+    /// of the log — and hands the refusal back. A target not named yet is
+    /// environment `environment_id`: by its name when it exists (looked up
+    /// here, off the path of authorizations that succeed).
+    async fn refused(&self, audit: &mut db::AuditStart, environment_id: u64, e: AppError) -> AppError {
         if audit.username.is_some() {
+            if audit.target.is_empty() {
+                let env = match self.db.project(&audit.project).await {
+                    Ok(Some(p)) => self.db.environment(p.id, environment_id).await.ok().flatten(),
+                    _ => None,
+                };
+                audit.target = format!("environment {}", env.map_or_else(|| environment_id.to_string(), |e| e.name));
+            }
             let (_, reason) = e.status_and_message();
             if let Err(db) = self.db.audit_start(audit, AuditOutcome::Refused, Some(&reason)).await {
                 tracing::error!(error = %db, "recording a refusal in the audit log failed");
@@ -264,11 +260,13 @@ impl App {
         id: u64,
         audit: &mut db::AuditStart,
     ) -> Result<ChannelSettings, AppError> {
-        audit.username = self.signed_in(session).await?.map(|u| u.username);
+        let user = self.signed_in(session).await?;
+        audit.username = user.as_ref().map(|u| u.username.clone());
         if kind == TerminalKind::Job {
+            audit.target = format!("job {id}");
             // GitLab's `create_build_terminal`: may update the job (Developer+)
             // and started it.
-            let user = self.check_access(session, project, users::Role::Developer, "open this terminal").await?;
+            let user = self.role_check(user, project, users::Role::Developer, "open this terminal").await?;
             let job = self.jobs.get(id).filter(|job| job.project_path == project);
             if let Some(job) = &job {
                 if !user.admin && job.started_by != user.username {
@@ -281,8 +279,9 @@ impl App {
             tracing::info!(project, job = id, "authorized a job terminal");
             return Ok(channel);
         }
-        self.check_access(session, project, users::Role::Maintainer, "open this terminal").await?;
+        self.role_check(user, project, users::Role::Maintainer, "open this terminal").await?;
         let (project, env, cluster) = self.environment(project, id).await?;
+        audit.target = format!("environment {}", env.name);
         let terminals = discovery::terminals(&cluster, &env.namespace, &project.path_slug(), &env.slug)
             .await
             .map_err(AppError::Cluster)?;
@@ -309,17 +308,18 @@ impl App {
     /// The page asks this before it opens a terminal: a refusal here is the
     /// one the user meets, and is recorded in the audit log.
     pub async fn terminals(&self, session: Option<&tower_sessions::Session>, project: &str, id: u64) -> Result<Response, AppError> {
+        let user = self.signed_in(session).await?;
+        let username = user.as_ref().map(|u| u.username.clone());
         let listed = async {
-            self.check_access(session, project, users::Role::Maintainer, "open this terminal").await?;
+            self.role_check(user, project, users::Role::Maintainer, "open this terminal").await?;
             let (project, env, cluster) = self.environment(project, id).await?;
             discovery::terminals(&cluster, &env.namespace, &project.path_slug(), &env.slug).await.map_err(AppError::Cluster)
         };
         match listed.await {
             Ok(terminals) => Ok(Json(terminals).into_response()),
             Err(e) => {
-                let mut audit = self.audit_start(project, TerminalKind::Environment, id).await;
-                audit.username = self.signed_in(session).await.ok().flatten().map(|u| u.username);
-                Err(self.refused(&audit, e).await)
+                let mut audit = db::AuditStart { username, project: project.to_string(), ..Default::default() };
+                Err(self.refused(&mut audit, id, e).await)
             }
         }
     }
