@@ -13,7 +13,7 @@
 //! ```
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Everything a [`crate::Porthole`] needs to start.
@@ -113,15 +113,4 @@ impl Config {
     pub fn cluster_dir(&self) -> PathBuf {
         self.data_dir.join("local-cluster")
     }
-}
-
-/// Writes a file readable by its owner only (mode 0600), creating parents.
-pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    file.write_all(contents)
 }

@@ -70,11 +70,7 @@ impl WorkhorseSecret {
     /// ignored), creating it with [`SECRET_LENGTH`] random bytes, mode 0600,
     /// when it does not exist.
     pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
-        if !path.exists() {
-            let bytes: [u8; SECRET_LENGTH] = rand::random();
-            crate::config::write_private(path, STANDARD.encode(bytes).as_bytes())?;
-        }
-        let text = std::fs::read_to_string(path)?;
+        let text = crate::secrets::load_or_create(path, || STANDARD.encode(rand::random::<[u8; SECRET_LENGTH]>()))?;
         let bytes = STANDARD
             .decode(text.trim())
             .map_err(|e| anyhow::anyhow!("{}: not base64: {e}", path.display()))?;

@@ -22,16 +22,18 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod codec;
 pub mod config;
+pub mod exec_server;
 pub mod jwt;
 pub mod local_cluster;
 pub mod pty;
 pub mod relay;
 pub mod routes;
+pub mod secrets;
 pub mod session_server;
 pub mod shutdown;
 pub mod tls;
-pub mod wsframe;
 
 pub use config::Config;
 
@@ -62,7 +64,7 @@ pub struct Porthole {
     shutdown: Shutdown,
     /// Stops the web server, after sessions have ended and been reported.
     stop_serving: Shutdown,
-    pending: relay::Pending,
+    pending: relay::audit::Pending,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -80,7 +82,9 @@ impl Porthole {
         std::fs::create_dir_all(&config.data_dir)?;
         let shutdown = Shutdown::new();
         let secret = config.workhorse_secret()?;
-        let cluster = LocalCluster::start(&config, shutdown.clone()).await?;
+        let cluster_options =
+            local_cluster::Options { dir: config.cluster_dir(), listen: config.cluster_listen, kill_grace: config.kill_grace };
+        let cluster = LocalCluster::start(cluster_options, shutdown.clone()).await?;
         let local = app::discovery::Cluster { api_url: cluster.api_url(), token: cluster.token.clone(), ca_pem: cluster.ca_pem.clone() };
         let file = config.config_file.as_deref().map(app::config_file::FileConfig::read).transpose()?;
         // Mistakes in the file stop the start before anything is written.
@@ -88,14 +92,14 @@ impl Porthole {
             file.resolve()?;
         }
         let demo = file.as_ref().is_none_or(|f| f.demo);
-        let runner_token = load_or_create_secret(&config.data_dir.join("runner_token"))?;
+        let runner_token = secrets::load_or_create(&config.data_dir.join("runner_token"), || secrets::random_id(32))?;
         let database_url = config
             .database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", config.data_dir.join("porthole.db").display()));
         let db = app::db::Database::connect(&database_url).await?;
         if demo {
-            App::seed_demo(&db).await?;
+            App::seed_demo(&db, local_cluster::pods::DEMO_NAMESPACE).await?;
             if let Some(password) = app::users::create_demo_users(&db, config.demo_password.as_deref()).await? {
                 println!("demo users root (admin), maintainer, developer: password {password}");
             }
@@ -139,35 +143,7 @@ impl Porthole {
             let dist = dist.clone();
             async move { static_files(&dist, request).await }
         });
-        let account_routes = Router::new()
-            .route("/users/sign_in", sign_in_page.post(app::users::sign_in))
-            .route("/users/sign_out", axum::routing::post(app::users::sign_out))
-            .route("/api/v4/user", get(app::users::current_user))
-            .with_state(accounts);
-        let router = Router::new()
-            .merge(account_routes)
-            .route("/api/v4/projects", get(app::list_projects).post(app::admin::create_project))
-            .route("/api/v4/projects/{id}/environments", get(app::list_environments).post(app::admin::create_environment))
-            .route("/api/v4/projects/{id}/members", get(app::admin::list_members).post(app::admin::add_member))
-            .route("/api/v4/projects/{id}/members/{username}", axum::routing::delete(app::admin::remove_member))
-            .route("/api/v4/application/settings", get(app::admin::get_settings).put(app::admin::put_settings))
-            .route("/api/v4/users", get(app::admin::list_users).post(app::admin::create_user))
-            .route("/api/v4/users/{username}", axum::routing::put(app::admin::update_user).delete(app::admin::delete_user))
-            .route("/api/v4/projects/{id}", axum::routing::delete(app::admin::delete_project))
-            .route("/api/v4/admin/clusters", get(app::admin::list_clusters))
-            .route("/api/v4/admin/clusters/add", axum::routing::post(app::admin::add_cluster))
-            .route("/api/v4/admin/clusters/{cluster_id}", axum::routing::put(app::admin::update_cluster).delete(app::admin::delete_cluster))
-            .route("/api/v4/projects/{id}/environments/{environment_id}", axum::routing::delete(app::admin::delete_environment))
-            .route("/api/v4/audit_events", get(app::admin::audit_events))
-            .route("/api/v4/internal/terminal_sessions/{id}", axum::routing::post(app::admin::session_ended))
-            .route("/api/v4/projects/{id}/jobs", get(app::list_jobs).post(app::create_job))
-            .route("/api/v4/projects/{id}/jobs/{job_id}", get(app::get_job))
-            .route("/api/v4/jobs/request", axum::routing::post(app::request_job))
-            .route("/api/v4/jobs/{id}", axum::routing::put(app::update_job))
-            .route("/api/{*rest}", axum::routing::any(api_not_found))
-            .with_state(app)
-            .fallback(dispatch)
-            .with_state(services);
+        let router = app::router(app, accounts, sign_in_page).fallback(dispatch).with_state(services);
         let router = with_sessions(router, &db, config.secure_cookies)
             .await?
             .layer(axum::middleware::from_fn(routes::deny_websocket))
@@ -260,14 +236,6 @@ async fn with_sessions(router: Router, db: &app::db::Database, secure: bool) -> 
     })
 }
 
-/// A secret string kept in `path` (32 random characters), created on first use.
-pub fn load_or_create_secret(path: &std::path::Path) -> anyhow::Result<String> {
-    if !path.exists() {
-        config::write_private(path, session_server::random_id(32).as_bytes())?;
-    }
-    Ok(std::fs::read_to_string(path)?.trim().to_string())
-}
-
 /// Terminal WebSockets to the relay, authorize requests to the app, anything
 /// else to the frontend's files (`index.html` for unknown paths, so the
 /// client-side router can take them).
@@ -293,11 +261,6 @@ async fn dispatch(State(services): State<Arc<Services>>, ConnectInfo(peer): Conn
         },
         Route::Other => static_files(&services.dist_dir, request).await,
     }
-}
-
-/// Unknown API paths are 404 JSON, not the frontend's page.
-async fn api_not_found() -> Response {
-    (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"message": "404 Not Found"}))).into_response()
 }
 
 async fn static_files(dist: &std::path::Path, request: Request) -> Response {

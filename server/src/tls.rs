@@ -46,9 +46,9 @@ impl LocalCa {
             return Ok(LocalCa { ca_pem: ca_pem?, cert_pem: cert_pem?, key_pem: key_pem? });
         }
         let ca = LocalCa::generate()?;
-        crate::config::write_private(&files[0], ca.ca_pem.as_bytes())?;
-        crate::config::write_private(&files[1], ca.cert_pem.as_bytes())?;
-        crate::config::write_private(&files[2], ca.key_pem.as_bytes())?;
+        crate::secrets::write_private(&files[0], ca.ca_pem.as_bytes())?;
+        crate::secrets::write_private(&files[1], ca.cert_pem.as_bytes())?;
+        crate::secrets::write_private(&files[2], ca.key_pem.as_bytes())?;
         Ok(ca)
     }
 

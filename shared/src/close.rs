@@ -79,6 +79,71 @@ impl CloseCode {
     }
 }
 
+/// How a terminal session ended, on any side that serves one (the relay,
+/// the session server): each maps to one close code and the words the user
+/// reads ([`End::close`]), in this one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// The process exited with this code.
+    Exited(i32),
+    /// The exec failed without an exit code; the upstream's message.
+    Failed(String),
+    /// The upstream closed without a status.
+    UpstreamClosed,
+    /// Reading from or writing to the upstream failed, or it sent a bad frame.
+    UpstreamError(String),
+    /// The browser closed or went away.
+    BrowserGone,
+    /// The browser broke its subprotocol.
+    BrowserProtocol(String),
+    /// `MaxSessionTime` (seconds) was reached.
+    Expired(u64),
+    /// The relay is shutting down.
+    Shutdown,
+    /// The pod went away during the session.
+    PodTerminated,
+    /// The upstream could not be reached; words for the user.
+    Unreachable(String),
+    /// The upstream ended the session and said why.
+    UpstreamEnded(String),
+    /// Re-authorization was refused.
+    AccessRevoked,
+    /// Re-authorization could not be done (the app did not answer).
+    AccessUnchecked,
+    /// Re-authorization answered different Channel settings.
+    SettingsChanged,
+}
+
+impl End {
+    /// The close code and the reason shown to the user.
+    pub fn close(&self) -> (CloseCode, String) {
+        match self {
+            End::Exited(code) => (CloseCode::ProcessExited, format!("the process exited with {}", crate::porthole::describe_exit(*code))),
+            End::Failed(message) => (CloseCode::UpstreamError, format!("the terminal could not run: {message}")),
+            End::UpstreamClosed => (CloseCode::UpstreamClosed, CloseCode::UpstreamClosed.default_reason().into()),
+            End::UpstreamError(e) => (CloseCode::UpstreamError, format!("the connection to the pod failed: {e}")),
+            End::BrowserGone => (CloseCode::ProcessExited, "the browser closed the terminal".into()),
+            End::BrowserProtocol(e) => (CloseCode::ProtocolError, format!("bad message from the browser: {e}")),
+            End::Expired(secs) => {
+                (CloseCode::SessionExpired, format!("Session expired: the maximum session time is {secs} seconds"))
+            }
+            End::Shutdown => (CloseCode::RelayShutdown, CloseCode::RelayShutdown.default_reason().into()),
+            End::PodTerminated => (CloseCode::PodTerminated, CloseCode::PodTerminated.default_reason().into()),
+            End::Unreachable(why) => (CloseCode::UpstreamError, why.clone()),
+            End::UpstreamEnded(why) => (CloseCode::UpstreamClosed, why.clone()),
+            End::AccessRevoked => (CloseCode::AccessRevoked, CloseCode::AccessRevoked.default_reason().into()),
+            End::AccessUnchecked => (CloseCode::AccessRevoked, "your access to this terminal could not be re-checked".into()),
+            End::SettingsChanged => (CloseCode::SettingsChanged, CloseCode::SettingsChanged.default_reason().into()),
+        }
+    }
+
+    /// Ends that may mean the pod itself went away (its process was killed,
+    /// or the exec stream broke): worth asking authorize again.
+    pub fn may_be_pod_gone(&self) -> bool {
+        matches!(self, End::Failed(_) | End::UpstreamClosed | End::UpstreamError(_) | End::Exited(137))
+    }
+}
+
 /// The longest reason a Close frame may carry: 125 bytes of payload less the
 /// 2-byte code (RFC 6455 §5.5).
 pub const MAX_CLOSE_REASON: usize = 123;
@@ -108,6 +173,33 @@ mod tests {
             assert_eq!(CloseCode::from_code(c.code()), Some(c));
         }
         assert_eq!(CloseCode::from_code(1006), None);
+    }
+
+    #[test]
+    fn every_end_has_an_application_close_code_and_a_reason() {
+        for end in [
+            End::Exited(3),
+            End::Failed("x".into()),
+            End::UpstreamClosed,
+            End::UpstreamError("x".into()),
+            End::BrowserGone,
+            End::BrowserProtocol("x".into()),
+            End::Expired(3),
+            End::Shutdown,
+            End::PodTerminated,
+            End::Unreachable("x".into()),
+            End::UpstreamEnded("x".into()),
+            End::AccessRevoked,
+            End::AccessUnchecked,
+            End::SettingsChanged,
+        ] {
+            let (code, reason) = end.close();
+            assert!((4000..5000).contains(&code.code()));
+            assert!(!reason.is_empty());
+        }
+        assert_eq!(End::Exited(3).close().1, "the process exited with exit status 3");
+        assert_eq!(End::Expired(3).close().1, "Session expired: the maximum session time is 3 seconds");
+        assert!(End::Exited(137).may_be_pod_gone() && !End::Exited(1).may_be_pod_gone());
     }
 
     #[test]

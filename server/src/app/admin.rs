@@ -19,7 +19,8 @@
 
 use super::db::{self, Environment, UserChange};
 use super::users::Role;
-use super::{App, AppError, db_error};
+use super::error::{AppError, db_error};
+use super::state::App;
 use axum::Json;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -219,7 +220,7 @@ pub async fn create_project(State(app): State<Arc<App>>, session: Session, ApiJs
     }
     // Pods find their project by its slug: two projects must not share one
     // (`Demo/Shop` and `demo_/shop` are both `demo-shop`).
-    let slug = super::slugify(path);
+    let slug = super::defaults::slugify(path);
     if let Some(twin) = app.db.projects().await.map_err(db_error)?.into_iter().find(|p| p.path_slug() == slug) {
         return Err(AppError::Conflict(format!("project {} already exists (same slug {slug})", twin.path)));
     }
@@ -298,7 +299,7 @@ pub async fn create_environment(
 ) -> ApiResult<Response> {
     let admin = app.require_admin(Some(&session)).await?;
     let project = app.project(&id).await?;
-    let slug = super::slugify(&new.name);
+    let slug = super::defaults::slugify(&new.name);
     if new.name.trim().is_empty() || new.name.len() > 255 || slug.is_empty() || new.name.chars().any(char::is_control) {
         return Err(bad("name: 1–255 characters without control characters, at least one a letter or digit"));
     }
@@ -320,7 +321,7 @@ pub async fn create_environment(
         slug,
         cluster: new.cluster,
         namespace: new.namespace,
-        command: super::DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect(),
+        command: super::defaults::DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect(),
     };
     env.id = app
         .db
@@ -329,7 +330,7 @@ pub async fn create_environment(
         .map_err(db_error)?
         .ok_or_else(|| AppError::Conflict(format!("environment {} already exists", env.name)))?;
     tracing::info!(by = admin.username, project = project.path, environment = env.name, "environment created");
-    let json: EnvironmentJson = super::environment_json(&project, env);
+    let json: EnvironmentJson = super::projects::environment_json(&project, env);
     Ok((StatusCode::CREATED, Json(json)).into_response())
 }
 

@@ -37,7 +37,8 @@
 
 use super::discovery::Cluster;
 use super::db::{Database, LOCAL_CLUSTER};
-use super::{DEFAULT_COMMAND, Environment, Project};
+use super::db::{Environment, Project};
+use super::defaults::DEFAULT_COMMAND;
 use anyhow::{Context, anyhow, bail};
 use base64::Engine;
 use secrecy::ExposeSecret;
@@ -158,7 +159,7 @@ impl FileConfig {
                     id: e.id,
                     project_id: p.id,
                     name: e.name.clone(),
-                    slug: e.slug.clone().unwrap_or_else(|| super::slugify(&e.name)),
+                    slug: e.slug.clone().unwrap_or_else(|| super::defaults::slugify(&e.name)),
                     cluster: e.cluster.clone(),
                     namespace: e.namespace.clone(),
                     command: e.command.clone().unwrap_or_else(|| DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect()),

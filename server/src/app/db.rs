@@ -104,7 +104,7 @@ impl Project {
     /// GitLab's `full_path_slug` (`$CI_PROJECT_PATH_SLUG`), e.g.
     /// `demo/shop` → `demo-shop`.
     pub fn path_slug(&self) -> String {
-        super::slugify(&self.path)
+        super::defaults::slugify(&self.path)
     }
 }
 
@@ -177,7 +177,7 @@ fn environment_from_row((id, project_id, name, slug, cluster, namespace, command
         slug,
         cluster,
         namespace,
-        command: serde_json::from_str(&command).unwrap_or_else(|_| super::DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect()),
+        command: serde_json::from_str(&command).unwrap_or_else(|_| super::defaults::DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect()),
     }
 }
 
@@ -581,7 +581,7 @@ impl Database {
     /// Records a session the app authorized (`outcome` Opened) or refused
     /// (Refused, with the reason); returns the entry's id.
     pub async fn audit_start(&self, start: &AuditStart, outcome: AuditOutcome, reason: Option<&str>) -> sqlx::Result<String> {
-        let id = crate::session_server::random_id(20);
+        let id = crate::secrets::random_id(20);
         // Fields come from URLs: bounded, and without control characters
         // (PostgreSQL refuses NUL in TEXT).
         let clean = |s: &str| s.chars().filter(|c| !c.is_control()).take(255).collect::<String>();
@@ -824,7 +824,7 @@ mod tests {
     async fn on_postgresql() {
         let server = std::env::var("PORTHOLE_TEST_POSTGRES_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
         let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await.expect("the machine's PostgreSQL");
-        let name = format!("porthole_db_test_{}", crate::session_server::random_id(12).to_lowercase());
+        let name = format!("porthole_db_test_{}", crate::secrets::random_id(12).to_lowercase());
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
         let db = Database::connect(&format!("{server}/{name}")).await.unwrap();
         all(&db).await;

@@ -13,7 +13,7 @@
 //!   `Authorization: <token>` (no "Bearer"), `CAPem` = the runner's
 //!   certificate, no `MaxSessionTime` (the session server enforces its own).
 
-use crate::local_cluster::constant_time_eq;
+use crate::secrets::constant_time_eq;
 use crate::session_server::{JobSpec, SessionInfo};
 use axum::Json;
 use axum::http::StatusCode;

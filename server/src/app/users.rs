@@ -228,7 +228,7 @@ pub async fn current_user(State(accounts): State<Arc<Accounts>>, session: Sessio
 /// they get it (every start); without, new users get a random one, which is
 /// returned so it can be printed once.
 pub async fn create_demo_users(db: &Database, password: Option<&str>) -> anyhow::Result<Option<String>> {
-    let generated = password.is_none().then(|| crate::session_server::random_id(16));
+    let generated = password.is_none().then(|| crate::secrets::random_id(16));
     let pw = password.or(generated.as_deref()).unwrap_or_default();
     let mut created = false;
     for (name, admin) in [("root", true), ("maintainer", false), ("developer", false)] {

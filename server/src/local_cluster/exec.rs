@@ -5,58 +5,37 @@
 //! 1. refuse before the upgrade: a missing pod (404), a bad container or
 //!    command (400), no WebSocket upgrade (400), or no supported subprotocol
 //!    offered (400) — each with a `metav1.Status` body;
-//! 2. upgrade with the first subprotocol the client offered that we support,
-//!    and send the empty "connected" frame on the lowest writable channel;
-//! 3. with a TTY, wait up to [`INITIAL_RESIZE_WAIT`] for the client's first
-//!    resize, so the shell starts at the right size (kubectl sends its size
-//!    first);
-//! 4. run the command ([`super::process`]): in a PTY with `tty=true` (output
-//!    on stdout, resize (4) applied, the v5 close of stdin delivered as EOT),
-//!    else with pipes (stdout on 1, stderr on 2, the v5 close of stdin closes
-//!    the pipe); a stdin that breaks is dropped, not the session;
-//! 5. when the process exits: drain its output (boundedly), write the status
-//!    on channel 3 (JSON on v4/v5; text on failure only on v1), send a Close
-//!    frame; when the client goes first: hang up the process's session; when
-//!    the pod is deleted: kill it and report exit code 137.
+//! 2. upgrade with the first subprotocol the client offered that we support;
+//! 3. serve the command with [`crate::exec_server`] over the Kubernetes
+//!    channel wire ([`KubeWire`]): the empty "connected" frame on the lowest
+//!    writable channel, the wait for the first resize with a TTY (kubectl
+//!    sends its size first), output on channels 1 and 2 (one with a TTY),
+//!    stdin on 0, resize on 4, the v5 close of stdin on 255;
+//! 4. at the end, the status on channel 3 (JSON on v4/v5; text on failure
+//!    only on v1) and a Close frame; a deleted pod kills its execs at once
+//!    and reports exit code 137.
 
-use super::ClusterState;
-use crate::shutdown::Shutdown;
-use super::process::{self, Input, Output, Process, Streams};
-use crate::pty::{self, Spec};
-use crate::wsframe::{from_axum, to_axum};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use super::state::ClusterState;
+use super::status::{bad_request, status_response};
+use crate::exec_server::process::Streams;
+use crate::exec_server::{self, ClientFrame, DEFAULT_SIZE, ExecWire, Halt, Options, Stop};
+use crate::pty::Spec;
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use axum::response::Response;
 use shared::k8s::{self, Outcome, Protocol, ResizeMessage, Status};
 use shared::porthole::TerminalSize;
+use shared::{DecodeError, Frame};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 
 /// How long an exec waits for the client's first resize before it starts the
 /// process at the default size.
 pub const INITIAL_RESIZE_WAIT: Duration = Duration::from_millis(300);
 
-/// The size a PTY starts at when the client sends none (the runtimes' default).
-pub const DEFAULT_SIZE: TerminalSize = TerminalSize { cols: 80, rows: 24 };
-
-/// After the process exits, output still arriving is forwarded until the PTY
-/// is quiet this long (a background job may hold the terminal open).
-const DRAIN_IDLE: Duration = Duration::from_millis(150);
-
 /// Largest frame accepted from a client (4 MiB).
 const MAX_MESSAGE: usize = 4 << 20;
-
-/// Stdin that arrives before the first resize is kept up to this many bytes;
-/// past that the process starts at once.
-const MAX_EARLY_INPUT: usize = 64 << 10;
-
-/// After the process exits, output is drained for at most this long (a
-/// background job may keep writing to the terminal forever).
-const DRAIN_MAX: Duration = Duration::from_secs(2);
 
 /// The exec query: `command` repeated, `container`, and the stream flags.
 #[derive(Debug, Default, PartialEq)]
@@ -88,25 +67,10 @@ impl ExecQuery {
     }
 }
 
-/// An error before the upgrade, answered as a `metav1.Status` body.
-pub(super) fn status_response(code: StatusCode, reason: &str, message: impl Into<String>) -> Response {
-    let message = message.into();
-    tracing::info!(status = code.as_u16(), %message, "local cluster refused a request");
-    let body = serde_json::json!({
-        "kind": "Status", "apiVersion": "v1", "metadata": {},
-        "status": "Failure", "message": message, "reason": reason, "code": code.as_u16(),
-    });
-    (code, axum::Json(body)).into_response()
-}
-
-fn bad_request(message: impl Into<String>) -> Response {
-    status_response(StatusCode::BAD_REQUEST, "BadRequest", message)
-}
-
 /// The first subprotocol the client offered that is supported; `Ok(None)` when
 /// it offered none (the empty subprotocol means `channel.k8s.io`).
 fn negotiate(headers: &HeaderMap) -> Result<Option<Protocol>, String> {
-    let offered = crate::wsframe::offered_subprotocols(headers);
+    let offered = crate::codec::wsframe::offered_subprotocols(headers);
     if offered.is_empty() {
         return Ok(None);
     }
@@ -162,8 +126,8 @@ pub(super) async fn exec(
     // With a terminal, stderr is merged into it and channel 2 is not used
     // (the kubelet: "exec with tty and stderr is not supported, bypassing stderr").
     let streams = Streams { stdin: query.stdin, stdout: query.stdout, stderr: query.stderr && !query.tty, tty: query.tty };
-    let pod_gone = pod.gone.subscribe();
-    let grace = state.kill_grace;
+    let mut pod_gone = pod.gone.subscribe();
+    let options = Options { streams, initial_resize_wait: INITIAL_RESIZE_WAIT, kill_grace: state.kill_grace };
     let shutdown = state.shutdown.clone();
     let live = state.live_execs.clone();
     tracing::info!(namespace, pod = pod_name, container, command = ?query.command, protocol = ?protocol, "exec");
@@ -176,250 +140,108 @@ pub(super) async fn exec(
         .max_frame_size(MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
             live.send_modify(|n| *n += 1);
-            let exec = Exec { protocol: protocol.unwrap_or(Protocol::V1), spec, streams, grace, shutdown, pod_gone };
-            run(socket, exec).await;
+            let wire = KubeWire { protocol: protocol.unwrap_or(Protocol::V1), streams };
+            let grace = options.kill_grace;
+            let halt = async move {
+                tokio::select! {
+                    // The container is killed: its execs end as SIGKILLed processes do.
+                    _ = pod_gone.wait_for(|gone| *gone) => Halt { why: Halted::PodDeleted, kill_within: Some(Duration::ZERO) },
+                    // The process is about to exit: no background task would
+                    // outlive it to finish the job.
+                    () = shutdown.wait() => Halt { why: Halted::Shutdown, kill_within: Some(grace.min(Duration::from_millis(500))) },
+                }
+            };
+            match exec_server::serve(socket, wire, spec, options, halt).await {
+                Stop::Exited(code) => tracing::info!(code, "exec finished"),
+                Stop::ClientGone => tracing::info!("exec client went away; its session was hung up"),
+                Stop::Halted(why) => tracing::info!(?why, "exec halted"),
+                Stop::CannotStart(e) => tracing::info!(error = e, "exec could not start"),
+            }
             live.send_modify(|n| *n -= 1);
         })
 }
 
-type Sink = SplitSink<WebSocket, Message>;
-type Stream = SplitStream<WebSocket>;
-
-async fn send(sink: &mut Sink, protocol: Protocol, channel: u8, payload: &[u8]) -> Result<(), axum::Error> {
-    sink.send(to_axum(k8s::encode(protocol, channel, payload))).await
-}
-
-/// Everything one exec needs after the upgrade.
-struct Exec {
-    protocol: Protocol,
-    spec: Spec,
-    streams: Streams,
-    grace: Duration,
-    shutdown: Shutdown,
-    pod_gone: tokio::sync::watch::Receiver<bool>,
-}
-
-/// Why an exec's process stopped being served.
-enum Stop {
-    /// The process exited with this code.
-    Exited(i32),
-    /// The client closed or broke the connection.
-    ClientGone,
+/// Why the local cluster halts an exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Halted {
     /// The pod was deleted.
     PodDeleted,
     /// The local cluster is shutting down.
     Shutdown,
 }
 
-/// One exec, from the upgrade to the end.
-async fn run(socket: WebSocket, mut exec: Exec) {
-    let protocol = exec.protocol;
-    let (mut sink, mut stream) = socket.split();
-    // The "connected" signal: an empty frame on the lowest writable channel.
-    let first = if exec.streams.stdout { k8s::STDOUT } else if exec.streams.stderr { k8s::STDERR } else { k8s::STATUS };
-    if send(&mut sink, protocol, first, b"").await.is_err() {
-        return;
-    }
-    let early_input = if exec.streams.tty {
-        match wait_for_initial_size(&mut stream, protocol, &mut exec.spec).await {
-            Some(early) => early,
-            None => return,
-        }
-    } else {
-        Vec::new()
-    };
-    let Process { mut child, pid, mut input, mut outputs } = match process::start(&exec.spec, exec.streams) {
-        Ok(p) => p,
-        Err(e) => {
-            let status = Status::internal_error(format!("failed to start {:?}: {e}", exec.spec.argv));
-            finish(&mut sink, &mut stream, protocol, &status).await;
-            return;
-        }
-    };
-    process::replay(&mut input, early_input).await;
-    let stop = tokio::select! {
-        code = pump_output(&mut sink, &mut outputs, &mut child, protocol) => code.map_or(Stop::ClientGone, Stop::Exited),
-        () = pump_input(&mut stream, &mut input, protocol, exec.streams.stdin) => Stop::ClientGone,
-        _ = exec.pod_gone.wait_for(|gone| *gone) => Stop::PodDeleted,
-        () = exec.shutdown.wait() => Stop::Shutdown,
-    };
-    drop((input, outputs));
-    let status = match stop {
-        Stop::Exited(code) => {
-            tracing::info!(code, "exec finished");
-            pty::hang_up(child, pid, exec.grace);
-            Status::for_exit_code(code)
-        }
-        Stop::ClientGone => {
-            tracing::info!("exec client went away; hanging up its session");
-            pty::hang_up(child, pid, exec.grace);
-            return;
-        }
-        // The container is killed: its execs end as SIGKILLed processes do.
-        Stop::PodDeleted => {
-            tracing::info!("pod deleted; killing its exec");
-            pty::hang_up_now(child, pid, Duration::ZERO).await;
-            Status::non_zero_exit(137)
-        }
-        // The process is about to exit: no background task would outlive it
-        // to finish the job, so end the session here and now.
-        Stop::Shutdown => {
-            pty::hang_up_now(child, pid, exec.grace.min(Duration::from_millis(500))).await;
-            Status::internal_error("the local cluster is shutting down")
-        }
-    };
-    finish(&mut sink, &mut stream, protocol, &status).await;
-}
-
-/// Reads frames until the first resize (applied to `spec.size`) or until
-/// [`INITIAL_RESIZE_WAIT`]; returns the stdin bytes that came first, or
-/// `None` when the client went away.
-async fn wait_for_initial_size(stream: &mut Stream, protocol: Protocol, spec: &mut Spec) -> Option<Vec<bytes::Bytes>> {
-    let deadline = tokio::time::Instant::now() + INITIAL_RESIZE_WAIT;
-    let mut early: Vec<bytes::Bytes> = Vec::new();
-    while early.iter().map(bytes::Bytes::len).sum::<usize>() < MAX_EARLY_INPUT {
-        let msg = match tokio::time::timeout_at(deadline, stream.next()).await {
-            Err(_) => break,
-            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return None,
-            Ok(Some(Ok(msg))) => msg,
-        };
-        let Some(frame) = from_axum(msg) else { continue };
-        match k8s::decode(protocol, frame) {
-            Ok((k8s::RESIZE, payload)) => {
-                if let Ok(Some(size)) = ResizeMessage::parse_last(&payload) {
-                    if let Ok(size) = TerminalSize::new(size.width.into(), size.height.into()) {
-                        spec.size = size;
-                    }
-                    break;
-                }
-            }
-            Ok((k8s::STDIN, payload)) => early.push(payload),
-            Ok(_) => {}
-            Err(e) => {
-                tracing::info!(error = %e, "bad frame from exec client");
-                return None;
-            }
-        }
-    }
-    Some(early)
-}
-
-/// Reads one output stream into its buffer; never resolves for a closed one.
-async fn read_output(output: &mut Option<Output>, buf: &mut [u8]) -> (u8, std::io::Result<usize>) {
-    match output {
-        Some(o) => (o.channel, o.reader.read(buf).await),
-        None => std::future::pending().await,
-    }
-}
-
-/// Forwards output (stdout, stderr) until the process has exited and its
-/// output is drained; returns the exit code, or `None` when the client is gone.
-async fn pump_output(
-    sink: &mut Sink,
-    outputs: &mut Vec<Output>,
-    child: &mut tokio::process::Child,
+/// The Kubernetes exec channel protocols, for [`exec_server::serve`].
+struct KubeWire {
     protocol: Protocol,
-) -> Option<i32> {
-    let mut sources: [Option<Output>; 2] = [outputs.pop(), outputs.pop()];
-    let (mut buf_a, mut buf_b) = (vec![0u8; 32 << 10], vec![0u8; 32 << 10]);
-    let mut exit: Option<i32> = None;
-    let mut drain_until = tokio::time::Instant::now();
-    loop {
-        if sources.iter().all(Option::is_none) {
-            return match exit {
-                Some(code) => Some(code),
-                None => Some(child.wait().await.map(pty::exit_code).unwrap_or(255)),
-            };
-        }
-        let exited = exit.is_some();
-        // After the exit, output is forwarded until it pauses or the drain ends.
-        let quiet = (tokio::time::Instant::now() + DRAIN_IDLE).min(drain_until);
-        let [a, b] = &mut sources;
-        let (index, channel, read) = tokio::select! {
-            (channel, read) = read_output(a, &mut buf_a) => (0, channel, read),
-            (channel, read) = read_output(b, &mut buf_b) => (1, channel, read),
-            status = child.wait(), if !exited => {
-                exit = Some(status.map(pty::exit_code).unwrap_or(255));
-                drain_until = tokio::time::Instant::now() + DRAIN_MAX;
-                continue;
-            }
-            () = tokio::time::sleep_until(quiet), if exited => return exit,
-        };
-        let buf = if index == 0 { &buf_a } else { &buf_b };
-        match read {
-            Ok(n) if n > 0 => {
-                if send(sink, protocol, channel, &buf[..n]).await.is_err() {
-                    return None;
-                }
-            }
-            // EOF, or EIO from a PTY once every holder of the terminal is gone.
-            _ => sources[index] = None,
-        }
-    }
+    streams: Streams,
 }
 
-/// Applies client frames until the client goes away (or breaks the protocol).
-async fn pump_input(stream: &mut Stream, input: &mut Input, protocol: Protocol, stdin: bool) {
-    while let Some(Ok(msg)) = stream.next().await {
-        if matches!(msg, Message::Close(_)) {
-            return;
-        }
-        let Some(frame) = from_axum(msg) else { continue };
-        let (channel, payload) = match k8s::decode(protocol, frame) {
-            Ok(decoded) => decoded,
-            Err(e) => {
-                tracing::info!(error = %e, "bad frame from exec client; closing");
-                return;
-            }
-        };
-        match channel {
-            k8s::STDIN if stdin => {
-                // A process that stopped reading (`head -c1`, an exited
-                // shell) breaks its stdin, not the exec: its output and
-                // status still follow.
-                if let Err(e) = input.write(&payload).await {
-                    tracing::debug!(error = %e, "stdin broken; dropping it");
-                    input.close_broken();
-                }
-            }
+impl ExecWire for KubeWire {
+    type Why = Halted;
+
+    /// The "connected" signal: an empty frame on the lowest writable channel.
+    fn hello(&self) -> Option<Frame> {
+        let s = self.streams;
+        let first = if s.stdout { k8s::STDOUT } else if s.stderr { k8s::STDERR } else { k8s::STATUS };
+        Some(k8s::encode(self.protocol, first, b""))
+    }
+
+    fn waits_for_size(&self) -> bool {
+        true
+    }
+
+    fn decode(&self, frame: Frame) -> Result<ClientFrame, DecodeError> {
+        let (channel, payload) = k8s::decode(self.protocol, frame)?;
+        Ok(match channel {
+            k8s::STDIN => ClientFrame::Stdin(payload),
             k8s::RESIZE => match ResizeMessage::parse_last(&payload) {
                 Ok(Some(size)) => match TerminalSize::new(size.width.into(), size.height.into()) {
-                    Ok(size) => input.resize(size),
-                    Err(e) => tracing::info!(error = %e, "ignoring resize"),
+                    Ok(size) => ClientFrame::Resize(size),
+                    Err(e) => {
+                        tracing::info!(error = %e, "ignoring resize");
+                        ClientFrame::Nothing
+                    }
                 },
-                Ok(None) => {}
-                Err(e) => tracing::info!(error = %e, "ignoring malformed resize"),
+                Ok(None) => ClientFrame::Nothing,
+                Err(e) => {
+                    tracing::info!(error = %e, "ignoring malformed resize");
+                    ClientFrame::Nothing
+                }
             },
-            k8s::CLOSE if protocol.has_close_signal() => {
-                if payload.len() != 1 {
-                    tracing::info!(len = payload.len(), "malformed close signal; closing");
-                    return;
-                }
-                if payload[0] == k8s::STDIN && stdin && input.close().await.is_err() {
-                    input.close_broken();
-                }
+            k8s::CLOSE if self.protocol.has_close_signal() => match payload.as_ref() {
+                [k8s::STDIN] => ClientFrame::CloseStdin,
+                [_] => ClientFrame::Nothing,
+                _ => return Err(DecodeError::WrongFrameType("a close signal is one byte")),
+            },
+            other => {
+                tracing::debug!(channel = other, "ignoring frame on a channel the client may not write");
+                ClientFrame::Nothing
             }
-            other => tracing::debug!(channel = other, "ignoring frame on a channel the client may not write"),
-        }
+        })
     }
-}
 
-/// Writes the status on channel 3, closes the WebSocket and waits briefly for
-/// the client's Close, so that buffered output is not cut off.
-async fn finish(sink: &mut Sink, stream: &mut Stream, protocol: Protocol, status: &Status) {
-    if let Some(payload) = k8s::encode_status(protocol, status) {
-        debug_assert!(matches!(k8s::parse_status(protocol, &payload), Outcome::Exited(_) | Outcome::Failed(_)));
-        let _ = send(sink, protocol, k8s::STATUS, &payload).await;
+    fn output(&self, stream: u8, bytes: &[u8]) -> Frame {
+        k8s::encode(self.protocol, stream, bytes)
     }
-    let _ = sink.send(Message::Close(Some(axum::extract::ws::CloseFrame { code: 1000, reason: "".into() }))).await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        while let Some(Ok(msg)) = stream.next().await {
-            if matches!(msg, Message::Close(_)) {
-                break;
-            }
-        }
-    })
-    .await;
+
+    /// The status on channel 3, then a normal Close.
+    fn goodbye(&self, stop: &Stop<Halted>) -> (Vec<Frame>, u16, String) {
+        let status = match stop {
+            Stop::Exited(code) => Status::for_exit_code(*code),
+            Stop::Halted(Halted::PodDeleted) => Status::non_zero_exit(137),
+            Stop::Halted(Halted::Shutdown) => Status::internal_error("the local cluster is shutting down"),
+            Stop::CannotStart(e) => Status::internal_error(e.clone()),
+            Stop::ClientGone => return (Vec::new(), 1000, String::new()),
+        };
+        let frames = k8s::encode_status(self.protocol, &status)
+            .map(|payload| {
+                debug_assert!(matches!(k8s::parse_status(self.protocol, &payload), Outcome::Exited(_) | Outcome::Failed(_)));
+                k8s::encode(self.protocol, k8s::STATUS, &payload)
+            })
+            .into_iter()
+            .collect();
+        (frames, 1000, String::new())
+    }
 }
 
 #[cfg(test)]

@@ -18,9 +18,10 @@
 
 mod exec;
 pub mod pods;
-mod process;
+mod state;
+mod status;
 
-use crate::config::{Config, write_private};
+use crate::secrets::{constant_time_eq, load_or_create, random_hex, write_private};
 use crate::shutdown::Shutdown;
 use crate::tls::{LocalCa, serve_tls, server_config};
 use axum::Router;
@@ -31,7 +32,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use exec::status_response;
+use state::ClusterState;
+use status::status_response;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::List;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
@@ -41,7 +43,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use exec::{DEFAULT_SIZE, INITIAL_RESIZE_WAIT};
+
+/// Where and how a local cluster runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Its folder: CA, certificate, tokens, kubeconfig, pods' folders
+    /// (`<data-dir>/local-cluster`).
+    pub dir: PathBuf,
+    /// Where its HTTPS API listens; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// How long an exec's processes get after SIGHUP before SIGKILL.
+    pub kill_grace: std::time::Duration,
+}
 
 /// A running local cluster.
 #[derive(Debug, Clone)]
@@ -73,20 +86,20 @@ impl LocalCluster {
         format!("https://{}", self.addr)
     }
 
-    /// Starts the cluster: loads or creates its CA, certificate and token,
-    /// binds `config.cluster_listen`, writes the kubeconfig and serves until
-    /// `shutdown`.
-    pub async fn start(config: &Config, shutdown: Shutdown) -> anyhow::Result<LocalCluster> {
-        let dir = config.cluster_dir();
+    /// Starts the cluster: loads or creates its CA, certificate and token
+    /// in `options.dir`, binds `options.listen`, writes the kubeconfig and
+    /// serves until `shutdown`.
+    pub async fn start(options: Options, shutdown: Shutdown) -> anyhow::Result<LocalCluster> {
+        let Options { dir, listen, kill_grace } = options;
         std::fs::create_dir_all(&dir)?;
         let ca = LocalCa::load_or_create(&dir)?;
-        let token = load_or_create_token(&dir.join("token"))?;
-        let viewer_token = load_or_create_token(&dir.join("viewer-token"))?;
+        let token = load_or_create(&dir.join("token"), || random_hex(24))?;
+        let viewer_token = load_or_create(&dir.join("viewer-token"), || random_hex(24))?;
         let pods = pods::demo_pods(&dir.join("pods"));
         for pod in &pods {
             std::fs::create_dir_all(&pod.dir)?;
         }
-        let listener = tokio::net::TcpListener::bind(config.cluster_listen).await?;
+        let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (live_execs, _) = tokio::sync::watch::channel(0);
         let live_execs = Arc::new(live_execs);
@@ -104,7 +117,7 @@ impl LocalCluster {
             pods: std::sync::RwLock::new(pods),
             token,
             viewer_token,
-            kill_grace: config.kill_grace,
+            kill_grace,
             shutdown: shutdown.clone(),
             live_execs: live_execs.clone(),
         });
@@ -126,66 +139,6 @@ impl LocalCluster {
     }
 }
 
-/// A bearer token kept in `path` (hex of 24 random bytes), created on first use.
-fn load_or_create_token(path: &std::path::Path) -> anyhow::Result<String> {
-    if !path.exists() {
-        let token: [u8; 24] = rand::random();
-        write_private(path, hex(&token).as_bytes())?;
-    }
-    Ok(std::fs::read_to_string(path)?.trim().to_string())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// What the handlers share.
-pub(crate) struct ClusterState {
-    pods: std::sync::RwLock<Vec<LocalPod>>,
-    token: String,
-    viewer_token: String,
-    kill_grace: Duration,
-    shutdown: Shutdown,
-    /// How many execs are running.
-    live_execs: Arc<tokio::sync::watch::Sender<usize>>,
-}
-
-impl ClusterState {
-    /// The pods matching `keep`, in order.
-    fn pods(&self, keep: impl Fn(&LocalPod) -> bool) -> Vec<LocalPod> {
-        let pods = self.pods.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        pods.iter().filter(|p| keep(p)).cloned().collect()
-    }
-
-    fn pod(&self, namespace: &str, name: &str) -> Option<LocalPod> {
-        self.pods(|p| p.namespace == namespace && p.name == name).into_iter().next()
-    }
-
-    /// Removes a pod and ends its execs.
-    fn delete(&self, namespace: &str, name: &str) -> Option<LocalPod> {
-        let mut pods = self.pods.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let index = pods.iter().position(|p| p.namespace == namespace && p.name == name)?;
-        let pod = pods.remove(index);
-        pod.gone.send_replace(true);
-        Some(pod)
-    }
-}
-
-impl LocalPod {
-    /// The environment of an exec in this pod's `container`: a clean one,
-    /// nothing inherited from porthole.
-    fn exec_env(&self, container: &str) -> Vec<(String, String)> {
-        let mut env = vec![
-            ("PATH".to_string(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()),
-            ("HOSTNAME".to_string(), self.name.clone()),
-            ("HOME".to_string(), self.dir.display().to_string()),
-            ("TERM".to_string(), "xterm-256color".to_string()),
-            ("PORTHOLE_CONTAINER".to_string(), container.to_string()),
-        ];
-        env.extend(self.env.iter().cloned());
-        env
-    }
-}
 
 fn router(state: Arc<ClusterState>) -> Router {
     Router::new()
@@ -238,11 +191,6 @@ async fn require_token(State(state): State<Arc<ClusterState>>, request: Request,
         );
     }
     next.run(request).await
-}
-
-/// Equal-length inputs take the same time whatever their contents.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn version() -> impl IntoResponse {
@@ -356,17 +304,5 @@ async fn delete_pod(State(state): State<Arc<ClusterState>>, Path((namespace, nam
             axum::Json(k8s).into_response()
         }
         None => status_response(StatusCode::NOT_FOUND, "NotFound", format!("pods \"{name}\" not found")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn constant_time_compare() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

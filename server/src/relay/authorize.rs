@@ -6,7 +6,8 @@
 //! authorization. Any other answer is passed back to the browser (status and
 //! up to 32 KiB of body), so the app's 401/403/404 reach the user unchanged.
 
-use super::RelayError;
+use super::error::RelayError;
+use super::recheck::{Reauthorize, Refusal};
 use crate::jwt::WorkhorseSecret;
 use axum::http::{HeaderMap, HeaderName, StatusCode, request::Parts};
 use shared::api::{AUDIT_ID_HEADER, SessionEnded};
@@ -179,6 +180,27 @@ async fn read_limited(mut response: reqwest::Response, limit: usize) -> reqwest:
         }
     }
     Ok(body.freeze())
+}
+
+/// The browser's original request, asked about again while its session runs.
+#[derive(Debug, Clone)]
+pub struct Reauthorizer {
+    /// The relay's authorizer.
+    pub authorizer: Authorizer,
+    /// The original request, marked with its audit id ([`AuthorizeRequest::again`]).
+    pub request: AuthorizeRequest,
+}
+
+impl Reauthorize for Reauthorizer {
+    fn reauthorize(&self) -> impl std::future::Future<Output = Result<ChannelSettings, Refusal>> + Send {
+        async move {
+            match self.authorizer.authorize(&self.request).await {
+                Ok(authorized) => Ok(authorized.channel),
+                Err(RelayError::Refused { status, .. }) => Err(Refusal::Refused(status)),
+                Err(e) => Err(Refusal::Unreachable(format!("{e:?}"))),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,8 +2,7 @@
 //! headers, its subprotocols in order, and `CAPem` as the only trusted roots
 //! when set (so a runner's self-signed certificate is pinned).
 
-use super::RelayError;
-use super::upstream::UpstreamCodec;
+use crate::codec::upstream::UpstreamCodec;
 use shared::channel::ChannelSettings;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -26,11 +25,11 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(75);
 
 /// Dials the upstream; `forwarded_for` becomes its `X-Forwarded-For`.
-pub async fn dial(channel: &ChannelSettings, forwarded_for: &str) -> Result<(Upstream, UpstreamCodec), RelayError> {
-    let mut request = channel.url.as_str().into_client_request().map_err(|e| RelayError::InvalidChannel(format!("Url: {e}")))?;
+pub async fn dial(channel: &ChannelSettings, forwarded_for: &str) -> Result<(Upstream, UpstreamCodec), Failure> {
+    let mut request = channel.url.as_str().into_client_request().map_err(|e| Failure::InvalidChannel(format!("Url: {e}")))?;
     let headers = request.headers_mut();
     let offer = channel.subprotocols.join(", ");
-    let bad = |what: &str| RelayError::InvalidChannel(format!("bad header value in {what}"));
+    let bad = |what: &str| Failure::InvalidChannel(format!("bad header value in {what}"));
     headers.insert("sec-websocket-protocol", HeaderValue::from_str(&offer).map_err(|_| bad("Subprotocols"))?);
     for (name, values) in &channel.header {
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("Header"))?;
@@ -41,7 +40,7 @@ pub async fn dial(channel: &ChannelSettings, forwarded_for: &str) -> Result<(Ups
     headers.insert("x-forwarded-for", HeaderValue::from_str(forwarded_for).map_err(|_| bad("X-Forwarded-For"))?);
 
     let connector = if channel.url.starts_with("wss://") {
-        Connector::Rustls(crate::tls::client_config(&channel.ca_pem).map_err(|e| RelayError::InvalidChannel(e.to_string()))?)
+        Connector::Rustls(crate::tls::client_config(&channel.ca_pem).map_err(|e| Failure::InvalidChannel(e.to_string()))?)
     } else {
         Connector::Plain
     };
@@ -56,8 +55,8 @@ pub async fn dial(channel: &ChannelSettings, forwarded_for: &str) -> Result<(Ups
     } else {
         "the job's session server"
     };
-    let url = url::Url::parse(&channel.url).map_err(|e| RelayError::InvalidChannel(format!("Url: {e}")))?;
-    let host = url.host_str().ok_or_else(|| RelayError::InvalidChannel("Url has no host".into()))?.trim_matches(['[', ']']);
+    let url = url::Url::parse(&channel.url).map_err(|e| Failure::InvalidChannel(format!("Url: {e}")))?;
+    let host = url.host_str().ok_or_else(|| Failure::InvalidChannel("Url has no host".into()))?.trim_matches(['[', ']']);
     let port = url.port_or_known_default().unwrap_or(443);
     let tcp = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port))).await {
         Err(_) => return Err(DialError::new(format!("timed out connecting to {peer}"), "TCP connect timed out").into()),
@@ -119,8 +118,17 @@ impl DialError {
     }
 }
 
-impl From<DialError> for RelayError {
-    fn from(e: DialError) -> RelayError {
-        RelayError::Dial(e)
+/// Why [`dial`] gave no upstream.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// The Channel settings cannot be dialed (bad URL, header or CA): 500.
+    InvalidChannel(String),
+    /// The upstream could not be reached or refused: 502.
+    Dial(DialError),
+}
+
+impl From<DialError> for Failure {
+    fn from(e: DialError) -> Failure {
+        Failure::Dial(e)
     }
 }

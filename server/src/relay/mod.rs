@@ -14,26 +14,29 @@
 //! authorize answer, and the upstream URL and its credentials never reach
 //! the browser.
 
+pub mod audit;
 pub mod authorize;
-pub mod browser;
 pub mod dial;
+pub mod error;
+pub mod flow;
+pub mod heartbeat;
+pub mod recheck;
 pub mod session;
-pub mod upstream;
 
+use crate::codec::browser::{BrowserCodec, MAX_BROWSER_MESSAGE};
 use crate::shutdown::Shutdown;
+use audit::{Audit, Pending};
 use axum::extract::FromRequestParts;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use browser::{BrowserCodec, UnsupportedSubprotocols};
-use session::SessionInfo;
+use error::RelayError;
+use recheck::Recheck;
+use session::SessionParams;
+use shared::close::End;
 use shared::porthole::TerminalSize;
 use std::net::SocketAddr;
 use std::time::Duration;
-
-/// Largest message accepted from a browser (4 MiB: a 1 MiB paste in base64
-/// fits with room to spare).
-pub const MAX_BROWSER_MESSAGE: usize = 4 << 20;
 
 /// The relay's configuration.
 #[derive(Debug, Clone)]
@@ -45,74 +48,6 @@ pub struct Relay {
     shutdown: Shutdown,
     /// Session ends not yet reported to the app.
     pub pending: Pending,
-}
-
-/// Why a terminal request was refused before the upgrade; each is logged.
-#[derive(Debug)]
-pub enum RelayError {
-    /// 400: not a valid WebSocket upgrade (axum's reason).
-    NotWebSocket(String),
-    /// 400: none of the offered subprotocols is spoken here.
-    UnsupportedSubprotocols(UnsupportedSubprotocols),
-    /// 403: the browser's `Origin` is neither this host nor allowed.
-    ForbiddenOrigin(String),
-    /// 400: `cols`/`rows` in the URL are not a valid size.
-    BadSize(shared::DecodeError),
-    /// The app refused: its status, content type and body (≤ 32 KiB) pass through.
-    Refused {
-        /// The app's status.
-        status: StatusCode,
-        /// The app's content type.
-        content_type: Option<HeaderValue>,
-        /// The app's body, cut at [`authorize::FAILURE_BODY_LIMIT`].
-        body: bytes::Bytes,
-    },
-    /// 502: the app could not be reached.
-    AuthorizeUnreachable(String),
-    /// 500: the Channel settings are unusable.
-    InvalidChannel(String),
-    /// 502: the upstream could not be dialed, or chose no usable subprotocol.
-    Dial(dial::DialError),
-}
-
-impl IntoResponse for RelayError {
-    fn into_response(self) -> Response {
-        let (status, message) = match self {
-            RelayError::Refused { status, content_type, body } => {
-                tracing::info!(status = status.as_u16(), "authorize refused the terminal");
-                let mut response = (status, body).into_response();
-                if let Some(ct) = content_type {
-                    response.headers_mut().insert(header::CONTENT_TYPE, ct);
-                }
-                return response;
-            }
-            RelayError::NotWebSocket(e) => (StatusCode::BAD_REQUEST, format!("not a WebSocket handshake: {e}")),
-            RelayError::UnsupportedSubprotocols(UnsupportedSubprotocols(offered)) => (
-                StatusCode::BAD_REQUEST,
-                format!("unsupported subprotocols {offered:?}; this endpoint speaks {:?}", BrowserCodec::SUBPROTOCOLS),
-            ),
-            RelayError::BadSize(e) => (StatusCode::BAD_REQUEST, format!("bad terminal size in the URL: {e}")),
-            RelayError::ForbiddenOrigin(origin) => {
-                (StatusCode::FORBIDDEN, format!("cross-origin WebSocket from {origin:?} refused: the origin must match the host"))
-            }
-            // reqwest's words name the app's internal URL: log them only.
-            RelayError::AuthorizeUnreachable(e) => {
-                tracing::warn!(error = e, "authorize request failed");
-                (StatusCode::BAD_GATEWAY, "authorize request failed".to_string())
-            }
-            // The details name the upstream: they go to the log, not the browser.
-            RelayError::InvalidChannel(e) => {
-                tracing::warn!(error = %e, "invalid channel settings");
-                (StatusCode::INTERNAL_SERVER_ERROR, "invalid channel settings".to_string())
-            }
-            RelayError::Dial(e) => {
-                tracing::warn!(error = e.detail, "dialing the upstream failed");
-                (StatusCode::BAD_GATEWAY, format!("connecting to the terminal failed: {}", e.public))
-            }
-        };
-        tracing::warn!(status = status.as_u16(), %message, "terminal request refused");
-        (status, format!("{message}\n")).into_response()
-    }
 }
 
 impl Relay {
@@ -154,7 +89,7 @@ impl Relay {
         let audit = Audit::new(self.authorizer.clone(), authorized.audit_id.clone(), self.pending.clone());
         let channel = authorized.channel;
         if let Err(e) = channel.validate() {
-            audit.ended(session::End::Failed("invalid channel settings".into()), session::Traffic::default());
+            audit.ended(End::Failed("invalid channel settings".into()), session::Traffic::default());
             return Err(RelayError::InvalidChannel(e.to_string()));
         }
 
@@ -164,13 +99,13 @@ impl Relay {
         }
         .max_message_size(MAX_BROWSER_MESSAGE)
         .max_frame_size(MAX_BROWSER_MESSAGE);
-        let (upstream, upstream_codec) = match dial::dial(&channel, &forwarded_for(&parts.headers, peer)).await {
+        let (upstream, upstream_codec) = match dial::dial(&channel, &forwarded_for(&parts.headers, peer)).await.map_err(RelayError::from) {
             Ok(pair) => pair,
             // The user is authorized: a Porthole page can be told why in
             // words, over the WebSocket, instead of a bare HTTP status.
             Err(RelayError::Dial(e)) if browser_codec == BrowserCodec::Porthole => {
                 tracing::warn!(error = e.detail, "dialing the upstream failed; telling the browser");
-                let end = session::End::Unreachable(e.public);
+                let end = End::Unreachable(e.public);
                 audit.ended(end.clone(), session::Traffic::default());
                 return Ok(upgrade.on_upgrade(move |socket| session::refuse(socket, browser_codec, end)));
             }
@@ -179,14 +114,14 @@ impl Relay {
                     RelayError::Dial(d) => d.public.clone(),
                     other => format!("{other:?}"),
                 };
-                audit.ended(session::End::Unreachable(why), session::Traffic::default());
+                audit.ended(End::Unreachable(why), session::Traffic::default());
                 return Err(e);
             }
         };
         let (pod, container) = kube_target(&channel.url);
         tracing::info!(path = parts.uri.path(), ?browser_codec, ?upstream_codec, pod, container, "terminal connected");
 
-        let info = SessionInfo {
+        let params = SessionParams {
             initial_size,
             pod,
             container,
@@ -195,95 +130,13 @@ impl Relay {
         };
         let shutdown = self.shutdown.clone();
         let request = request.again(audit.id.as_deref());
-        let recheck = session::Recheck { authorizer: self.authorizer.clone(), request, channel, interval: self.reauthorize_interval };
+        let app = authorize::Reauthorizer { authorizer: self.authorizer.clone(), request };
+        let recheck = Recheck { app, channel, interval: self.reauthorize_interval };
         // A failed upgrade drops this closure, and `audit` reports the drop.
         Ok(upgrade.on_upgrade(move |socket| async move {
-            let (end, traffic) = session::run(socket, upstream, browser_codec, upstream_codec, info, recheck, shutdown).await;
+            let (end, traffic) = session::run(socket, upstream, browser_codec, upstream_codec, params, recheck, shutdown).await;
             audit.ended(end, traffic);
         }))
-    }
-}
-
-/// Where the app recorded this session, to report its end to. Every path
-/// out of a session reports exactly once: [`Audit::ended`] with how it
-/// ended, or — when the session is dropped on the way (the browser left
-/// during the dial, the upgrade failed) — the drop, as "the browser closed
-/// the terminal".
-struct Audit {
-    authorizer: authorize::Authorizer,
-    id: Option<String>,
-    pending: Pending,
-}
-
-impl Audit {
-    fn new(authorizer: authorize::Authorizer, id: Option<String>, pending: Pending) -> Audit {
-        if id.is_some() {
-            pending.add();
-        }
-        Audit { authorizer, id, pending }
-    }
-
-    /// Reports the end in the background (the session is over either way).
-    fn ended(mut self, end: session::End, traffic: session::Traffic) {
-        self.report(&end, traffic);
-    }
-
-    fn report(&mut self, end: &session::End, traffic: session::Traffic) {
-        let Some(id) = self.id.take() else { return };
-        let (code, reason) = end.close();
-        let ended = shared::api::SessionEnded {
-            bytes_in: traffic.bytes_in,
-            bytes_out: traffic.bytes_out,
-            close_code: code.code(),
-            reason,
-            exit_code: match end {
-                session::End::Exited(code) => Some(*code),
-                _ => None,
-            },
-        };
-        let authorizer = self.authorizer.clone();
-        let pending = self.pending.clone();
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            pending.done();
-            return;
-        };
-        runtime.spawn(async move {
-            authorizer.report_end(&id, &ended).await;
-            pending.done();
-        });
-    }
-}
-
-impl Drop for Audit {
-    fn drop(&mut self) {
-        self.report(&session::End::BrowserGone, session::Traffic::default());
-    }
-}
-
-/// Sessions whose end is not reported to the app yet: shutdown waits for
-/// them before the app stops listening.
-#[derive(Debug, Clone)]
-pub struct Pending(std::sync::Arc<tokio::sync::watch::Sender<usize>>);
-
-impl Default for Pending {
-    fn default() -> Self {
-        Pending(std::sync::Arc::new(tokio::sync::watch::Sender::new(0)))
-    }
-}
-
-impl Pending {
-    fn add(&self) {
-        self.0.send_modify(|n| *n += 1);
-    }
-
-    fn done(&self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
-    }
-
-    /// Waits until every end is reported, or `timeout` passes.
-    pub async fn reported(&self, timeout: Duration) {
-        let mut rx = self.0.subscribe();
-        let _ = tokio::time::timeout(timeout, rx.wait_for(|n| *n == 0)).await;
     }
 }
 

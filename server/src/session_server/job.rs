@@ -2,7 +2,9 @@
 //! session goes with every request; a job's script runs in a PTY; its
 //! terminal stays available for `session_timeout` after the script ends.
 
-use super::{JobSpec, ServerState, Session, SessionInfo, SessionServer, random_id};
+use super::registry::{JobSession as Session, ServerState};
+use super::{JobSpec, SessionInfo, SessionServer};
+use crate::secrets::random_id;
 use crate::pty::{self, Spec};
 use crate::shutdown::Shutdown;
 use serde::Serialize;

@@ -16,73 +16,20 @@
 //!   attached 423; then a shell in the job's directory over
 //!   `v1.porthole`, `terminal.gitlab.com` or `base64.terminal.gitlab.com`.
 
+pub mod config;
 pub mod job;
+pub mod registry;
 pub mod terminal;
+
+pub use config::SessionServerConfig;
+use registry::ServerState;
 
 use crate::shutdown::Shutdown;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// GitLab Runner's `[session_server]` section, plus how to reach the app.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SessionServerConfig {
-    /// `listen_address`: where to listen, e.g. `127.0.0.1:8093` (port 0: any).
-    pub listen_address: SocketAddr,
-    /// `advertise_address`: `host:port` the app's relay dials, without a
-    /// scheme; default the listen address (with the bound port).
-    #[serde(default)]
-    pub advertise_address: Option<String>,
-    /// `session_timeout`: seconds the terminal stays available after the
-    /// script ends (and the job waits for it); default 1800.
-    #[serde(default = "default_session_timeout")]
-    pub session_timeout: u64,
-    /// How long an exec request waits for the job's terminal to be ready
-    /// before answering 503 (GitLab Runner: 1 minute).
-    #[serde(default = "default_terminal_wait", with = "seconds")]
-    pub terminal_wait: Duration,
-    /// How often to ask the app for a job.
-    #[serde(default = "default_poll", with = "seconds")]
-    pub poll_interval: Duration,
-}
-
-fn default_session_timeout() -> u64 {
-    1800
-}
-
-fn default_terminal_wait() -> Duration {
-    Duration::from_secs(60)
-}
-
-fn default_poll() -> Duration {
-    Duration::from_secs(2)
-}
-
-mod seconds {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Duration::try_from_secs_f64(f64::deserialize(d)?).map_err(|e| serde::de::Error::custom(format!("seconds: {e}")))
-    }
-}
-
-impl SessionServerConfig {
-    /// Defaults on `listen_address`.
-    pub fn new(listen_address: SocketAddr) -> SessionServerConfig {
-        SessionServerConfig {
-            listen_address,
-            advertise_address: None,
-            session_timeout: default_session_timeout(),
-            terminal_wait: default_terminal_wait(),
-            poll_interval: default_poll(),
-        }
-    }
-}
 
 /// What GitLab Runner sends as `session` in `POST /api/v4/jobs/request`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,34 +57,6 @@ pub struct JobSpec {
     pub prepare_seconds: u64,
 }
 
-/// One job's terminal session.
-pub(crate) struct Session {
-    pub token: String,
-    pub job_id: u64,
-    pub dir: PathBuf,
-    /// True once the job's environment exists.
-    pub ready: tokio::sync::watch::Sender<bool>,
-    /// True while a terminal is attached (one at a time).
-    pub attached: std::sync::atomic::AtomicBool,
-    /// Set when the session ends: attached terminals close with this reason.
-    pub closing: tokio::sync::watch::Sender<Option<String>>,
-}
-
-/// The registry and settings every handler shares.
-pub(crate) struct ServerState {
-    pub sessions: Mutex<HashMap<String, Arc<Session>>>,
-    pub config: SessionServerConfig,
-    pub kill_grace: Duration,
-    /// Jobs not yet reported finished.
-    pub live_jobs: tokio::sync::watch::Sender<usize>,
-}
-
-impl ServerState {
-    pub fn session(&self, id: &str) -> Option<Arc<Session>> {
-        self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(id).cloned()
-    }
-}
-
 /// A running session server.
 #[derive(Clone)]
 pub struct SessionServer {
@@ -154,14 +73,6 @@ impl std::fmt::Debug for SessionServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionServer").field("addr", &self.addr).field("advertise", &self.advertise).finish_non_exhaustive()
     }
-}
-
-/// A random string of `n` characters from `[a-z0-9]`.
-pub fn random_id(n: usize) -> String {
-    use rand::Rng;
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    (0..n).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
 }
 
 impl SessionServer {

@@ -8,7 +8,12 @@ use axum::http::HeaderMap;
 use bytes::Bytes;
 use shared::gitlab::{self, Encoding};
 use shared::porthole::{self, ClientEvent, ClientMessage, ServerMessage, TerminalSize};
+use shared::close::End;
 use shared::{DecodeError, Frame};
+
+/// Largest message accepted from a browser-side client (4 MiB: a 1 MiB
+/// paste in base64 fits with room to spare).
+pub const MAX_BROWSER_MESSAGE: usize = 4 << 20;
 
 /// The browser's subprotocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +52,7 @@ impl BrowserCodec {
     /// `terminal.gitlab.com` without naming it, as Workhorse relays an
     /// unnamed session raw.
     pub fn negotiate(headers: &HeaderMap, query: &str) -> Result<(BrowserCodec, Option<&'static str>), UnsupportedSubprotocols> {
-        let offered = crate::wsframe::offered_subprotocols(headers);
+        let offered = super::wsframe::offered_subprotocols(headers);
         if offered.is_empty() {
             let from_query = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "subprotocol").map(|(_, v)| v);
             return match from_query {
@@ -98,6 +103,19 @@ impl BrowserCodec {
             BrowserCodec::Porthole => Frame::Binary(bytes),
             BrowserCodec::Gitlab(encoding) => gitlab::encode(encoding, bytes),
         }
+    }
+
+    /// How `end` is said to the browser: the frames to send first — the
+    /// exit status and the end reason, on `v1.porthole` only — then the
+    /// Close frame's code (4xxx) and reason ([`End::close`]).
+    pub fn goodbye(self, end: &End) -> (Vec<Frame>, u16, String) {
+        let (code, reason) = end.close();
+        let mut frames = Vec::new();
+        if let End::Exited(exit) = end {
+            frames.extend(self.control(&ServerMessage::Exit { code: *exit }));
+        }
+        frames.extend(self.control(&ServerMessage::End { code: code.code(), reason: reason.clone() }));
+        (frames, code.code(), reason)
     }
 
     /// Encodes a control message; `None` where the subprotocol has none.
@@ -167,6 +185,23 @@ mod tests {
         assert!(c.decode(Frame::Text("ls".into())).is_err());
         assert!(c.control(&ServerMessage::Exit { code: 1 }).is_some());
         assert!(c.acknowledges_output());
+    }
+
+    #[test]
+    fn goodbyes_carry_the_exit_status_and_the_reason() {
+        let (frames, code, reason) = BrowserCodec::Porthole.goodbye(&End::Exited(3));
+        assert_eq!((code, reason.as_str()), (4000, "the process exited with exit status 3"));
+        let messages: Vec<ServerMessage> = frames
+            .into_iter()
+            .map(|f| match f {
+                Frame::Text(t) => porthole::decode_server(&t).unwrap(),
+                Frame::Binary(_) => panic!("control messages are text"),
+            })
+            .collect();
+        assert_eq!(messages, [ServerMessage::Exit { code: 3 }, ServerMessage::End { code: 4000, reason }]);
+        let (frames, code, _) = BrowserCodec::Gitlab(Encoding::Binary).goodbye(&End::Shutdown);
+        assert!(frames.is_empty());
+        assert_eq!(code, 4008);
     }
 
     #[test]

@@ -49,6 +49,29 @@ pub fn axum_close(code: u16, reason: &str) -> AxumMessage {
     }))
 }
 
+/// Ends a server-side WebSocket: sends `frames` (the last words: exit
+/// status, end reason), then `close`, and waits for the peer's Close so
+/// that nothing buffered is cut off — all within `limit`.
+pub async fn say_goodbye<S>(sink: &mut S, stream: &mut (impl futures_util::Stream<Item = Result<AxumMessage, axum::Error>> + Unpin), frames: Vec<Frame>, close: AxumMessage, limit: std::time::Duration)
+where
+    S: futures_util::Sink<AxumMessage, Error = axum::Error> + Unpin,
+{
+    use futures_util::{SinkExt, StreamExt};
+    let _ = tokio::time::timeout(limit, async {
+        for frame in frames {
+            sink.send(to_axum(frame)).await?;
+        }
+        sink.send(close).await?;
+        while let Some(Ok(msg)) = stream.next().await {
+            if matches!(msg, AxumMessage::Close(_)) {
+                break;
+            }
+        }
+        Ok::<(), axum::Error>(())
+    })
+    .await;
+}
+
 /// The subprotocols a WebSocket client offered, in its order
 /// (`Sec-WebSocket-Protocol`, comma-separated, possibly in several headers).
 pub fn offered_subprotocols(headers: &http::HeaderMap) -> Vec<String> {

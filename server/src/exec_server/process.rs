@@ -1,6 +1,6 @@
-//! An exec's process: in a PTY when the client asked for `tty=true`, else
-//! with pipes, stdout and stderr apart (channels 1 and 2), as the kubelet runs
-//! them.
+//! A served process: in a PTY when the client asked for a terminal, else
+//! with pipes, stdout and stderr apart (streams 1 and 2, the Kubernetes
+//! channel numbers), as the kubelet runs them.
 
 use crate::pty::{self, Spec};
 use bytes::Bytes;
@@ -9,7 +9,7 @@ use shared::porthole::TerminalSize;
 use std::process::Stdio;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 
-/// Which streams the exec asked for (`stdin`, `stdout`, `stderr`, `tty`).
+/// Which streams the client asked for (`stdin`, `stdout`, `stderr`, `tty`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Streams {
     /// Channel 0 is read.
@@ -22,10 +22,10 @@ pub struct Streams {
     pub tty: bool,
 }
 
-/// One output stream and the channel it goes out on.
+/// One output stream and its number.
 pub struct Output {
     /// 1 (stdout) or 2 (stderr).
-    pub channel: u8,
+    pub stream: u8,
     /// The stream.
     pub reader: Box<dyn AsyncRead + Unpin + Send>,
 }
@@ -80,7 +80,7 @@ impl Input {
     }
 }
 
-/// A started exec process.
+/// A started process.
 pub struct Process {
     /// The child.
     pub child: tokio::process::Child,
@@ -100,7 +100,7 @@ pub fn start(spec: &Spec, streams: Streams) -> std::io::Result<Process> {
             child: p.child,
             pid: p.pid,
             input: Input::Pty(p.writer),
-            outputs: vec![Output { channel: k8s::STDOUT, reader: Box::new(p.reader) }],
+            outputs: vec![Output { stream: k8s::STDOUT, reader: Box::new(p.reader) }],
         });
     }
     let (program, args) = spec.argv.split_first().ok_or_else(|| std::io::Error::other("empty command"))?;
@@ -123,10 +123,10 @@ pub fn start(spec: &Spec, streams: Streams) -> std::io::Result<Process> {
     let pid = child.id().and_then(|id| i32::try_from(id).ok()).ok_or_else(|| std::io::Error::other("child has no pid"))?;
     let mut outputs = Vec::new();
     if let Some(out) = child.stdout.take() {
-        outputs.push(Output { channel: k8s::STDOUT, reader: Box::new(out) });
+        outputs.push(Output { stream: k8s::STDOUT, reader: Box::new(out) });
     }
     if let Some(err) = child.stderr.take() {
-        outputs.push(Output { channel: k8s::STDERR, reader: Box::new(err) });
+        outputs.push(Output { stream: k8s::STDERR, reader: Box::new(err) });
     }
     let input = Input::Pipe(child.stdin.take());
     Ok(Process { child, pid, input, outputs })

@@ -1,0 +1,63 @@
+//! Flow control towards the browser: with `v1.porthole`, the relay stops
+//! reading the upstream while more than [`FLOW_WINDOW`] output bytes are
+//! unacknowledged by xterm.js, so a slow browser slows the shell instead of
+//! growing the relay's memory. (Other subprotocols rely on TCP alone.)
+
+use shared::porthole::FLOW_WINDOW;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Notify;
+
+/// Output bytes in flight to the browser but not yet acknowledged.
+pub struct FlowWindow {
+    enabled: bool,
+    unacked: AtomicU64,
+    /// Notified at each ack.
+    pub acked: Notify,
+}
+
+impl FlowWindow {
+    /// A window; `enabled` = false for subprotocols without acks (always open).
+    pub fn new(enabled: bool) -> FlowWindow {
+        FlowWindow { enabled, unacked: AtomicU64::new(0), acked: Notify::new() }
+    }
+
+    /// True while fewer than [`FLOW_WINDOW`] bytes are unacknowledged.
+    pub fn is_open(&self) -> bool {
+        !self.enabled || self.unacked.load(Ordering::Acquire) < FLOW_WINDOW
+    }
+
+    /// Counts `bytes` of output sent to the browser.
+    pub fn sent(&self, bytes: usize) {
+        self.unacked.fetch_add(bytes as u64, Ordering::AcqRel);
+    }
+
+    /// Idempotent and saturating: acking more than was sent only empties the window.
+    pub fn ack(&self, bytes: u64) {
+        let _ = self.unacked.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(bytes)));
+        // notify_one keeps a permit if the reader is not waiting yet, so an
+        // ack between its check and its wait is not lost.
+        self.acked.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_opens_and_closes_idempotently() {
+        let w = FlowWindow::new(true);
+        assert!(w.is_open());
+        w.sent(FLOW_WINDOW as usize);
+        assert!(!w.is_open());
+        w.ack(1);
+        assert!(w.is_open());
+        w.ack(u64::MAX);
+        w.ack(u64::MAX);
+        assert!(w.is_open());
+        assert_eq!(w.unacked.load(Ordering::Acquire), 0);
+        let off = FlowWindow::new(false);
+        off.sent(usize::MAX / 2);
+        assert!(off.is_open());
+    }
+}
