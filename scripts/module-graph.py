@@ -230,6 +230,8 @@ def problems(modules, edges):
 def self_test():
     assert expand_use_tree("crate::{a::b, c::{d, e as f}, g}") == ["crate::a::b", "crate::c::d", "crate::c::e", "crate::g"]
     assert expand_use_tree("super::{self, x}") == ["super", "super::x"]
+    lexed = lex_away_literals('let a = r#"use crate::x;"#; let c = \'"\'; let l: &\'static str = "crate::y"; /* crate::z */')
+    assert "crate::" not in lexed and "'static" in lexed, lexed
     mods = {(): "lib.rs", ("relay",): "relay/mod.rs", ("relay", "dial"): "relay/dial.rs", ("app",): "app/mod.rs"}
     assert resolve("super::RelayError", ("relay", "dial"), mods) == ("relay",)
     assert resolve("crate::relay::dial::dial", ("app",), mods) == ("relay", "dial")

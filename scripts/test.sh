@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 scripts/install-tools.sh
 scripts/build-frontend.sh
+# The server's module graph: no import circle, nothing imports from above.
+python3 scripts/module-graph.py --self-test
+python3 scripts/module-graph.py
 cargo test --workspace --locked
 # The e2e tests start target/debug/porthole, which `cargo test` just built.
 (cd e2e && npx playwright test)

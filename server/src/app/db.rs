@@ -9,6 +9,11 @@
 //!
 //! An environment names its cluster; `local` is the cluster built into this
 //! process (its URL and token change with every start, so it is not stored).
+//!
+//! Why one long file: every SQL statement of the app is here, next to the
+//! schema it must match and the two-engine helpers it goes through, so that
+//! a schema change is checked against all its queries in one read; the
+//! scenario tests at the end run each of them on both engines.
 
 use super::discovery::Cluster;
 use super::users::Role;
