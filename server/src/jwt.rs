@@ -56,6 +56,18 @@ impl std::fmt::Display for JwtError {
     }
 }
 
+impl JwtError {
+    /// Fixed words for the requester; [`Display`](std::fmt::Display) has
+    /// the detail, for the log.
+    pub fn public(&self) -> &'static str {
+        match self {
+            JwtError::Missing => "missing Gitlab-Workhorse-Api-Request header",
+            JwtError::Invalid(_) => "invalid token",
+            JwtError::Stale => "stale token",
+        }
+    }
+}
+
 fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

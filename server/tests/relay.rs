@@ -170,6 +170,36 @@ async fn a_browser_that_breaks_the_subprotocol_gets_4003() {
     client.send_raw(tokio_tungstenite::tungstenite::Message::Text("{not json".into())).await;
     let (code, reason) = client.expect_close().await;
     assert_eq!(code, 4003, "{reason}");
+    // The parser's words (line, column, expected token) stay in the log.
+    assert_eq!(reason, "bad message from the browser: bad control message", "{reason}");
+}
+
+#[tokio::test]
+async fn an_oversized_browser_message_gets_1009_with_the_limit() {
+    let porthole = start().await;
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    let too_big = vec![b'x'; server::codec::browser::MAX_BROWSER_MESSAGE + 1];
+    client.send_raw(tokio_tungstenite::tungstenite::Message::Binary(too_big.into())).await;
+    let (code, reason) = client.expect_close().await;
+    assert_eq!(code, 1009, "{reason}");
+    assert!(reason.contains(&server::codec::browser::MAX_BROWSER_MESSAGE.to_string()), "{reason}");
+    // Another session is unharmed.
+    let mut other = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    other.expect_prompt().await;
+    other.close().await;
+}
+
+#[tokio::test]
+async fn a_refused_relay_token_gets_fixed_words_not_the_jwt_library_s() {
+    let porthole = start().await;
+    let url = format!("{}{ENV_WS}/authorize", porthole.url());
+    for token in ["garbage".to_string(), server::jwt::WorkhorseSecret::from_bytes(vec![1; 32]).sign()] {
+        let (status, body) = get(&url, &[("Gitlab-Workhorse-Api-Request", &token)]).await;
+        assert_eq!(status, 401);
+        assert!(body.contains("invalid token"), "{body}");
+        assert!(!body.to_lowercase().contains("signature") && !body.contains("Base64"), "{body}");
+    }
 }
 
 #[tokio::test]

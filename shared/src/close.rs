@@ -27,11 +27,14 @@ pub enum CloseCode {
     PodTerminated,
     /// 4008: the relay is shutting down.
     RelayShutdown,
+    /// 1009 (RFC 6455 "message too big"): the browser sent a message over
+    /// the relay's limit; the reason names the limit.
+    MessageTooBig,
 }
 
 impl CloseCode {
     /// Every code, for tables and tests.
-    pub const ALL: [CloseCode; 9] = [
+    pub const ALL: [CloseCode; 10] = [
         CloseCode::ProcessExited,
         CloseCode::UpstreamClosed,
         CloseCode::UpstreamError,
@@ -41,9 +44,10 @@ impl CloseCode {
         CloseCode::SessionExpired,
         CloseCode::PodTerminated,
         CloseCode::RelayShutdown,
+        CloseCode::MessageTooBig,
     ];
 
-    /// The WebSocket close code, 4000..=4008.
+    /// The WebSocket close code: 4000..=4008, or 1009.
     pub fn code(self) -> u16 {
         match self {
             CloseCode::ProcessExited => 4000,
@@ -55,6 +59,7 @@ impl CloseCode {
             CloseCode::SessionExpired => 4006,
             CloseCode::PodTerminated => 4007,
             CloseCode::RelayShutdown => 4008,
+            CloseCode::MessageTooBig => 1009,
         }
     }
 
@@ -75,6 +80,7 @@ impl CloseCode {
             CloseCode::SessionExpired => "session expired",
             CloseCode::PodTerminated => "pod terminated",
             CloseCode::RelayShutdown => "the server is shutting down",
+            CloseCode::MessageTooBig => "the browser sent a message larger than the server accepts",
         }
     }
 }
@@ -94,8 +100,11 @@ pub enum End {
     UpstreamError(String),
     /// The browser closed or went away.
     BrowserGone,
-    /// The browser broke its subprotocol.
+    /// The browser broke its subprotocol; fixed words for it (the detail
+    /// goes to the log only).
     BrowserProtocol(String),
+    /// The browser sent a message over this many bytes.
+    MessageTooBig(usize),
     /// `MaxSessionTime` (seconds) was reached.
     Expired(u64),
     /// The relay is shutting down.
@@ -124,6 +133,9 @@ impl End {
             End::UpstreamError(e) => (CloseCode::UpstreamError, format!("the connection to the pod failed: {e}")),
             End::BrowserGone => (CloseCode::ProcessExited, "the browser closed the terminal".into()),
             End::BrowserProtocol(e) => (CloseCode::ProtocolError, format!("bad message from the browser: {e}")),
+            End::MessageTooBig(limit) => {
+                (CloseCode::MessageTooBig, format!("message too big: the limit is {limit} bytes ({} MiB)", limit >> 20))
+            }
             End::Expired(secs) => {
                 (CloseCode::SessionExpired, format!("Session expired: the maximum session time is {secs} seconds"))
             }
@@ -168,7 +180,7 @@ mod tests {
     fn codes_are_unique_application_codes() {
         let mut seen = std::collections::HashSet::new();
         for c in CloseCode::ALL {
-            assert!((4000..5000).contains(&c.code()));
+            assert!((4000..5000).contains(&c.code()) || c == CloseCode::MessageTooBig);
             assert!(seen.insert(c.code()));
             assert_eq!(CloseCode::from_code(c.code()), Some(c));
         }
@@ -184,6 +196,7 @@ mod tests {
             End::UpstreamError("x".into()),
             End::BrowserGone,
             End::BrowserProtocol("x".into()),
+            End::MessageTooBig(4 << 20),
             End::Expired(3),
             End::Shutdown,
             End::PodTerminated,
@@ -194,11 +207,12 @@ mod tests {
             End::SettingsChanged,
         ] {
             let (code, reason) = end.close();
-            assert!((4000..5000).contains(&code.code()));
+            assert!((4000..5000).contains(&code.code()) || code == CloseCode::MessageTooBig);
             assert!(!reason.is_empty());
         }
         assert_eq!(End::Exited(3).close().1, "the process exited with exit status 3");
         assert_eq!(End::Expired(3).close().1, "Session expired: the maximum session time is 3 seconds");
+        assert_eq!(End::MessageTooBig(4 << 20).close(), (CloseCode::MessageTooBig, "message too big: the limit is 4194304 bytes (4 MiB)".into()));
         assert!(End::Exited(137).may_be_pod_gone() && !End::Exited(1).may_be_pod_gone());
     }
 

@@ -80,3 +80,14 @@ impl std::fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+impl DecodeError {
+    /// Words for the peer: the [`Display`](std::fmt::Display) text, but
+    /// without a parser's details (which go to the log only).
+    pub fn public(&self) -> String {
+        match self {
+            DecodeError::BadJson(_) => "bad control message".into(),
+            other => other.to_string(),
+        }
+    }
+}

@@ -31,7 +31,8 @@ impl AppError {
     /// The HTTP status and the words for the person.
     pub fn status_and_message(&self) -> (StatusCode, String) {
         match self {
-            AppError::Unauthorized(e) => (StatusCode::UNAUTHORIZED, e.to_string()),
+            // jsonwebtoken's words (accepted algorithms, …) go to the log only.
+            AppError::Unauthorized(e) => (StatusCode::UNAUTHORIZED, e.public().to_string()),
             AppError::NotFound(what) => (StatusCode::NOT_FOUND, what.clone()),
             AppError::Cluster(e) => (StatusCode::BAD_GATEWAY, e.clone()),
             AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "You need to sign in before continuing.".to_string()),
@@ -45,8 +46,10 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let AppError::Database(e) = &self {
-            tracing::error!(error = e, "database failed");
+        match &self {
+            AppError::Database(e) => tracing::error!(error = e, "database failed"),
+            AppError::Unauthorized(e) => tracing::warn!(error = %e, "a request not signed by a relay"),
+            _ => {}
         }
         let (status, message) = self.status_and_message();
         tracing::info!(status = status.as_u16(), %message, "app refused");

@@ -15,6 +15,14 @@ use shared::{DecodeError, Frame};
 /// paste in base64 fits with room to spare).
 pub const MAX_BROWSER_MESSAGE: usize = 4 << 20;
 
+/// Largest single WebSocket frame read from a browser-side client
+/// (16 MiB, tungstenite's default). Larger than [`MAX_BROWSER_MESSAGE`] on
+/// purpose: a frame is read whole before the message limit refuses it, so
+/// the client's bytes are consumed and the 1009 Close reaches it instead of
+/// a TCP reset. A frame over this cap is refused from its header and the
+/// connection may end with a reset.
+pub const MAX_BROWSER_FRAME: usize = 16 << 20;
+
 /// The browser's subprotocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BrowserCodec {

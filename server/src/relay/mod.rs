@@ -23,7 +23,7 @@ pub mod heartbeat;
 pub mod recheck;
 pub mod session;
 
-use crate::codec::browser::{BrowserCodec, MAX_BROWSER_MESSAGE};
+use crate::codec::browser::{BrowserCodec, MAX_BROWSER_FRAME, MAX_BROWSER_MESSAGE};
 use crate::shutdown::Shutdown;
 use audit::{Audit, Pending};
 use axum::extract::FromRequestParts;
@@ -98,7 +98,7 @@ impl Relay {
             None => upgrade,
         }
         .max_message_size(MAX_BROWSER_MESSAGE)
-        .max_frame_size(MAX_BROWSER_MESSAGE);
+        .max_frame_size(MAX_BROWSER_FRAME);
         let (upstream, upstream_codec) = match dial::dial(&channel, &forwarded_for(&parts.headers, peer)).await.map_err(RelayError::from) {
             Ok(pair) => pair,
             // The user is authorized: a Porthole page can be told why in

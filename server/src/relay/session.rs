@@ -20,7 +20,7 @@ use super::dial::Upstream;
 use super::flow::FlowWindow;
 use super::heartbeat::{self, Heard};
 use super::recheck::{Reauthorize, Recheck};
-use crate::codec::browser::{BrowserCodec, BrowserEvent};
+use crate::codec::browser::{BrowserCodec, BrowserEvent, MAX_BROWSER_MESSAGE};
 use crate::codec::upstream::{UpstreamCodec, UpstreamEvent};
 use crate::codec::wsframe::{axum_close, from_axum, from_tungstenite, say_goodbye, to_axum, to_tungstenite};
 use crate::shutdown::Shutdown;
@@ -279,6 +279,10 @@ async fn read_browser(
     };
     loop {
         let msg = match bstream.next().await {
+            Some(Err(e)) if is_too_big(&e) => {
+                tracing::info!(limit = MAX_BROWSER_MESSAGE, "the browser sent a message over the limit");
+                return End::MessageTooBig(MAX_BROWSER_MESSAGE);
+            }
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return End::BrowserGone,
             Some(Ok(msg)) => msg,
         };
@@ -296,13 +300,20 @@ async fn read_browser(
             }
             Err(e) => {
                 tracing::info!(error = %e, "browser broke the subprotocol");
-                Err(End::BrowserProtocol(e.to_string()))
+                Err(End::BrowserProtocol(e.public()))
             }
         };
         if let Err(end) = queued {
             return end;
         }
     }
+}
+
+/// True when reading failed because a message was over the size limit.
+fn is_too_big(error: &axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error;
+    let inner = std::error::Error::source(error).and_then(|e| e.downcast_ref::<Error>());
+    matches!(inner, Some(Error::Capacity(_)))
 }
 
 /// Writes queued stdin and resizes to the upstream, in order.
