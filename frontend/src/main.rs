@@ -23,10 +23,11 @@ mod xterm;
 
 use leptos::prelude::*;
 use route::Page;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use session::{Target, TerminalView};
-use shared::api::{EnvironmentJson, ProjectJson, UserJson};
+use shared::api::{EnvironmentJson, ErrorJson, ProjectJson, TerminalJson, UserJson};
+use shared::jobs::{JobJson, NewJob};
+use shared::paths::{Suffix, TerminalKind, TerminalTarget};
 use status::Status;
 use wasm_bindgen::JsCast;
 
@@ -174,10 +175,6 @@ async fn fetch_json<T: DeserializeOwned>(url: &str, request: web_sys::Request) -
         .unwrap_or_default();
     if !response.ok() {
         // The app explains refusals as `{"message": "…"}`.
-        #[derive(Deserialize)]
-        struct ErrorJson {
-            message: String,
-        }
         return Err(match serde_json::from_str::<ErrorJson>(&text) {
             Ok(e) => FetchError { refusal: response.status() < 500, message: e.message },
             Err(_) => format!("{url}: {} {}", response.status(), response.status_text()).into(),
@@ -192,18 +189,6 @@ fn encode(s: &str) -> String {
     String::from(js_sys::encode_uri_component(s))
 }
 
-/// A job as `/api/v4/projects/:id/jobs/:job_id` shows it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct JobJson {
-    id: u64,
-    name: String,
-    status: String,
-    has_terminal: bool,
-    web_path: String,
-    terminal_path: String,
-    trace: String,
-}
-
 /// The demo job: a short script; then its terminal stays open.
 const DEMO_JOB_SCRIPT: &str = "echo 'Building demo/shop...'; sleep 1; echo 'Running tests... ok'; \
 echo 'Done. The job terminal stays open for the session timeout.'";
@@ -215,7 +200,7 @@ fn RunDemoJob(project: String) -> impl IntoView {
     let run = move |_| {
         let url = format!("/api/v4/projects/{}/jobs", encode(&project));
         leptos::task::spawn_local(async move {
-            let body = serde_json::json!({"name": "demo-job", "script": DEMO_JOB_SCRIPT});
+            let body = serde_json::json!(NewJob { name: "demo-job".into(), script: DEMO_JOB_SCRIPT.into(), prepare_seconds: 0 });
             match send_json::<JobJson>("POST", &url, Some(&body)).await {
                 Ok(job) => {
                     if let Some(w) = web_sys::window() {
@@ -257,7 +242,7 @@ fn JobPage(project: String, id: u64) -> impl IntoView {
                 Some(Err(e)) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
                 Some(Ok(job)) => view! {
                     <h1>{format!("{} · job #{} · {}", project, job.id, job.name)}</h1>
-                    <p>"Status: " <span data-testid="job-status">{job.status.clone()}</span></p>
+                    <p>"Status: " <span data-testid="job-status">{job.status.as_str()}</span></p>
                     {job.has_terminal.then(|| view! {
                         <a class="button" data-testid="job-terminal-link" href=job.terminal_path.clone()>"Open terminal"</a>
                     })}
@@ -380,29 +365,16 @@ fn Landing(user: UserResource) -> impl IntoView {
     }
 }
 
-/// One terminal of the environment, from `terminals.json`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct TerminalJson {
-    pod: String,
-    container: String,
-    created_at: Option<String>,
-}
-
-impl TerminalJson {
-    fn target(&self) -> Target {
-        Target { pod: self.pod.clone(), container: self.container.clone() }
-    }
-
-    fn label(&self) -> String {
-        let age = self
-            .created_at
-            .as_deref()
-            .map(|t| js_sys::Date::parse(t))
-            .filter(|ms| ms.is_finite())
-            .map(|ms| format!(" ({})", shared::k8s::human_age(((js_sys::Date::now() - ms) / 1000.0) as i64)))
-            .unwrap_or_default();
-        format!("{} / {}{age}", self.pod, self.container)
-    }
+/// How the pod picker shows a terminal: `web-1 / app (3d)`.
+fn terminal_label(terminal: &TerminalJson) -> String {
+    let age = terminal
+        .created_at
+        .as_deref()
+        .map(|t| js_sys::Date::parse(t))
+        .filter(|ms| ms.is_finite())
+        .map(|ms| format!(" ({})", shared::k8s::human_age(((js_sys::Date::now() - ms) / 1000.0) as i64)))
+        .unwrap_or_default();
+    format!("{} / {}{age}", terminal.pod, terminal.container)
 }
 
 /// The pod and container the page's URL names (`?pod=…&container=…`).
@@ -514,7 +486,8 @@ fn ticking_clock() -> ReadSignal<Option<f64>> {
 /// if it did not).
 #[component]
 fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
-    let terminals = fetched::<Vec<TerminalJson>>(format!("/{project}/-/environments/{id}/terminals.json"));
+    let path = TerminalTarget::new(project.clone(), TerminalKind::Environment, id).path(Suffix::TerminalsJson);
+    let terminals = fetched::<Vec<TerminalJson>>(path);
     view! {
         <TerminalFrame title=format!("{project} · environment {id} · terminal") gate=gate(terminals)>
             <EnvironmentTerminal terminals=terminals ws_path=ws_path.clone()/>
@@ -549,8 +522,8 @@ fn EnvironmentTerminal(terminals: LocalResource<Result<Vec<TerminalJson>, FetchE
             Some(Ok(list)) => list,
         };
         let target = match picked.get() {
-            None => list[0].target(),
-            Some(t) if list.iter().any(|x| x.target() == t) => t,
+            None => Target::from(&list[0]),
+            Some(t) if list.iter().any(|x| Target::from(x) == t) => t,
             Some(t) => {
                 return set_status.set(Status::Unavailable(format!(
                     "Pod {}, container {} is not a terminal of this environment (anymore): pick another",
@@ -590,8 +563,8 @@ fn EnvironmentTerminal(terminals: LocalResource<Result<Vec<TerminalJson>, FetchE
             .into_iter()
             .map(|t| {
                 let value = format!("{}/{}", t.pod, t.container);
-                let selected = current.as_ref() == Some(&t.target());
-                view! { <option value=value selected=selected>{t.label()}</option> }
+                let selected = current.as_ref() == Some(&Target::from(&t));
+                view! { <option value=value selected=selected>{terminal_label(&t)}</option> }
             })
             .collect_view()
     };

@@ -1,5 +1,9 @@
-//! Which page a URL path shows. Project paths may have nested groups, so the
-//! path is matched from the `-/` separator, as GitLab's routes do.
+//! Which page a URL path shows. Terminal paths follow [`shared::paths`],
+//! the grammar the server's router uses too (project paths may have nested
+//! groups, so they are matched from the `-/` separator, as GitLab's routes
+//! do).
+
+use shared::paths::{Suffix, TerminalKind, TerminalTarget};
 
 /// A page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,39 +40,35 @@ pub enum Page {
 }
 
 impl Page {
-    /// The page for a path.
+    /// The page for a path (a trailing `/` is ignored).
     pub fn from_path(path: &str) -> Page {
         let path = path.trim_end_matches('/');
-        if path.is_empty() {
-            return Page::Landing;
+        match path {
+            "" => return Page::Landing,
+            "/users/sign_in" => return Page::SignIn,
+            "/admin" => return Page::Admin,
+            _ => {}
         }
-        if path == "/users/sign_in" {
-            return Page::SignIn;
+        if let Some(TerminalTarget { project, kind, id }) = TerminalTarget::parse_as(path, Suffix::TerminalPage) {
+            return match kind {
+                TerminalKind::Environment => Page::EnvironmentTerminal { project, id },
+                TerminalKind::Job => Page::JobTerminal { project, id },
+            };
         }
-        if path == "/admin" {
-            return Page::Admin;
-        }
-        let Some((project, tail)) = path.trim_start_matches('/').split_once("/-/") else { return Page::NotFound };
-        if project.split('/').count() < 2 || project.split('/').any(str::is_empty) {
-            return Page::NotFound;
-        }
-        let project = project.to_string();
-        let id = |id: &str| id.bytes().all(|b| b.is_ascii_digit()).then(|| id.parse::<u64>().ok()).flatten();
-        match tail.split('/').collect::<Vec<_>>().as_slice() {
-            ["environments", n, "terminal"] => id(n).map_or(Page::NotFound, |id| Page::EnvironmentTerminal { project, id }),
-            ["jobs", n] => id(n).map_or(Page::NotFound, |id| Page::Job { project, id }),
-            ["jobs", n, "terminal"] => id(n).map_or(Page::NotFound, |id| Page::JobTerminal { project, id }),
+        match TerminalTarget::parse(path) {
+            Some(TerminalTarget { project, kind: TerminalKind::Job, id }) => Page::Job { project, id },
             _ => Page::NotFound,
         }
     }
 
     /// The terminal page's WebSocket path (`…/terminal.ws`).
     pub fn websocket_path(&self) -> Option<String> {
-        match self {
-            Page::EnvironmentTerminal { project, id } => Some(format!("/{project}/-/environments/{id}/terminal.ws")),
-            Page::JobTerminal { project, id } => Some(format!("/{project}/-/jobs/{id}/terminal.ws")),
-            _ => None,
-        }
+        let target = match self {
+            Page::EnvironmentTerminal { project, id } => TerminalTarget::new(project.clone(), TerminalKind::Environment, *id),
+            Page::JobTerminal { project, id } => TerminalTarget::new(project.clone(), TerminalKind::Job, *id),
+            _ => return None,
+        };
+        Some(target.path(Suffix::TerminalWs))
     }
 }
 
@@ -99,6 +99,9 @@ mod tests {
             "/demo/shop/-/environments/x/terminal",
             "/demo/shop",
             "/demo//shop/-/environments/1/terminal",
+            // The server refuses a `-` segment in a project path; so does the page.
+            "/demo/-/shop/-/environments/1/terminal",
+            "/demo/shop/-/environments/1",
             "/admin/users",
         ] {
             assert_eq!(Page::from_path(bad), Page::NotFound, "{bad}");

@@ -44,6 +44,12 @@ pub struct Target {
     pub container: String,
 }
 
+impl From<&shared::api::TerminalJson> for Target {
+    fn from(terminal: &shared::api::TerminalJson) -> Target {
+        Target { pod: terminal.pod.clone(), container: terminal.container.clone() }
+    }
+}
+
 impl Target {
     /// `pod=…&container=…`, URL-encoded.
     pub fn to_query(&self) -> String {

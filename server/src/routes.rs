@@ -2,7 +2,8 @@
 //!
 //! GitLab Workhorse `internal/upstream/routes.go`: a project path of two or
 //! more segments, then `-/environments/<n>/terminal.ws` or
-//! `-/jobs/<n>/terminal.ws`. Only those take a WebSocket upgrade; an upgrade
+//! `-/jobs/<n>/terminal.ws` (the grammar is [`shared::paths`], which the
+//! browser's router uses too). Only those take a WebSocket upgrade; an upgrade
 //! anywhere else is refused with 400 "websocket upgrade not allowed"
 //! ([`deny_websocket`]). Their `/authorize` goes to the app, as does an
 //! environment's `terminals.json`.
@@ -11,15 +12,9 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use shared::paths::{Suffix, TerminalTarget};
 
-/// What a terminal belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TerminalKind {
-    /// `-/environments/<id>/terminal.ws`.
-    Environment,
-    /// `-/jobs/<id>/terminal.ws`.
-    Job,
-}
+pub use shared::paths::TerminalKind;
 
 /// A classified request path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,42 +49,18 @@ pub enum Route {
     Other,
 }
 
-/// Classifies a request path.
+/// Classifies a request path with the grammar in [`shared::paths`].
 pub fn classify(path: &str) -> Route {
-    if let Some(rest) = path.strip_suffix("/terminals.json") {
-        return match project_and_target(rest) {
-            Some((project, TerminalKind::Environment, id)) => Route::TerminalsJson { project, id },
-            _ => Route::Other,
-        };
+    if let Some(t) = TerminalTarget::parse_as(path, Suffix::TerminalWs) {
+        return Route::TerminalWs { project: t.project, kind: t.kind, id: t.id };
     }
-    let (path, authorize) = match path.strip_suffix("/authorize") {
-        Some(rest) => (rest, true),
-        None => (path, false),
-    };
-    let Some(rest) = path.strip_suffix("/terminal.ws") else { return Route::Other };
-    let Some((project, kind, id)) = project_and_target(rest) else { return Route::Other };
-    if authorize { Route::TerminalAuthorize { project, kind, id } } else { Route::TerminalWs { project, kind, id } }
-}
-
-/// `/<project>/-/environments/<id>` or `/<project>/-/jobs/<id>` → project
-/// path, kind and id.
-fn project_and_target(rest: &str) -> Option<(String, TerminalKind, u64)> {
-    let Some((project, tail)) = rest.split_once("/-/") else { return None };
-    let project = project.strip_prefix('/')?;
-    let segments: Vec<&str> = project.split('/').collect();
-    if segments.len() < 2 || segments.iter().any(|s| s.is_empty() || *s == "-") {
-        return None;
+    if let Some(t) = TerminalTarget::parse_as(path, Suffix::Authorize) {
+        return Route::TerminalAuthorize { project: t.project, kind: t.kind, id: t.id };
     }
-    let (kind, id) = match tail.split_once('/')? {
-        ("environments", id) => (TerminalKind::Environment, id),
-        ("jobs", id) => (TerminalKind::Job, id),
-        _ => return None,
-    };
-    // Digits only, like Workhorse's `[0-9]+` (rejects "+1" and "01x").
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    match TerminalTarget::parse_as(path, Suffix::TerminalsJson) {
+        Some(t) if t.kind == TerminalKind::Environment => Route::TerminalsJson { project: t.project, id: t.id },
+        _ => Route::Other,
     }
-    Some((project.to_string(), kind, id.parse().ok()?))
 }
 
 /// True when the request asks for a WebSocket upgrade: `Connection` holds the

@@ -65,6 +65,60 @@ pub struct NewProject {
     pub path_with_namespace: String,
 }
 
+/// A project role: GitLab's access levels (`Gitlab::Access`), ordered so
+/// that `a >= b` means "a may do what b may".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// 10.
+    Guest,
+    /// 20.
+    Reporter,
+    /// 30.
+    Developer,
+    /// 40.
+    Maintainer,
+    /// 50.
+    Owner,
+}
+
+impl Role {
+    /// Every role, lowest first.
+    pub const ALL: [Role; 5] = [Role::Guest, Role::Reporter, Role::Developer, Role::Maintainer, Role::Owner];
+
+    /// The numeric access level (`access_level` in the API).
+    pub fn access_level(self) -> i64 {
+        match self {
+            Role::Guest => 10,
+            Role::Reporter => 20,
+            Role::Developer => 30,
+            Role::Maintainer => 40,
+            Role::Owner => 50,
+        }
+    }
+
+    /// The role of an access level; `None` for a level GitLab has no role for.
+    pub fn from_access_level(level: i64) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.access_level() == level)
+    }
+
+    /// The role's name as GitLab shows it: `"Developer"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Guest => "Guest",
+            Role::Reporter => "Reporter",
+            Role::Developer => "Developer",
+            Role::Maintainer => "Maintainer",
+            Role::Owner => "Owner",
+        }
+    }
+
+    /// The name for an access level: the role's, or `"Access level N"`
+    /// for a level without one.
+    pub fn name_of_level(level: i64) -> String {
+        Role::from_access_level(level).map_or_else(|| format!("Access level {level}"), |r| r.name().to_string())
+    }
+}
+
 /// One member in `GET /api/v4/projects/:id/members`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberJson {
@@ -257,6 +311,28 @@ pub struct SessionEnded {
     pub exit_code: Option<i32>,
 }
 
+/// One terminal of an environment, from
+/// `GET /<project>/-/environments/<id>/terminals.json`: a container of a
+/// Running pod. `{"pod":"web-1","container":"app","created_at":"2026-11-29T14:00:00Z"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalJson {
+    /// Pod name.
+    pub pod: String,
+    /// Container name.
+    pub container: String,
+    /// The pod's `creationTimestamp`, RFC 3339; `null` when the cluster
+    /// did not say.
+    pub created_at: Option<String>,
+}
+
+/// The body of every refusal from the app (GitLab's API shape):
+/// `{"message": "403 Forbidden"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorJson {
+    /// Words for the person.
+    pub message: String,
+}
+
 /// Response header of a successful authorize: the audit log entry of the
 /// session it opens. The relay sends it back on re-authorization (so no new
 /// entry is made) and in its end report.
@@ -278,5 +354,30 @@ mod tests {
         assert_eq!(serde_json::to_string(&AuditOutcome::Refused).unwrap(), r#""refused""#);
         let u: NewUser = serde_json::from_str(r#"{"username":"a","password":"b"}"#).unwrap();
         assert!(!u.admin);
+    }
+
+    #[test]
+    fn roles_round_trip_through_access_levels() {
+        for role in Role::ALL {
+            assert_eq!(Role::from_access_level(role.access_level()), Some(role));
+        }
+        assert_eq!(Role::from_access_level(15), None);
+        assert_eq!(Role::name_of_level(40), "Maintainer");
+        assert_eq!(Role::name_of_level(10), "Guest");
+        assert_eq!(Role::name_of_level(30), "Developer");
+        assert_eq!(Role::name_of_level(50), "Owner");
+        assert_eq!(Role::name_of_level(35), "Access level 35");
+        assert!(Role::ALL.windows(2).all(|w| w[0].access_level() < w[1].access_level()), "lowest first");
+        assert!(Role::Owner > Role::Maintainer && Role::Developer > Role::Guest);
+    }
+
+    #[test]
+    fn terminals_json_and_errors_round_trip() {
+        let t = TerminalJson { pod: "web-1".into(), container: "app".into(), created_at: None };
+        let text = serde_json::to_string(&t).unwrap();
+        assert_eq!(text, r#"{"pod":"web-1","container":"app","created_at":null}"#);
+        assert_eq!(serde_json::from_str::<TerminalJson>(&text).unwrap(), t);
+        let e: ErrorJson = serde_json::from_str(r#"{"message":"404 Not Found"}"#).unwrap();
+        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"message":"404 Not Found"}"#);
     }
 }

@@ -288,6 +288,12 @@ pub fn close_signal(channel: u8) -> Frame {
     Frame::Binary(Bytes::from(vec![CLOSE, channel]))
 }
 
+/// The pod annotation naming a pod's GitLab project (its slug); GitLab
+/// finds an environment's pods by it and [`ENV_ANNOTATION`].
+pub const APP_ANNOTATION: &str = "app.gitlab.com/app";
+/// The pod annotation naming a pod's GitLab environment (its slug).
+pub const ENV_ANNOTATION: &str = "app.gitlab.com/env";
+
 #[cfg(test)]
 mod tests {
     use super::*;

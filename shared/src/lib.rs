@@ -16,7 +16,12 @@
 //!   GitLab Workhorse's `Channel` settings.
 //! - [`close`]: the 4xxx close codes a session ends with, and their reasons.
 //! - [`api`]: the app's `/api/v4` JSON (users, projects, members,
-//!   environments, clusters, application settings, the audit log).
+//!   environments, clusters, application settings, the audit log, roles,
+//!   the terminals.json entry, errors).
+//! - [`jobs`]: CI jobs — the jobs API and the runner API between the app and
+//!   a session server.
+//! - [`paths`]: the terminal URL grammar (`/<project>/-/environments/<id>/…`),
+//!   one parse and format for the server's router and the browser's.
 //!
 //! Nothing here does I/O; every codec is a pure function with unit tests.
 #![forbid(unsafe_code)]
@@ -27,7 +32,9 @@ pub mod channel;
 pub mod close;
 pub mod frame;
 pub mod gitlab;
+pub mod jobs;
 pub mod k8s;
+pub mod paths;
 pub mod porthole;
 
 pub use frame::{DecodeError, Frame};

@@ -12,12 +12,13 @@
 //! | `GET /api/v4/admin/clusters`, `POST /api/v4/admin/clusters/add` | admins |
 //! | `PUT`, `DELETE /api/v4/admin/clusters/:cluster_id` | admins |
 //! | `DELETE /api/v4/projects/:id/environments/:environment_id` | admins |
-//! | `GET /api/v4/audit_events?page=&per_page=` | admins |
-//! | `POST /api/v4/internal/terminal_sessions/:id` | the relay (its JWT) |
 //!
-//! Input is checked before anything is written: 400 with what is wrong.
+//! Input is checked before anything is written: 400 with what is wrong
+//! (the extractors in [`super::extract`]). The audit log's endpoints are in
+//! [`super::audit`].
 
 use super::db::{self, Environment, UserChange};
+use super::extract::{ApiJson, ApiPath, bad};
 use super::users::Role;
 use super::error::{AppError, db_error};
 use super::state::App;
@@ -33,63 +34,10 @@ use shared::api::{
 use std::sync::Arc;
 use tower_sessions::Session;
 
-/// Audit log entries a page holds by default, and at most (GitLab's
-/// `per_page` default is 20, its maximum 100).
-pub const AUDIT_PER_PAGE: (u32, u32) = (100, 100);
-
 type ApiResult<T> = Result<T, AppError>;
-
-/// A JSON request body whose rejections (not JSON, wrong shape, wrong
-/// content type) are 400 `{"message"}` like every other API error.
-pub struct ApiJson<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = AppError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(bad(rejection.body_text())),
-        }
-    }
-}
-
-/// An extractor like axum's `$inner` whose rejections are 400 `{"message"}`.
-macro_rules! api_extractor {
-    ($(#[$doc:meta])* $name:ident, $inner:ident) => {
-        $(#[$doc])*
-        pub struct $name<T>(pub T);
-
-        impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for $name<T> {
-            type Rejection = AppError;
-
-            async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, AppError> {
-                match axum::extract::$inner::<T>::from_request_parts(parts, state).await {
-                    Ok(axum::extract::$inner(value)) => Ok($name(value)),
-                    Err(rejection) => Err(bad(rejection.body_text())),
-                }
-            }
-        }
-    };
-}
-
-api_extractor!(
-    /// Path parameters (a non-numeric id is a 400 `{"message"}`).
-    ApiPath,
-    Path
-);
-api_extractor!(
-    /// Query parameters (`page=x` is a 400 `{"message"}`).
-    ApiQuery,
-    Query
-);
 
 /// First path segments that are the app's own routes, not namespaces.
 const RESERVED_NAMESPACES: [&str; 5] = ["-", "admin", "api", "assets", "users"];
-
-fn bad(why: impl Into<String>) -> AppError {
-    AppError::BadRequest(why.into())
-}
 
 /// 1–64 characters of `a-zA-Z0-9_.-`, not starting with `.` or `-`.
 fn is_name(s: &str) -> bool {
@@ -454,54 +402,6 @@ pub async fn delete_environment(
     }
     tracing::info!(by = admin.username, project = project.path, environment = environment_id, "environment deleted");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// GitLab's pagination parameters.
-#[derive(Debug, serde::Deserialize)]
-pub struct Page {
-    /// 1-based page number (default 1).
-    pub page: Option<u64>,
-    /// Entries a page (default and maximum [`AUDIT_PER_PAGE`]).
-    pub per_page: Option<u32>,
-}
-
-/// `GET /api/v4/audit_events?page=&per_page=`: terminal sessions, newest
-/// first, with GitLab's `X-Page`, `X-Per-Page` and `X-Next-Page` (empty on
-/// the last page) headers.
-pub async fn audit_events(
-    State(app): State<Arc<App>>,
-    session: Session,
-    ApiQuery(page): ApiQuery<Page>,
-) -> ApiResult<Response> {
-    app.require_admin(Some(&session)).await?;
-    let (default, max) = AUDIT_PER_PAGE;
-    let per_page = page.per_page.unwrap_or(default).clamp(1, max);
-    let number = page.page.unwrap_or(1).max(1);
-    let offset = (number - 1).saturating_mul(u64::from(per_page));
-    // One more than asked says whether there is a next page.
-    let mut events = app.db.audit_events(per_page + 1, offset).await.map_err(db_error)?;
-    let next = (events.len() > per_page as usize).then(|| (number + 1).to_string()).unwrap_or_default();
-    events.truncate(per_page as usize);
-    let headers = [("x-page", number.to_string()), ("x-per-page", per_page.to_string()), ("x-next-page", next)];
-    Ok((headers, Json(events)).into_response())
-}
-
-/// `POST /api/v4/internal/terminal_sessions/:id`: the relay reports how a
-/// session ended (signed with its JWT, like authorize); 204, 404 when no
-/// such session is open.
-pub async fn session_ended(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    ApiJson(ended): ApiJson<SessionEnded>,
-) -> ApiResult<StatusCode> {
-    let token = headers.get(shared::channel::API_REQUEST_HEADER).and_then(|v| v.to_str().ok());
-    app.secret.verify(token).map_err(AppError::Unauthorized)?;
-    if app.db.audit_end(&id, &ended).await.map_err(db_error)? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::NotFound("no open terminal session with this id".into()))
-    }
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@
 //! first record of each session.
 
 use super::db::{self, Environment};
-use super::discovery::{self, Cluster, Terminal};
+use super::discovery::{self, Cluster, TerminalJson};
 use super::error::{AppError, db_error};
 use super::state::App;
 use super::users;
-use crate::routes::TerminalKind;
+use shared::paths::TerminalKind;
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -186,7 +186,7 @@ impl Selection {
 
 /// The Channel settings for a terminal, as Rails' `terminals_for_pod` +
 /// `add_terminal_auth` build them.
-fn channel_for(env: &Environment, cluster: &Cluster, terminal: &Terminal) -> Result<ChannelSettings, String> {
+fn channel_for(env: &Environment, cluster: &Cluster, terminal: &TerminalJson) -> Result<ChannelSettings, String> {
     let mut url = url::Url::parse(&cluster.api_url).map_err(|e| format!("cluster API URL: {e}"))?;
     let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
     url.set_scheme(scheme).map_err(|()| "cluster API URL has no host".to_string())?;
@@ -230,7 +230,7 @@ mod tests {
             namespace: "ns".into(),
             command: DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect(),
         };
-        let terminal = Terminal { pod: "web-1".into(), container: "app".into(), created_at: None };
+        let terminal = TerminalJson { pod: "web-1".into(), container: "app".into(), created_at: None };
         let c = channel_for(&env, &cluster, &terminal).unwrap();
         assert_eq!(
             c.url,

@@ -16,7 +16,7 @@
 //! scenario tests at the end run each of them on both engines.
 
 use super::discovery::Cluster;
-use super::users::Role;
+use shared::api::Role;
 use shared::api::{AuditEvent, AuditOutcome};
 
 /// The name environments use for the built-in local cluster.
@@ -287,7 +287,7 @@ impl Database {
         if !replace && self.user(username).await?.is_some() {
             return Ok(false);
         }
-        let hash = super::users::hash_password(password.to_string()).await?;
+        let hash = super::passwords::hash_password(password.to_string()).await?;
         // Without `replace`, a user created meanwhile by another request wins.
         let sql = if replace {
             "INSERT INTO users (username, password_hash, admin) VALUES ($1, $2, $3) \
@@ -314,7 +314,7 @@ impl Database {
             self.execute("UPDATE users SET admin = 1 WHERE username = $1", &[Bind::Text(username)]).await?;
         }
         if let Some(password) = password {
-            let hash = super::users::hash_password(password.to_string()).await?;
+            let hash = super::passwords::hash_password(password.to_string()).await?;
             self.execute("UPDATE users SET password_hash = $2 WHERE username = $1", &[Bind::Text(username), Bind::Text(&hash)]).await?;
         }
         Ok(if self.user(username).await?.is_some() { UserChange::Done } else { UserChange::NoSuchUser })
@@ -773,7 +773,7 @@ mod tests {
         assert!(!db.put_user("u", "other", true, false).await.unwrap(), "a second create does not replace");
         assert_eq!(db.update_user("u", None, Some(true)).await.unwrap(), UserChange::Done);
         let u = db.user("u").await.unwrap().unwrap();
-        assert!(u.admin && super::super::users::verify_password("pw".into(), u.password_hash).await, "password kept");
+        assert!(u.admin && super::super::passwords::verify_password("pw".into(), u.password_hash).await, "password kept");
         db.set_membership("u", "acme/a", Role::Owner).await.unwrap();
         assert_eq!(db.update_user("u", None, Some(false)).await.unwrap(), UserChange::LastAdmin);
         assert_eq!(db.delete_user("u").await.unwrap(), UserChange::LastAdmin);

@@ -28,22 +28,9 @@ impl std::fmt::Debug for Cluster {
     }
 }
 
-/// One terminal: a container of a Running pod. JSON:
-/// `{"pod":"web-1","container":"app","created_at":"2026-11-29T14:00:00Z"}`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Terminal {
-    /// Pod name.
-    pub pod: String,
-    /// Container name.
-    pub container: String,
-    /// The pod's `creationTimestamp`, RFC 3339.
-    pub created_at: Option<String>,
-}
+pub use shared::api::TerminalJson;
 
-/// The GitLab annotation naming the project.
-pub const APP_ANNOTATION: &str = "app.gitlab.com/app";
-/// The GitLab annotation naming the environment.
-pub const ENV_ANNOTATION: &str = "app.gitlab.com/env";
+pub use shared::k8s::{APP_ANNOTATION, ENV_ANNOTATION};
 
 /// A kube client for `cluster`.
 pub fn client(cluster: &Cluster) -> Result<kube::Client, String> {
@@ -64,7 +51,7 @@ pub fn client(cluster: &Cluster) -> Result<kube::Client, String> {
 }
 
 /// The environment's terminals, in order.
-pub async fn terminals(cluster: &Cluster, namespace: &str, project_slug: &str, env_slug: &str) -> Result<Vec<Terminal>, String> {
+pub async fn terminals(cluster: &Cluster, namespace: &str, project_slug: &str, env_slug: &str) -> Result<Vec<TerminalJson>, String> {
     let pods: Api<Pod> = Api::namespaced(client(cluster)?, namespace);
     let list = pods.list(&ListParams::default()).await.map_err(|e| {
         let message = describe_error(&e, namespace);
@@ -104,7 +91,7 @@ pub fn describe_error(error: &kube::Error, namespace: &str) -> String {
 }
 
 /// The pure part of [`terminals`].
-pub fn filter_terminals(pods: &[Pod], project_slug: &str, env_slug: &str) -> Vec<Terminal> {
+pub fn filter_terminals(pods: &[Pod], project_slug: &str, env_slug: &str) -> Vec<TerminalJson> {
     let mut out = Vec::new();
     for pod in pods {
         let annotations = pod.metadata.annotations.as_ref();
@@ -117,7 +104,7 @@ pub fn filter_terminals(pods: &[Pod], project_slug: &str, env_slug: &str) -> Vec
         }
         let Some(name) = &pod.metadata.name else { continue };
         for container in pod.spec.iter().flat_map(|s| &s.containers) {
-            out.push(Terminal {
+            out.push(TerminalJson {
                 pod: name.clone(),
                 container: container.name.clone(),
                 created_at: pod.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()),

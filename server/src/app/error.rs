@@ -5,6 +5,7 @@ use crate::jwt::JwtError;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use shared::api::ErrorJson;
 
 /// Why the app refused; each answer is logged.
 #[derive(Debug)]
@@ -53,11 +54,17 @@ impl IntoResponse for AppError {
         }
         let (status, message) = self.status_and_message();
         tracing::info!(status = status.as_u16(), %message, "app refused");
-        (status, Json(serde_json::json!({ "message": message }))).into_response()
+        (status, Json(ErrorJson { message })).into_response()
     }
 }
 
 /// A database failure, as a 503.
 pub fn db_error(e: impl std::fmt::Display) -> AppError {
     AppError::Database(e.to_string())
+}
+
+/// A refusal outside [`AppError`]'s cases (the runner API, `/api/v4`'s
+/// 404): `status` with `{"message": message}`.
+pub fn refusal(status: StatusCode, message: &str) -> Response {
+    (status, Json(ErrorJson { message: message.to_string() })).into_response()
 }

@@ -14,27 +14,13 @@
 //!   certificate, no `MaxSessionTime` (the session server enforces its own).
 
 use crate::secrets::constant_time_eq;
-use crate::session_server::{JobSpec, SessionInfo};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use shared::channel::ChannelSettings;
+pub use shared::jobs::{JobJson, JobRequest, JobSpec, JobStatus, JobUpdate, NewJob, SessionInfo};
+use shared::paths::{Suffix, TerminalKind, TerminalTarget};
 use std::sync::Mutex;
-
-/// A job's state (GitLab's names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobStatus {
-    /// Waiting for a runner.
-    Pending,
-    /// A runner has it.
-    Running,
-    /// Finished, exit code 0.
-    Success,
-    /// Finished otherwise.
-    Failed,
-}
 
 /// A job.
 #[derive(Debug, Clone)]
@@ -61,32 +47,14 @@ pub struct Job {
     pub trace: String,
 }
 
-/// A job as the API and the pages show it.
-#[derive(Debug, Serialize)]
-pub struct JobJson {
-    /// Id.
-    pub id: u64,
-    /// Name.
-    pub name: String,
-    /// State.
-    pub status: JobStatus,
-    /// `namespace/project`.
-    pub project: String,
-    /// Who started it.
-    pub user: String,
-    /// True while its terminal can be opened.
-    pub has_terminal: bool,
-    /// The job's page.
-    pub web_path: String,
-    /// The job's terminal page.
-    pub terminal_path: String,
-    /// The job's log (empty until it finished).
-    pub trace: String,
-}
-
 impl Job {
     fn has_terminal(&self) -> bool {
         self.status == JobStatus::Running && self.session.is_some()
+    }
+
+    /// Where its pages are.
+    fn target(&self) -> TerminalTarget {
+        TerminalTarget::new(self.project_path.clone(), TerminalKind::Job, self.id)
     }
 
     /// The public view: no session URL, no token.
@@ -98,8 +66,8 @@ impl Job {
             project: self.project_path.clone(),
             user: self.started_by.clone(),
             has_terminal: self.has_terminal(),
-            web_path: format!("/{}/-/jobs/{}", self.project_path, self.id),
-            terminal_path: format!("/{}/-/jobs/{}/terminal", self.project_path, self.id),
+            web_path: self.target().path(Suffix::None),
+            terminal_path: self.target().path(Suffix::TerminalPage),
             trace: self.trace.clone(),
         }
     }
@@ -126,39 +94,6 @@ pub struct Jobs {
     /// The last id given (ids are not reused after `forget_project`).
     last_id: std::sync::atomic::AtomicU64,
     runner_token: String,
-}
-
-/// Body of `POST /api/v4/projects/:id/jobs`.
-#[derive(Debug, Deserialize)]
-pub struct NewJob {
-    /// Name.
-    pub name: String,
-    /// Script.
-    pub script: String,
-    /// Simulated preparation time, seconds (default 0).
-    #[serde(default)]
-    pub prepare_seconds: u64,
-}
-
-/// Body of `POST /api/v4/jobs/request`.
-#[derive(Debug, Deserialize)]
-pub struct JobRequest {
-    /// The runner's token.
-    pub token: String,
-    /// The terminal session for the job it gets.
-    pub session: Option<SessionInfo>,
-}
-
-/// Body of `PUT /api/v4/jobs/:id`.
-#[derive(Debug, Deserialize)]
-pub struct JobUpdate {
-    /// The runner's token.
-    pub token: String,
-    /// `success` or `failed`.
-    pub state: JobStatus,
-    /// The job's log.
-    #[serde(default)]
-    pub trace: String,
 }
 
 impl Jobs {
@@ -211,12 +146,12 @@ impl Jobs {
     /// A runner asks for a job: the oldest pending one, now running with its session.
     pub fn request(&self, request: JobRequest) -> Response {
         if !constant_time_eq(request.token.as_bytes(), self.runner_token.as_bytes()) {
-            return (StatusCode::FORBIDDEN, Json(serde_json::json!({"message": "403 Forbidden"}))).into_response();
+            return super::error::refusal(StatusCode::FORBIDDEN, "403 Forbidden");
         }
         if let Some(session) = &request.session {
             // Rails validates the session URL as https.
             if !session.url.starts_with("https://") {
-                return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"message": "session url must be https"}))).into_response();
+                return super::error::refusal(StatusCode::BAD_REQUEST, "session url must be https");
             }
         }
         let mut jobs = self.lock();
@@ -232,11 +167,11 @@ impl Jobs {
     /// A runner reports a job's end; its session is gone with it.
     pub fn update(&self, id: u64, update: JobUpdate) -> Response {
         if !constant_time_eq(update.token.as_bytes(), self.runner_token.as_bytes()) {
-            return (StatusCode::FORBIDDEN, Json(serde_json::json!({"message": "403 Forbidden"}))).into_response();
+            return super::error::refusal(StatusCode::FORBIDDEN, "403 Forbidden");
         }
         let mut jobs = self.lock();
         let Some(job) = jobs.iter_mut().find(|j| j.id == id) else {
-            return (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "404 Not Found"}))).into_response();
+            return super::error::refusal(StatusCode::NOT_FOUND, "404 Not Found");
         };
         job.status = update.state;
         job.trace = update.trace;

@@ -2,7 +2,7 @@
 //! Runner's `POST /api/v4/jobs/request` and `PUT /api/v4/jobs/:id` for the
 //! session server.
 
-use super::admin;
+use super::extract::ApiPath;
 use super::error::AppError;
 use super::jobs;
 use super::state::App;
@@ -39,7 +39,7 @@ pub async fn list_jobs(
 pub async fn get_job(
     State(app): State<Arc<App>>,
     session: tower_sessions::Session,
-    admin::ApiPath((id, job_id)): admin::ApiPath<(String, u64)>,
+    ApiPath((id, job_id)): ApiPath<(String, u64)>,
 ) -> Result<Json<jobs::JobJson>, AppError> {
     let (project, _) = app.project_access(&session, &id, users::Role::Guest, "see it").await?;
     match app.jobs.get(job_id).filter(|j| j.project_id == project.id) {

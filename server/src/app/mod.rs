@@ -19,14 +19,17 @@
 
 pub mod access;
 pub mod admin;
+pub mod audit;
 pub mod authorize;
 pub mod config_file;
 pub mod db;
 pub mod defaults;
 pub mod discovery;
 pub mod error;
+pub mod extract;
 pub mod jobs;
 pub mod jobs_api;
+pub mod passwords;
 pub mod projects;
 pub mod state;
 pub mod users;
@@ -66,8 +69,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         .route("/api/v4/admin/clusters", get(admin::list_clusters))
         .route("/api/v4/admin/clusters/add", post(admin::add_cluster))
         .route("/api/v4/admin/clusters/{cluster_id}", put(admin::update_cluster).delete(admin::delete_cluster))
-        .route("/api/v4/audit_events", get(admin::audit_events))
-        .route("/api/v4/internal/terminal_sessions/{id}", post(admin::session_ended))
+        .route("/api/v4/audit_events", get(audit::audit_events))
+        .route("/api/v4/internal/terminal_sessions/{id}", post(audit::session_ended))
         .route("/api/v4/projects/{id}/jobs", get(jobs_api::list_jobs).post(jobs_api::create_job))
         .route("/api/v4/projects/{id}/jobs/{job_id}", get(jobs_api::get_job))
         .route("/api/v4/jobs/request", post(jobs_api::request_job))
@@ -78,6 +81,5 @@ pub fn router<S: Clone + Send + Sync + 'static>(
 
 /// Unknown API paths are 404 JSON, not the frontend's page.
 async fn api_not_found() -> axum::response::Response {
-    use axum::response::IntoResponse;
-    (axum::http::StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"message": "404 Not Found"}))).into_response()
+    error::refusal(axum::http::StatusCode::NOT_FOUND, "404 Not Found")
 }

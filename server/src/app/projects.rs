@@ -7,6 +7,7 @@ use super::users;
 use axum::Json;
 use axum::extract::{Path, State};
 use shared::api::{EnvironmentJson, ProjectJson};
+use shared::paths::{Suffix, TerminalKind, TerminalTarget};
 use std::sync::Arc;
 
 /// The signed-in user's view of `GET /api/v4/projects`: every project for
@@ -25,7 +26,7 @@ pub async fn list_projects(State(app): State<Arc<App>>, session: tower_sessions:
 /// The JSON of an environment.
 pub fn environment_json(project: &Project, e: Environment) -> EnvironmentJson {
     EnvironmentJson {
-        terminal_path: format!("/{}/-/environments/{}/terminal", project.path, e.id),
+        terminal_path: TerminalTarget::new(project.path.clone(), TerminalKind::Environment, e.id).path(Suffix::TerminalPage),
         id: e.id,
         name: e.name,
         slug: e.slug,

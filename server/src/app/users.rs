@@ -11,14 +11,11 @@
 //! - Roles are GitLab's access levels ([`Role`]); `App::check_access`
 //!   checks them.
 
-use argon2::password_hash::SaltString;
-use argon2::password_hash::rand_core::OsRng;
-use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use axum::Json;
 use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -39,58 +36,10 @@ fn credential_stamp(user: &User) -> String {
     hash[hash.len().saturating_sub(16)..].to_string()
 }
 
-/// GitLab's access levels (`Gitlab::Access`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Role {
-    /// 10.
-    Guest,
-    /// 20.
-    Reporter,
-    /// 30.
-    Developer,
-    /// 40.
-    Maintainer,
-    /// 50.
-    Owner,
-}
-
-impl Role {
-    /// The numeric access level.
-    pub fn access_level(self) -> i64 {
-        match self {
-            Role::Guest => 10,
-            Role::Reporter => 20,
-            Role::Developer => 30,
-            Role::Maintainer => 40,
-            Role::Owner => 50,
-        }
-    }
-
-    /// The role of an access level.
-    pub fn from_access_level(level: i64) -> Option<Role> {
-        [Role::Guest, Role::Reporter, Role::Developer, Role::Maintainer, Role::Owner].into_iter().find(|r| r.access_level() == level)
-    }
-}
-
+pub use shared::api::Role;
 pub use super::db::{Database, User};
 
-/// An argon2id hash (PHC string) of `password`, computed off the async threads.
-pub async fn hash_password(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| anyhow::anyhow!("{e}"))
-    })
-    .await?
-}
-
-/// Checks `password` against a PHC string, off the async threads.
-pub async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-    })
-    .await
-    .unwrap_or(false)
-}
+pub use super::passwords::{hash_password, verify_password};
 
 /// Failed sign-ins allowed per user, and per address, in [`SIGN_IN_WINDOW`].
 pub const MAX_FAILED_SIGN_INS: usize = 5;
@@ -219,7 +168,7 @@ pub async fn current_user(State(accounts): State<Arc<Accounts>>, session: Sessio
     let user = signed_in_user(&accounts.db, &session).await.ok().flatten();
     match user {
         Some(user) => Json(serde_json::json!({"username": user.username, "is_admin": user.admin})).into_response(),
-        None => (StatusCode::UNAUTHORIZED, Json(serde_json::json!({"message": "401 Unauthorized"}))).into_response(),
+        None => super::error::refusal(StatusCode::UNAUTHORIZED, "401 Unauthorized"),
     }
 }
 

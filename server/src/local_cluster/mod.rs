@@ -157,7 +157,7 @@ fn router(state: Arc<ClusterState>) -> Router {
 
 /// Who presented which token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
+pub(crate) enum ClusterRole {
     /// Everything.
     Admin,
     /// get and list on pods; no exec, no delete.
@@ -174,14 +174,14 @@ async fn require_token(State(state): State<Arc<ClusterState>>, request: Request,
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     let role = if constant_time_eq(presented.as_bytes(), state.token.as_bytes()) {
-        Role::Admin
+        ClusterRole::Admin
     } else if constant_time_eq(presented.as_bytes(), state.viewer_token.as_bytes()) {
-        Role::Viewer
+        ClusterRole::Viewer
     } else {
         return status_response(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
     };
     let path = request.uri().path();
-    if role == Role::Viewer && (request.method() != http::Method::GET || path.ends_with("/exec")) {
+    if role == ClusterRole::Viewer && (request.method() != http::Method::GET || path.ends_with("/exec")) {
         let verb = if path.ends_with("/exec") { "create" } else { "delete" };
         let resource = if path.ends_with("/exec") { "pods/exec" } else { "pods" };
         return status_response(

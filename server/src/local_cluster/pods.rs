@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 
 
-pub use crate::app::discovery::{APP_ANNOTATION, ENV_ANNOTATION};
+pub use shared::k8s::{APP_ANNOTATION, ENV_ANNOTATION};
 
 /// One pod of the local cluster.
 #[derive(Debug, Clone)]

@@ -3,30 +3,28 @@
 //! terminal stays available for `session_timeout` after the script ends.
 
 use super::registry::{JobSession as Session, ServerState};
-use super::{JobSpec, SessionInfo, SessionServer};
 use crate::secrets::random_id;
 use crate::pty::{self, Spec};
 use crate::shutdown::Shutdown;
-use serde::Serialize;
+use shared::jobs::{JobRequest, JobSpec, JobStatus, JobUpdate, SessionInfo};
 use shared::porthole::TerminalSize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
-/// `POST /api/v4/jobs/request` body.
-#[derive(Debug, Serialize)]
-struct JobRequest<'a> {
-    token: &'a str,
-    session: &'a SessionInfo,
-}
-
-/// `PUT /api/v4/jobs/<id>` body.
-#[derive(Debug, Serialize)]
-struct JobUpdate<'a> {
-    token: &'a str,
-    state: &'a str,
-    trace: &'a str,
+/// Who asks for jobs, and where: the session server's half of the runner API.
+pub(crate) struct Runner {
+    /// `host:port` the session server advertises in session URLs.
+    pub advertise: String,
+    /// The session server's certificate, PEM, sent with every session.
+    pub certificate: String,
+    /// The app.
+    pub app_url: url::Url,
+    /// The runner's token.
+    pub runner_token: String,
+    /// Jobs run in folders under it.
+    pub jobs_dir: PathBuf,
 }
 
 /// Longest job log kept (the tail beyond it is dropped): 512 KiB, which
@@ -39,24 +37,18 @@ const DRAIN_IDLE: Duration = Duration::from_millis(150);
 const DRAIN_MAX: Duration = Duration::from_secs(2);
 
 /// Asks the app for a job every `poll_interval` until shutdown.
-pub(crate) async fn request_jobs(
-    state: Arc<ServerState>,
-    server: SessionServer,
-    app_url: url::Url,
-    runner_token: String,
-    jobs_dir: PathBuf,
-    shutdown: Shutdown,
-) {
+pub(crate) async fn request_jobs(state: Arc<ServerState>, runner: Runner, shutdown: Shutdown) {
+    let Runner { advertise, certificate, app_url, runner_token, jobs_dir } = runner;
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("plain HTTP client");
     let request_url = app_url.join("/api/v4/jobs/request").expect("valid path");
     loop {
         let id = random_id(32);
         let session = SessionInfo {
-            url: format!("https://{}/session/{id}", server.advertise),
-            certificate: server.certificate.clone(),
+            url: format!("https://{advertise}/session/{id}"),
+            certificate: certificate.clone(),
             authorization: random_id(32),
         };
-        let answer = http.post(request_url.clone()).json(&JobRequest { token: &runner_token, session: &session }).send().await;
+        let answer = http.post(request_url.clone()).json(&JobRequest { token: runner_token.clone(), session: Some(session.clone()) }).send().await;
         match answer {
             Ok(r) if r.status() == http::StatusCode::CREATED => match r.json::<JobSpec>().await {
                 Ok(job) => {
@@ -102,12 +94,12 @@ async fn run_job(
     state.live_jobs.send_modify(|n| *n += 1);
     let (status, trace) = tokio::select! {
         result = prepare_and_run(&session, &job, state.kill_grace) => result,
-        () = shutdown.wait() => ("failed", "the runner is shutting down\n".to_string()),
+        () = shutdown.wait() => (JobStatus::Failed, "the runner is shutting down\n".to_string()),
     };
-    tracing::info!(job = job.id, status, "job script finished; terminal stays available");
+    tracing::info!(job = job.id, status = status.as_str(), "job script finished; terminal stays available");
     // The log now, while the job (and its terminal) stays running.
     let url = app_url.join(&format!("/api/v4/jobs/{}", job.id)).expect("valid path");
-    let running = JobUpdate { token: &runner_token, state: "running", trace: &trace };
+    let running = JobUpdate { token: runner_token.clone(), state: JobStatus::Running, trace: trace.clone() };
     if let Err(e) = http.put(url).json(&running).send().await {
         tracing::warn!(job = job.id, error = %e, "could not send the job's log");
     }
@@ -122,7 +114,7 @@ async fn run_job(
         .closing
         .send_replace(Some(format!("terminal session timed out (maximum time allowed - {}s)", state.config.session_timeout)));
     let url = app_url.join(&format!("/api/v4/jobs/{}", job.id)).expect("valid path");
-    let update = JobUpdate { token: &runner_token, state: status, trace: &trace };
+    let update = JobUpdate { token: runner_token, state: status, trace };
     // A few tries: a job left "running" in the app would offer a dead terminal.
     for attempt in 1..=3 {
         match http.put(url.clone()).json(&update).send().await {
@@ -133,15 +125,15 @@ async fn run_job(
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     state.live_jobs.send_modify(|n| *n -= 1);
-    tracing::info!(job = job.id, status, "job finished");
+    tracing::info!(job = job.id, status = status.as_str(), "job finished");
 }
 
 /// The job's folder, the prepare time, then its script in a PTY; returns the
 /// state (`success`/`failed`) and the log.
-async fn prepare_and_run(session: &Session, job: &JobSpec, grace: Duration) -> (&'static str, String) {
+async fn prepare_and_run(session: &Session, job: &JobSpec, grace: Duration) -> (JobStatus, String) {
     if let Err(e) = std::fs::create_dir_all(&session.dir) {
         session.ready.send_replace(true);
-        return ("failed", format!("cannot create the job's folder: {e}\n"));
+        return (JobStatus::Failed, format!("cannot create the job's folder: {e}\n"));
     }
     tokio::time::sleep(Duration::from_secs(job.prepare_seconds)).await;
     session.ready.send_replace(true);
@@ -153,7 +145,7 @@ async fn prepare_and_run(session: &Session, job: &JobSpec, grace: Duration) -> (
     };
     let mut process = match pty::spawn(&spec) {
         Ok(p) => p,
-        Err(e) => return ("failed", format!("cannot start the script: {e}\n")),
+        Err(e) => return (JobStatus::Failed, format!("cannot start the script: {e}\n")),
     };
     let mut trace = Vec::new();
     let mut buf = [0u8; 8192];
@@ -186,7 +178,7 @@ async fn prepare_and_run(session: &Session, job: &JobSpec, grace: Duration) -> (
     // Whatever the script left running ends with it.
     drop((reader, writer));
     pty::hang_up_now(child, pid, grace).await;
-    let state = if code == 0 { "success" } else { "failed" };
+    let state = if code == 0 { JobStatus::Success } else { JobStatus::Failed };
     (state, String::from_utf8_lossy(&trace).into_owned())
 }
 

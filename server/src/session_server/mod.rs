@@ -22,40 +22,14 @@ pub mod registry;
 pub mod terminal;
 
 pub use config::SessionServerConfig;
+pub use shared::jobs::{JobSpec, SessionInfo};
 use registry::ServerState;
 
 use crate::shutdown::Shutdown;
-use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// What GitLab Runner sends as `session` in `POST /api/v4/jobs/request`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionInfo {
-    /// `https://<advertise>/session/<id>`.
-    pub url: String,
-    /// The server's certificate, PEM (pinned by the relay as `CAPem`).
-    pub certificate: String,
-    /// The token the relay must send as `Authorization` (no "Bearer").
-    pub authorization: String,
-}
-
-/// A job as the app hands it to a runner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobSpec {
-    /// Job id.
-    pub id: u64,
-    /// Job name.
-    pub name: String,
-    /// Shell script (run by `sh -c`).
-    pub script: String,
-    /// Seconds the executor needs before the job's environment exists and a
-    /// terminal can attach (like pulling an image); usually 0.
-    #[serde(default)]
-    pub prepare_seconds: u64,
-}
 
 /// A running session server.
 #[derive(Clone)]
@@ -112,7 +86,8 @@ impl SessionServer {
             .with_state(state.clone());
         tokio::spawn(crate::tls::serve_tls(listener, tls, router, shutdown.clone()));
         let server = SessionServer { addr, advertise, certificate, state: state.clone() };
-        tokio::spawn(job::request_jobs(state, server.clone(), app_url, runner_token, jobs_dir, shutdown));
+        let runner = job::Runner { advertise: server.advertise.clone(), certificate: server.certificate.clone(), app_url, runner_token, jobs_dir };
+        tokio::spawn(job::request_jobs(state, runner, shutdown));
         tracing::info!(%addr, advertise = server.advertise, "session server listening");
         Ok(server)
     }
