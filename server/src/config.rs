@@ -59,11 +59,18 @@ pub struct Config {
     /// Browser origins (`scheme://host[:port]`) allowed to open terminals
     /// besides the server's own host (cross-site WebSocket hijacking defence).
     pub allowed_origins: Vec<String>,
+    /// Accept a terminal WebSocket that carries cookies but no `Origin`
+    /// (`--allow-missing-origin`; browsers always send one). Default off.
+    pub allow_missing_origin: bool,
     /// The relay asks authorize again this often during a session (GitLab:
     /// 5 minutes; Porthole: 30 s).
     pub reauthorize_interval: Duration,
     /// The relay pings the browser this often (Workhorse: 30 s).
     pub browser_ping_interval: Duration,
+    /// Whom local-cluster pods and CI jobs run as (`--sandbox-user`); `None`
+    /// = `porthole-pod` (created when missing) when Porthole runs as root,
+    /// else Porthole's own user, with a warning ([`crate::sandbox`]).
+    pub sandbox_user: Option<String>,
     /// How long the local cluster waits, after SIGHUP, before it SIGKILLs what
     /// is left of an exec's processes.
     pub kill_grace: Duration,
@@ -91,9 +98,11 @@ impl Config {
                 ..crate::session_server::SessionServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)))
             }),
             allowed_origins: Vec::new(),
+            allow_missing_origin: false,
             reauthorize_interval: Duration::from_secs(30),
             browser_ping_interval: Duration::from_secs(30),
             kill_grace: Duration::from_secs(2),
+            sandbox_user: None,
         }
     }
 

@@ -30,6 +30,7 @@ pub mod local_cluster;
 pub mod pty;
 pub mod relay;
 pub mod routes;
+pub mod sandbox;
 pub mod secrets;
 pub mod session_server;
 pub mod shutdown;
@@ -79,11 +80,16 @@ impl Porthole {
     /// Starts the local cluster, the app and the relay.
     pub async fn start(config: Config) -> anyhow::Result<Porthole> {
         tls::install_default_provider();
-        std::fs::create_dir_all(&config.data_dir)?;
+        let sandbox = sandbox::Sandbox::prepare(&config.data_dir, config.sandbox_user.as_deref())?;
         let shutdown = Shutdown::new();
         let secret = config.workhorse_secret()?;
         let cluster_options =
-            local_cluster::Options { dir: config.cluster_dir(), listen: config.cluster_listen, kill_grace: config.kill_grace };
+            local_cluster::Options {
+            dir: config.cluster_dir(),
+            sandbox: sandbox.clone(),
+            listen: config.cluster_listen,
+            kill_grace: config.kill_grace,
+        };
         let cluster = LocalCluster::start(cluster_options, shutdown.clone()).await?;
         let local = app::discovery::Cluster { api_url: cluster.api_url(), token: cluster.token.clone(), ca_pem: cluster.ca_pem.clone() };
         let file = config.config_file.as_deref().map(app::config_file::FileConfig::read).transpose()?;
@@ -133,7 +139,8 @@ impl Porthole {
             config.browser_ping_interval,
             config.reauthorize_interval,
             shutdown.clone(),
-        );
+        )
+        .allow_missing_origin(config.allow_missing_origin);
         let pending = relay.pending.clone();
         let services = Arc::new(Services { app: app.clone(), relay, dist_dir: config.dist_dir.clone() });
 
@@ -171,7 +178,7 @@ impl Porthole {
                     ss,
                     own_url,
                     runner_token,
-                    config.data_dir.join("jobs"),
+                    sandbox,
                     config.kill_grace,
                     shutdown.clone(),
                 )

@@ -33,6 +33,10 @@ struct Args {
     /// (comma-separated `scheme://host[:port]`), e.g. `make dev`'s http://127.0.0.1:8081.
     #[arg(long, env = "PORTHOLE_ALLOWED_ORIGINS", value_delimiter = ',')]
     allowed_origins: Vec<String>,
+    /// Accept terminal WebSockets that carry the login cookie but no Origin
+    /// header (non-browser clients; browsers always send one).
+    #[arg(long, env = "PORTHOLE_ALLOW_MISSING_ORIGIN")]
+    allow_missing_origin: bool,
     /// The app's database: sqlite://… or postgres://… (default: a SQLite file in the data dir).
     #[arg(long, env = "PORTHOLE_DATABASE_URL")]
     database_url: Option<String>,
@@ -52,6 +56,11 @@ struct Args {
     /// Seconds between re-authorizations of a running terminal session.
     #[arg(long, env = "PORTHOLE_REAUTHORIZE_INTERVAL", default_value_t = 30)]
     reauthorize_interval: u64,
+    /// Whom local-cluster pods and CI jobs run as (default when started as
+    /// root: `porthole-pod`, created when missing; otherwise Porthole's own
+    /// user, with a warning: they could then read the data dir).
+    #[arg(long, env = "PORTHOLE_SANDBOX_USER", global = true)]
+    sandbox_user: Option<String>,
     /// Clusters, projects and environments (TOML; see the README).
     #[arg(long, env = "PORTHOLE_CONFIG", global = true)]
     config: Option<PathBuf>,
@@ -83,9 +92,10 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     if let Some(Command::SessionServer { app_url, runner_token_file }) = args.command {
-        return run_session_server(args.config, args.data_dir, app_url, runner_token_file).await;
+        return run_session_server(args.config, args.data_dir, args.sandbox_user, app_url, runner_token_file).await;
     }
     let mut config = server::Config::new(args.data_dir);
+    config.sandbox_user = args.sandbox_user;
     config.listen = args.listen;
     config.dist_dir = args.dist_dir;
     config.cluster_listen = args.cluster_listen;
@@ -93,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
     config.workhorse_secret_file = args.workhorse_secret_file;
     config.config_file = args.config;
     config.allowed_origins = args.allowed_origins;
+    config.allow_missing_origin = args.allow_missing_origin;
     config.database_url = args.database_url;
     config.demo_password = args.demo_password;
     config.secure_cookies = args.secure_cookies;
@@ -125,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
 async fn run_session_server(
     config: Option<PathBuf>,
     data_dir: PathBuf,
+    sandbox_user: Option<String>,
     app_url: url::Url,
     runner_token_file: PathBuf,
 ) -> anyhow::Result<()> {
@@ -136,9 +148,9 @@ async fn run_session_server(
         .ok_or_else(|| anyhow::anyhow!("{}: no [session_server] section: job terminals are disabled", config.display()))?;
     let token = std::fs::read_to_string(&runner_token_file)?.trim().to_string();
     let shutdown = server::shutdown::Shutdown::new();
-    let jobs_dir = data_dir.join("jobs");
+    let sandbox = server::sandbox::Sandbox::prepare(&data_dir, sandbox_user.as_deref())?;
     let grace = std::time::Duration::from_secs(2);
-    let ss = server::session_server::SessionServer::start(section, app_url, token, jobs_dir, grace, shutdown.clone()).await?;
+    let ss = server::session_server::SessionServer::start(section, app_url, token, sandbox, grace, shutdown.clone()).await?;
     println!("session server listening on {} (advertised as https://{})", ss.addr, ss.advertise);
     tokio::signal::ctrl_c().await?;
     shutdown.trigger();

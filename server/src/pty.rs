@@ -26,6 +26,8 @@ pub struct Spec {
     pub cwd: PathBuf,
     /// The PTY's initial size.
     pub size: TerminalSize,
+    /// Whom it runs as; `None` = Porthole's own user.
+    pub user: Option<crate::sandbox::SandboxUser>,
 }
 
 /// A running process and both halves of its PTY master.
@@ -49,7 +51,12 @@ pub fn spawn(spec: &Spec) -> std::io::Result<PtyProcess> {
     let program = resolve(program, path).ok_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::NotFound, format!("executable file not found in $PATH: {program:?}"))
     })?;
-    let child = pty_process::Command::new(program)
+    let mut command = pty_process::Command::new(program);
+    if let Some(user) = spec.user {
+        // std drops the supplementary groups too when it switches user.
+        command = command.uid(user.uid).gid(user.gid);
+    }
+    let child = command
         .args(args)
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -140,6 +147,7 @@ mod tests {
             env: vec![("PATH".into(), "/usr/bin:/bin".into()), ("TERM".into(), "xterm-256color".into())],
             cwd: std::env::temp_dir(),
             size: TerminalSize { cols: 77, rows: 11 },
+            user: None,
         }
     }
 

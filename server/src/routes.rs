@@ -77,25 +77,57 @@ pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
     has_token(http::header::CONNECTION, "upgrade") && has_token(http::header::UPGRADE, "websocket")
 }
 
-/// Cross-site request defence (gorilla's `checkSameOrigin`, which Workhorse
-/// relies on for WebSockets): a browser's `Origin` must name the host it
-/// connected to, or be in `allowed` (`scheme://host[:port]`). Requests
-/// without `Origin` are not from a browser page and pass.
-pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
-    let Some(origin) = headers.get(http::header::ORIGIN) else { return true };
+/// Where a request says it comes from, by its `Origin` header (RFC 6454)
+/// and, without one, `Sec-Fetch-Site`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A page of this host (`Origin` names the `Host` it connected to).
+    Same,
+    /// A page of an origin in `--allowed-origins`.
+    Allowed,
+    /// No `Origin` and no sign of a cross-site page: a non-browser client,
+    /// or an old browser's same-origin GET.
+    Missing,
+    /// Anything else: another site, `null`, or a value no browser sends
+    /// (a path, a trailing `/`, upper case).
+    Foreign(String),
+}
+
+/// Classifies a request's origin. A browser sends its origin serialized
+/// (`scheme://host[:port]`, lower case, no default port, no path); only that
+/// exact form can match, so `http://host:port/` and `HTTP://HOST:PORT` are
+/// [`Origin::Foreign`]. `allowed` entries are compared after the same
+/// serialization. Without `Origin`, `Sec-Fetch-Site: cross-site` is foreign.
+pub fn classify_origin(headers: &HeaderMap, allowed: &[String]) -> Origin {
+    let Some(origin) = headers.get(http::header::ORIGIN) else {
+        let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("");
+        return if site.eq_ignore_ascii_case("cross-site") { Origin::Foreign("(cross-site, no Origin)".into()) } else { Origin::Missing };
+    };
     let origin = origin.to_str().unwrap_or("");
-    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin.trim_end_matches('/'))) {
-        return true;
+    let foreign = || Origin::Foreign(origin.chars().take(200).collect());
+    let Some(serialized) = serialized_origin(origin).filter(|s| s == origin) else { return foreign() };
+    if allowed.iter().any(|a| serialized_origin(a).is_some_and(|a| a == serialized)) {
+        return Origin::Allowed;
     }
-    let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    let authority = url::Url::parse(origin).ok().and_then(|u| {
-        let host = u.host_str()?.to_string();
-        Some(match u.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host,
-        })
-    });
-    authority.is_some_and(|a| !host.is_empty() && a.eq_ignore_ascii_case(host))
+    let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let authority = serialized.split_once("://").map_or("", |(_, a)| a);
+    if !host.is_empty() && authority == host { Origin::Same } else { foreign() }
+}
+
+/// `scheme://host[:port]` as a browser serializes it, for http(s) URLs.
+fn serialized_origin(value: &str) -> Option<String> {
+    let url = url::Url::parse(value.trim()).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.origin().ascii_serialization())
+}
+
+/// True when a request may act with the browser's cookies: same origin or
+/// allowed, or no origin at all when `missing_ok`.
+pub fn origin_allowed(headers: &HeaderMap, allowed: &[String], missing_ok: bool) -> bool {
+    match classify_origin(headers, allowed) {
+        Origin::Same | Origin::Allowed => true,
+        Origin::Missing => missing_ok,
+        Origin::Foreign(_) => false,
+    }
 }
 
 /// Middleware: a request that changes state (not GET, HEAD or OPTIONS) from
@@ -107,7 +139,9 @@ pub async fn deny_cross_site_writes(
     next: Next,
 ) -> Response {
     let safe = matches!(*request.method(), http::Method::GET | http::Method::HEAD | http::Method::OPTIONS);
-    if !safe && !origin_allowed(request.headers(), &allowed) {
+    // Without Origin a write is a non-browser client's, unless
+    // Sec-Fetch-Site says a cross-site page sent it.
+    if !safe && !origin_allowed(request.headers(), &allowed, true) {
         tracing::info!(path = request.uri().path(), "refused a cross-site write");
         return (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response();
     }
@@ -164,6 +198,41 @@ mod tests {
         ] {
             assert_eq!(classify(path), Route::Other, "{path}");
         }
+    }
+
+    #[test]
+    fn origins_must_be_serialized_exactly() {
+        let headers = |origin: Option<&str>, site: Option<&str>| {
+            let mut h = HeaderMap::new();
+            h.insert("host", "porthole.example:8080".parse().unwrap());
+            if let Some(o) = origin {
+                h.insert("origin", o.parse().unwrap());
+            }
+            if let Some(s) = site {
+                h.insert("sec-fetch-site", s.parse().unwrap());
+            }
+            h
+        };
+        let allowed = vec!["https://Dev.Example/".to_string()];
+        let of = |o, s| classify_origin(&headers(o, s), &allowed);
+        assert_eq!(of(Some("http://porthole.example:8080"), None), Origin::Same);
+        assert_eq!(of(Some("https://dev.example"), None), Origin::Allowed);
+        assert_eq!(of(None, None), Origin::Missing);
+        assert_eq!(of(None, Some("same-origin")), Origin::Missing);
+        assert!(matches!(of(None, Some("cross-site")), Origin::Foreign(_)));
+        for foreign in [
+            "http://porthole.example:8080/",
+            "HTTP://PORTHOLE.EXAMPLE:8080",
+            "http://porthole.example:8080/path",
+            "http://porthole.example:8081",
+            "https://evil.example",
+            "null",
+            "",
+        ] {
+            assert!(matches!(of(Some(foreign), None), Origin::Foreign(_)), "{foreign}");
+        }
+        assert!(!origin_allowed(&headers(None, None), &allowed, false));
+        assert!(origin_allowed(&headers(None, None), &allowed, true));
     }
 
     #[test]

@@ -27,6 +27,14 @@ fn md5_of(bytes: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
 }
 
+/// A file name no other test uses, in the pod's own folder (the shell's
+/// working directory): the pod's user may write nowhere else of ours.
+fn file_in_pod(name: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{name}-{}-{n}", std::process::id())
+}
+
 /// Pastes `text` into `cat > file` in `chunk`-sized messages, then checks md5sum.
 async fn paste_and_check(client: &mut Client, text: &[u8], chunk: usize, file: &str, want_md5: &str) {
     client.run(&format!("cat > {file}"), &format!("cat > {file}\r\n")).await;
@@ -45,8 +53,7 @@ async fn case_001_a_large_paste_arrives_whole_and_does_not_stall_anyone() {
     let text = paste_text();
     assert!(text.len() > 1_000_000);
     let want = md5_of(&text);
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("p").display().to_string();
+    let file = file_in_pod("p");
 
     let mut other = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
     other.expect_prompt().await;
@@ -157,8 +164,7 @@ async fn a_paste_larger_than_the_flow_window_does_not_stall() {
     let text = paste_lines(40_000);
     assert!(text.len() as u64 > 3 * shared::porthole::FLOW_WINDOW);
     let want = md5_of(&text);
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("big").display().to_string();
+    let file = file_in_pod("big");
     let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
     client.expect_prompt().await;
     paste_and_check(&mut client, &text, text.len(), &file, &want).await;

@@ -192,6 +192,9 @@ async fn porthole_session_server_runs_apart_from_the_app() {
     // An app with job terminals disabled in-process (its config file has no
     // [session_server] section)…
     let dir = tempfile::tempdir().unwrap();
+    // The runner's data dir is in here: its jobs' user must pass through
+    // (tempdir makes it 0700; a home dir is usually 0711 or 0755).
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
     let app_config = dir.path().join("app.toml");
     std::fs::write(&app_config, "demo = true\n").unwrap();
     let porthole = start_configured(|c| c.config_file = Some(app_config.clone())).await;

@@ -237,6 +237,39 @@ async fn a_foreign_origin_is_refused_with_403() {
 }
 
 #[tokio::test]
+async fn origins_are_compared_exactly_and_a_missing_one_is_refused_with_cookies() {
+    let porthole = start().await;
+    let url = porthole.ws_url(ENV_WS);
+    let own = porthole.url();
+    for origin in ["", &format!("{own}/"), &own.to_uppercase(), "null"] {
+        let err = Client::try_connect_with(&url, "v1.porthole", &[("origin", origin)]).await.err();
+        assert!(err.expect("refused").to_string().contains("403"), "{origin:?}");
+    }
+    // Without cookies a missing Origin is no cross-site risk: the app says 401.
+    let err = Client::try_connect_with(&url, "v1.porthole", &[("origin", ""), ("cookie", "")]).await.err().expect("refused");
+    assert!(err.to_string().contains("401"), "{err}");
+    // An operator may let non-browser clients in.
+    let relaxed = start_configured(|c| c.allow_missing_origin = true).await;
+    let mut client = Client::try_connect_with(&relaxed.ws_url(ENV_WS), "v1.porthole", &[("origin", "")]).await.unwrap();
+    client.expect_prompt().await;
+    client.close().await;
+}
+
+#[tokio::test]
+async fn a_cross_site_write_without_origin_is_refused() {
+    let porthole = start().await;
+    let post = |site: &'static str| {
+        porthole
+            .http()
+            .post(format!("{}/api/v4/projects/1/jobs", porthole.url()))
+            .header("sec-fetch-site", site)
+            .json(&serde_json::json!({"name": "x", "script": "true"}))
+    };
+    assert_eq!(post("cross-site").send().await.unwrap().status().as_u16(), 403);
+    assert_ne!(post("same-origin").send().await.unwrap().status().as_u16(), 403);
+}
+
+#[tokio::test]
 async fn a_dial_failure_is_explained_to_a_porthole_browser() {
     let (porthole, rails) = start_with_fake_rails().await;
     let mut channel = porthole.channel(&["v5.channel.k8s.io"], &["bash"]);

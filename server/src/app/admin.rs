@@ -23,12 +23,12 @@ use super::users::Role;
 use super::error::{AppError, db_error};
 use super::state::App;
 use axum::Json;
-use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::api::{
     ApplicationSettings, ClusterJson, EnvironmentJson, MemberJson, NewCluster, NewEnvironment, NewMember, NewProject, NewUser,
-    MAX_SESSION_TIME_LIMIT, PlatformKubernetes, PlatformKubernetesAttributes, ProjectJson, SessionEnded, SettingsUpdate, UpdateCluster,
+    MAX_SESSION_TIME_LIMIT, PlatformKubernetes, PlatformKubernetesAttributes, ProjectJson, SettingsUpdate, UpdateCluster,
     UpdateUser, UserJson,
 };
 use std::sync::Arc;

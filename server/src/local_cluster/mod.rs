@@ -47,9 +47,11 @@ use std::time::Duration;
 /// Where and how a local cluster runs.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Its folder: CA, certificate, tokens, kubeconfig, pods' folders
+    /// Its folder: CA, certificate, tokens, kubeconfig
     /// (`<data-dir>/local-cluster`).
     pub dir: PathBuf,
+    /// Where pods' folders are (`<sandbox>/pods`) and whom execs run as.
+    pub sandbox: crate::sandbox::Sandbox,
     /// Where its HTTPS API listens; port 0 picks a free port.
     pub listen: SocketAddr,
     /// How long an exec's processes get after SIGHUP before SIGKILL.
@@ -90,14 +92,14 @@ impl LocalCluster {
     /// in `options.dir`, binds `options.listen`, writes the kubeconfig and
     /// serves until `shutdown`.
     pub async fn start(options: Options, shutdown: Shutdown) -> anyhow::Result<LocalCluster> {
-        let Options { dir, listen, kill_grace } = options;
+        let Options { dir, sandbox, listen, kill_grace } = options;
         std::fs::create_dir_all(&dir)?;
         let ca = LocalCa::load_or_create(&dir)?;
         let token = load_or_create(&dir.join("token"), || random_hex(24))?;
         let viewer_token = load_or_create(&dir.join("viewer-token"), || random_hex(24))?;
-        let pods = pods::demo_pods(&dir.join("pods"));
+        let pods = pods::demo_pods(&sandbox.dir.join("pods"));
         for pod in &pods {
-            std::fs::create_dir_all(&pod.dir)?;
+            sandbox.workspace(&pod.dir)?;
         }
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -118,6 +120,7 @@ impl LocalCluster {
             token,
             viewer_token,
             kill_grace,
+            sandbox_user: sandbox.user,
             shutdown: shutdown.clone(),
             live_execs: live_execs.clone(),
         });

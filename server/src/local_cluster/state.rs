@@ -16,6 +16,8 @@ pub struct ClusterState {
     pub viewer_token: String,
     /// After SIGHUP, how long before SIGKILL.
     pub kill_grace: Duration,
+    /// Whom execs run as ([`crate::sandbox`]).
+    pub sandbox_user: Option<crate::sandbox::SandboxUser>,
     /// Ends every exec.
     pub shutdown: Shutdown,
     /// How many execs are running.

@@ -43,6 +43,7 @@ use std::time::Duration;
 pub struct Relay {
     authorizer: authorize::Authorizer,
     allowed_origins: Vec<String>,
+    allow_missing_origin: bool,
     ping_interval: Duration,
     reauthorize_interval: Duration,
     shutdown: Shutdown,
@@ -63,7 +64,22 @@ impl Relay {
         shutdown: Shutdown,
     ) -> Relay {
         let authorizer = authorize::Authorizer::new(app_url, secret);
-        Relay { authorizer, allowed_origins, ping_interval, reauthorize_interval, shutdown, pending: Pending::default() }
+        Relay {
+            authorizer,
+            allowed_origins,
+            allow_missing_origin: false,
+            ping_interval,
+            reauthorize_interval,
+            shutdown,
+            pending: Pending::default(),
+        }
+    }
+
+    /// Accepts cookie-carrying upgrades without `Origin` (non-browser
+    /// clients; `--allow-missing-origin`). Off by default.
+    pub fn allow_missing_origin(mut self, allow: bool) -> Relay {
+        self.allow_missing_origin = allow;
+        self
     }
 
     /// Handles a terminal WebSocket request from `peer`.
@@ -79,7 +95,7 @@ impl Relay {
         let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
             .await
             .map_err(|rejection| RelayError::NotWebSocket(rejection.body_text()))?;
-        check_origin(&parts.headers, &self.allowed_origins)?;
+        check_origin(&parts.headers, &self.allowed_origins, self.allow_missing_origin)?;
         let (browser_codec, browser_protocol) =
             BrowserCodec::negotiate(&parts.headers, parts.uri.query().unwrap_or("")).map_err(RelayError::UnsupportedSubprotocols)?;
         let initial_size = TerminalSize::from_query(parts.uri.query().unwrap_or("")).map_err(RelayError::BadSize)?;
@@ -140,12 +156,18 @@ impl Relay {
     }
 }
 
-/// Cross-site WebSocket hijacking defence: see [`crate::routes::origin_allowed`].
-fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), RelayError> {
-    if crate::routes::origin_allowed(headers, allowed) {
+/// Cross-site WebSocket hijacking defence ([`crate::routes::classify_origin`]):
+/// a browser's page must be this host's or an allowed one. An upgrade with
+/// no `Origin` that carries cookies is refused unless `allow_missing`
+/// (`--allow-missing-origin`): browsers always send `Origin` on WebSocket
+/// upgrades, so only a non-browser client omits it, and those should
+/// authenticate some other way than a browser's cookie.
+fn check_origin(headers: &HeaderMap, allowed: &[String], allow_missing: bool) -> Result<(), RelayError> {
+    let missing_ok = allow_missing || !headers.contains_key(header::COOKIE);
+    if crate::routes::origin_allowed(headers, allowed, missing_ok) {
         Ok(())
     } else {
-        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("(none)");
         Err(RelayError::ForbiddenOrigin(origin.to_string()))
     }
 }
@@ -184,14 +206,21 @@ mod tests {
             h.insert(header::HOST, host.parse().unwrap());
             h
         };
-        assert!(check_origin(&HeaderMap::new(), &[]).is_ok());
-        assert!(check_origin(&headers("http://127.0.0.1:8080", "127.0.0.1:8080"), &[]).is_ok());
-        assert!(check_origin(&headers("https://Porthole.example", "porthole.example"), &[]).is_ok());
-        assert!(check_origin(&headers("https://evil.example", "porthole.example"), &[]).is_err());
-        assert!(check_origin(&headers("http://127.0.0.1:8081", "127.0.0.1:8080"), &[]).is_err());
-        assert!(check_origin(&headers("null", "127.0.0.1:8080"), &[]).is_err());
+        // No Origin: a non-browser client; refused only when it carries cookies.
+        assert!(check_origin(&HeaderMap::new(), &[], false).is_ok());
+        let mut with_cookie = HeaderMap::new();
+        with_cookie.insert(header::COOKIE, "_porthole_session=x".parse().unwrap());
+        assert!(check_origin(&with_cookie, &[], false).is_err());
+        assert!(check_origin(&with_cookie, &[], true).is_ok());
+        assert!(check_origin(&headers("http://127.0.0.1:8080", "127.0.0.1:8080"), &[], false).is_ok());
+        assert!(check_origin(&headers("https://porthole.example", "Porthole.example"), &[], false).is_ok());
+        // Browsers serialize origins in lower case: anything else is not one.
+        assert!(check_origin(&headers("https://Porthole.example", "porthole.example"), &[], false).is_err());
+        assert!(check_origin(&headers("https://evil.example", "porthole.example"), &[], false).is_err());
+        assert!(check_origin(&headers("http://127.0.0.1:8081", "127.0.0.1:8080"), &[], false).is_err());
+        assert!(check_origin(&headers("null", "127.0.0.1:8080"), &[], false).is_err());
         let allowed = ["http://127.0.0.1:8081".to_string()];
-        assert!(check_origin(&headers("http://127.0.0.1:8081", "127.0.0.1"), &allowed).is_ok());
+        assert!(check_origin(&headers("http://127.0.0.1:8081", "127.0.0.1"), &allowed, false).is_ok());
     }
 
     #[test]

@@ -93,7 +93,7 @@ async fn run_job(
 ) {
     state.live_jobs.send_modify(|n| *n += 1);
     let (status, trace) = tokio::select! {
-        result = prepare_and_run(&session, &job, state.kill_grace) => result,
+        result = prepare_and_run(&session, &job, &state) => result,
         () = shutdown.wait() => (JobStatus::Failed, "the runner is shutting down\n".to_string()),
     };
     tracing::info!(job = job.id, status = status.as_str(), "job script finished; terminal stays available");
@@ -130,8 +130,8 @@ async fn run_job(
 
 /// The job's folder, the prepare time, then its script in a PTY; returns the
 /// state (`success`/`failed`) and the log.
-async fn prepare_and_run(session: &Session, job: &JobSpec, grace: Duration) -> (JobStatus, String) {
-    if let Err(e) = std::fs::create_dir_all(&session.dir) {
+async fn prepare_and_run(session: &Session, job: &JobSpec, state: &ServerState) -> (JobStatus, String) {
+    if let Err(e) = state.sandbox.workspace(&session.dir) {
         session.ready.send_replace(true);
         return (JobStatus::Failed, format!("cannot create the job's folder: {e}\n"));
     }
@@ -142,6 +142,7 @@ async fn prepare_and_run(session: &Session, job: &JobSpec, grace: Duration) -> (
         env: job_env(session),
         cwd: session.dir.clone(),
         size: TerminalSize { cols: 120, rows: 40 },
+        user: state.sandbox.user,
     };
     let mut process = match pty::spawn(&spec) {
         Ok(p) => p,
@@ -177,7 +178,7 @@ async fn prepare_and_run(session: &Session, job: &JobSpec, grace: Duration) -> (
     };
     // Whatever the script left running ends with it.
     drop((reader, writer));
-    pty::hang_up_now(child, pid, grace).await;
+    pty::hang_up_now(child, pid, state.kill_grace).await;
     let state = if code == 0 { JobStatus::Success } else { JobStatus::Failed };
     (state, String::from_utf8_lossy(&trace).into_owned())
 }

@@ -27,7 +27,6 @@ use registry::ServerState;
 
 use crate::shutdown::Shutdown;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -58,12 +57,12 @@ impl SessionServer {
     }
 
     /// Starts serving and asking `app_url` for jobs with `runner_token`; jobs
-    /// run in folders under `jobs_dir`.
+    /// run in folders under `<sandbox>/jobs`, as the sandbox user.
     pub async fn start(
         config: SessionServerConfig,
         app_url: url::Url,
         runner_token: String,
-        jobs_dir: PathBuf,
+        sandbox: crate::sandbox::Sandbox,
         kill_grace: Duration,
         shutdown: Shutdown,
     ) -> anyhow::Result<SessionServer> {
@@ -78,6 +77,7 @@ impl SessionServer {
             sessions: Mutex::default(),
             config,
             kill_grace,
+            sandbox: sandbox.clone(),
             live_jobs: tokio::sync::watch::Sender::new(0),
         });
         let router = axum::Router::new()
@@ -86,7 +86,7 @@ impl SessionServer {
             .with_state(state.clone());
         tokio::spawn(crate::tls::serve_tls(listener, tls, router, shutdown.clone()));
         let server = SessionServer { addr, advertise, certificate, state: state.clone() };
-        let runner = job::Runner { advertise: server.advertise.clone(), certificate: server.certificate.clone(), app_url, runner_token, jobs_dir };
+        let runner = job::Runner { advertise: server.advertise.clone(), certificate: server.certificate.clone(), app_url, runner_token, jobs_dir: sandbox.dir.join("jobs") };
         tokio::spawn(job::request_jobs(state, runner, shutdown));
         tracing::info!(%addr, advertise = server.advertise, "session server listening");
         Ok(server)

@@ -32,6 +32,8 @@ pub struct ServerState {
     pub config: SessionServerConfig,
     /// After SIGHUP, how long before SIGKILL.
     pub kill_grace: Duration,
+    /// Where jobs run, and as whom.
+    pub sandbox: crate::sandbox::Sandbox,
     /// Jobs not yet reported finished.
     pub live_jobs: tokio::sync::watch::Sender<usize>,
 }

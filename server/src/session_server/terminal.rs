@@ -69,14 +69,13 @@ pub(crate) async fn exec(
         return refuse(StatusCode::LOCKED, "Terminal already connected, revoking connection");
     }
     let attached = Attached(session.clone());
-    let grace = state.kill_grace;
     tracing::info!(job = session.job_id, ?codec, "job terminal attached");
     let upgrade = match protocol {
         Some(name) => upgrade.protocols([name]),
         None => upgrade,
     };
     upgrade.max_message_size(MAX_BROWSER_MESSAGE).on_upgrade(move |socket| async move {
-        run(socket, codec, &attached.0, grace).await;
+        run(socket, codec, &attached.0, &state).await;
         drop(attached);
     })
 }
@@ -117,8 +116,15 @@ impl ExecWire for JobTerminalWire {
     }
 }
 
-async fn run(socket: WebSocket, codec: BrowserCodec, session: &JobSession, kill_grace: Duration) {
-    let spec = Spec { argv: SHELL.map(String::from).to_vec(), env: super::job::job_env(session), cwd: session.dir.clone(), size: DEFAULT_SIZE };
+async fn run(socket: WebSocket, codec: BrowserCodec, session: &JobSession, state: &ServerState) {
+    let kill_grace = state.kill_grace;
+    let spec = Spec {
+        argv: SHELL.map(String::from).to_vec(),
+        env: super::job::job_env(session),
+        cwd: session.dir.clone(),
+        size: DEFAULT_SIZE,
+        user: state.sandbox.user,
+    };
     let streams = Streams { stdin: true, stdout: true, stderr: false, tty: true };
     let options = Options { streams, initial_resize_wait: INITIAL_RESIZE_WAIT, kill_grace };
     let mut closing = session.closing.subscribe();

@@ -256,7 +256,17 @@ impl Client {
         if let Some(cookie) = cookie_for(url).filter(|_| !headers.iter().any(|(n, _)| *n == "cookie")) {
             request.headers_mut().insert("cookie", cookie.parse().unwrap());
         }
+        // A browser's page of this host, unless the test says otherwise.
+        if !headers.iter().any(|(n, _)| *n == "origin") {
+            let page = url.replacen("ws://", "http://", 1).replacen("wss://", "https://", 1);
+            let origin = url::Url::parse(&page).unwrap().origin().ascii_serialization();
+            request.headers_mut().insert("origin", origin.parse().unwrap());
+        }
         for (name, value) in headers {
+            // ("origin", ""), ("cookie", ""): no such header at all.
+            if value.is_empty() {
+                continue;
+            }
             request.headers_mut().insert(*name, value.parse().unwrap());
         }
         if !protocol.is_empty() {

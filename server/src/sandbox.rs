@@ -1,0 +1,207 @@
+//! Where pods and jobs run, away from Porthole's own secrets.
+//!
+//! A local-cluster "pod" and a CI job are shells and scripts that anyone
+//! with Developer (jobs) or Maintainer (environments) access controls. They
+//! must not read or write anything of Porthole's: the Workhorse secret would
+//! let them mint authorize JWTs, the database would let them make
+//! themselves admin. So:
+//!
+//! - **A separate user.** Their processes run as the sandbox user
+//!   ([`SandboxUser`]): `--sandbox-user`, by default `porthole-pod` when
+//!   Porthole runs as root (created at start with `useradd --system` when
+//!   missing). Not root, Porthole cannot switch users: they run as
+//!   Porthole's own user, and the start logs a warning saying so.
+//! - **Their own directory.** Pods and job folders live under
+//!   `<data-dir>/sandbox/` ([`Sandbox::dir`]), each owned by the sandbox user.
+//! - **Private files.** Porthole's umask is 077 from the start, so every
+//!   file it creates (database, WAL, secrets, CA, kubeconfig) is 0600 and
+//!   every folder 0700; [`Sandbox::prepare`] also tightens what an older
+//!   version left. The data dir itself is 0711: the sandbox user may pass
+//!   through it to `sandbox/` but not list it, and reads nothing in it.
+//!
+//! Namespaces (a pod with its own PID 1, hostname and mount table) are not
+//! used yet: `ps` in a pod shows the host's processes, and files other host
+//! users can read stay readable. On a real cluster pods are containers and
+//! none of this applies.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The user created for pods and jobs when Porthole runs as root and no
+/// `--sandbox-user` is given.
+pub const DEFAULT_USER: &str = "porthole-pod";
+
+/// A user pods and jobs run as (`setuid`/`setgid` before `exec`, with no
+/// supplementary groups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxUser {
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+}
+
+/// Where pods and jobs run, and as whom.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    /// `<data-dir>/sandbox`: pods in `pods/`, job folders in `jobs/`.
+    pub dir: PathBuf,
+    /// Whom their processes run as; `None` = Porthole's own user (not root).
+    pub user: Option<SandboxUser>,
+}
+
+impl Sandbox {
+    /// Makes the data dir private (0711, contents 0600/0700), sets the
+    /// process umask to 077, creates `<data-dir>/sandbox` and resolves the
+    /// user: `user` by name (an error when it does not exist), or, when
+    /// `None`, [`DEFAULT_USER`] if running as root (created when missing)
+    /// and Porthole's own user otherwise.
+    pub fn prepare(data_dir: &Path, user: Option<&str>) -> anyhow::Result<Sandbox> {
+        // From here on, whatever Porthole creates is its own.
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+        std::fs::create_dir_all(data_dir)?;
+        let dir = data_dir.join("sandbox");
+        tighten(data_dir, &dir)?;
+        std::fs::create_dir_all(&dir)?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))?;
+        let root = nix::unistd::geteuid().is_root();
+        let user = match (user, root) {
+            (Some(name), _) => Some(lookup(name)?.ok_or_else(|| anyhow::anyhow!("--sandbox-user {name:?}: no such user"))?),
+            (None, true) => Some(default_user()?),
+            (None, false) => None,
+        };
+        match user {
+            Some(u) if u.uid == nix::unistd::geteuid().as_raw() => tracing::warn!(
+                uid = u.uid,
+                "pods and jobs run as Porthole's own user: they can read its data dir and secrets (use --sandbox-user)"
+            ),
+            Some(u) => tracing::info!(uid = u.uid, gid = u.gid, dir = %dir.display(), "pods and jobs run as the sandbox user"),
+            None => tracing::warn!(
+                "not running as root: pods and jobs run as Porthole's own user and can read its data dir and secrets; \
+                 start as root (they run as {DEFAULT_USER}) or use real clusters and runners in production"
+            ),
+        }
+        if user.is_some_and(|u| u.uid != nix::unistd::geteuid().as_raw()) {
+            warn_if_unreachable(&dir);
+        }
+        Ok(Sandbox { dir, user })
+    }
+
+    /// A sandbox that is Porthole's own user and `dir` (for a standalone
+    /// session server and tests that need no separation).
+    pub fn unseparated(dir: PathBuf) -> Sandbox {
+        Sandbox { dir, user: None }
+    }
+
+    /// Creates `path` (and its parents) for a pod or job and gives it to the
+    /// sandbox user, mode 0700.
+    pub fn workspace(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(path)?;
+        // The folders between (`pods/<namespace>`, `jobs`) were made 0700 by
+        // the umask: let the sandbox user pass through them.
+        let mut between = path.parent();
+        while let Some(dir) = between.filter(|d| d.starts_with(&self.dir) && *d != self.dir) {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))?;
+            between = dir.parent();
+        }
+        if let Some(user) = self.user {
+            std::os::unix::fs::chown(path, Some(user.uid), Some(user.gid))?;
+        }
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+    }
+}
+
+/// Data dir 0711; every entry but the sandbox 0600 (files) or 0700 (folders),
+/// one level deep (the folders' own contents were created private).
+fn tighten(data_dir: &Path, sandbox: &Path) -> std::io::Result<()> {
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o711))?;
+    for entry in std::fs::read_dir(data_dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if path == sandbox {
+            continue;
+        }
+        let meta = std::fs::symlink_metadata(&path)?;
+        let mode = if meta.is_dir() { 0o700 } else if meta.is_file() { 0o600 } else { continue };
+        if meta.permissions().mode() & 0o777 != mode {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
+}
+
+/// Logs an error when a folder above `dir` keeps other users out: pods and
+/// jobs could not even start in their folders.
+fn warn_if_unreachable(dir: &Path) {
+    for ancestor in dir.ancestors().skip(1) {
+        let Ok(meta) = std::fs::metadata(ancestor) else { continue };
+        if meta.permissions().mode() & 0o001 == 0 {
+            tracing::error!(
+                folder = %ancestor.display(),
+                sandbox = %dir.display(),
+                "the sandbox user cannot pass through this folder: pods and jobs will fail to start (chmod o+x, or move --data-dir)"
+            );
+            return;
+        }
+    }
+}
+
+/// The user named `name`, if it exists.
+fn lookup(name: &str) -> anyhow::Result<Option<SandboxUser>> {
+    let user = nix::unistd::User::from_name(name)?;
+    Ok(user.map(|u| SandboxUser { uid: u.uid.as_raw(), gid: u.gid.as_raw() }))
+}
+
+/// [`DEFAULT_USER`], created (system user, own group, no home, no login
+/// shell) when missing. Serialized: several Portholes in one process (the
+/// tests) must not race `useradd`.
+fn default_user() -> anyhow::Result<SandboxUser> {
+    static CREATING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = CREATING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(user) = lookup(DEFAULT_USER)? {
+        return Ok(user);
+    }
+    let status = std::process::Command::new("useradd")
+        .args(["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"])
+        .arg(DEFAULT_USER)
+        .status();
+    // Another process may have created it meanwhile: look again either way.
+    match lookup(DEFAULT_USER)? {
+        Some(user) => Ok(user),
+        None => anyhow::bail!("cannot create the sandbox user {DEFAULT_USER} (useradd: {status:?}); create it or pass --sandbox-user"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_dir_is_private_and_the_sandbox_reachable() {
+        let data = tempfile::tempdir().unwrap();
+        std::fs::write(data.path().join("old_secret"), "s").unwrap();
+        std::fs::set_permissions(data.path().join("old_secret"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let sandbox = Sandbox::prepare(data.path(), None).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(data.path()), 0o711);
+        assert_eq!(mode(&data.path().join("old_secret")), 0o600);
+        assert_eq!(mode(&sandbox.dir), 0o711);
+        std::fs::write(data.path().join("new_file"), "x").unwrap();
+        assert_eq!(mode(&data.path().join("new_file")), 0o600, "umask 077");
+        let pod = sandbox.dir.join("pods/ns/web");
+        sandbox.workspace(&pod).unwrap();
+        assert_eq!(mode(&pod), 0o700);
+        if let Some(user) = sandbox.user {
+            use std::os::unix::fs::MetadataExt;
+            assert_eq!(std::fs::metadata(&pod).unwrap().uid(), user.uid);
+        }
+    }
+
+    #[test]
+    fn an_unknown_sandbox_user_is_an_error() {
+        let data = tempfile::tempdir().unwrap();
+        let err = Sandbox::prepare(data.path(), Some("no-such-user-porthole")).unwrap_err();
+        assert!(err.to_string().contains("no such user"), "{err}");
+    }
+}

@@ -1,0 +1,97 @@
+//! Pods and jobs cannot reach Porthole's secrets: they run as the sandbox
+//! user (`porthole-pod` when Porthole runs as root) in `<data-dir>/sandbox`,
+//! and the data dir's files are Porthole's alone.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+/// What a shell in a pod or a job tries, as the break-in attempt did.
+fn attempts(data: &std::path::Path) -> String {
+    let files = ["workhorse_secret", "runner_token", "porthole.db", "local-cluster/token", "local-cluster/kubeconfig"];
+    let cats: Vec<String> = files.iter().map(|f| format!("cat {}/{f}", data.display())).collect();
+    format!("echo uid=$(id -u); ls {} ; {} ; echo 'done'-$((40+2))", data.display(), cats.join(" ; "))
+}
+
+/// Checks the output of [`attempts`]: another uid, every read refused, no
+/// secret's bytes.
+fn assert_refused(output: &str, data: &std::path::Path) {
+    assert!(!output.contains("uid=0\r") && !output.contains("uid=0\n"), "runs as root: {output}");
+    assert!(output.contains("uid="), "{output}");
+    // ls plus five cats.
+    assert_eq!(output.matches("Permission denied").count(), 6, "{output}");
+    for secret in ["workhorse_secret", "runner_token"] {
+        let value = std::fs::read_to_string(data.join(secret)).unwrap();
+        assert!(!output.contains(value.trim()), "{secret} leaked: {output}");
+    }
+}
+
+fn running_as_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+#[tokio::test]
+async fn an_environment_terminal_cannot_read_porthole_s_files() {
+    if !running_as_root() {
+        eprintln!("skipped: only root can run pods as another user");
+        return;
+    }
+    let porthole = start().await;
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    let output = client.run(&attempts(porthole.data.path()), "done-42").await;
+    assert_refused(&output, porthole.data.path());
+    // Its own folder is its own.
+    let output = client.run("touch mine && echo wrote-$((1+1))", "wrote-2").await;
+    assert!(!output.contains("Permission denied"), "{output}");
+    client.close().await;
+}
+
+#[tokio::test]
+async fn a_ci_job_cannot_read_porthole_s_files() {
+    if !running_as_root() {
+        eprintln!("skipped: only root can run jobs as another user");
+        return;
+    }
+    let porthole = start_configured(|c| {
+        let mut ss = server::session_server::SessionServerConfig::new("127.0.0.1:0".parse().unwrap());
+        ss.poll_interval = Duration::from_millis(100);
+        c.session_server = Some(ss);
+    })
+    .await;
+    let job: serde_json::Value = porthole
+        .http()
+        .post(format!("{}/api/v4/projects/1/jobs", porthole.url()))
+        .json(&serde_json::json!({"name": "x", "script": attempts(porthole.data.path())}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = format!("{}/api/v4/projects/1/jobs/{}", porthole.url(), job["id"]);
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let trace = loop {
+        let job: serde_json::Value = porthole.http().get(&url).send().await.unwrap().json().await.unwrap();
+        if let Some(trace) = job["trace"].as_str().filter(|t| t.contains("done-42")) {
+            break trace.to_string();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the job never finished its script: {job}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_refused(&trace, porthole.data.path());
+}
+
+#[tokio::test]
+async fn the_data_dir_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let porthole = start().await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let data = porthole.data.path();
+    assert_eq!(mode(data), 0o711, "others may pass through to the sandbox, not list");
+    for file in ["workhorse_secret", "runner_token", "porthole.db", "local-cluster/token", "local-cluster/kubeconfig"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    assert_eq!(mode(&data.join("local-cluster")), 0o700);
+}
