@@ -62,6 +62,10 @@ pub struct Config {
     /// Accept a terminal WebSocket that carries cookies but no `Origin`
     /// (`--allow-missing-origin`; browsers always send one). Default off.
     pub allow_missing_origin: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client, for sign-in
+    /// limits and logs (`--trusted-proxies`; [`crate::proxy`]). Default none:
+    /// the peer address is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The relay asks authorize again this often during a session (GitLab:
     /// 5 minutes; Porthole: 30 s).
     pub reauthorize_interval: Duration,
@@ -99,6 +103,7 @@ impl Config {
             }),
             allowed_origins: Vec::new(),
             allow_missing_origin: false,
+            trusted_proxies: Vec::new(),
             reauthorize_interval: Duration::from_secs(30),
             browser_ping_interval: Duration::from_secs(30),
             kill_grace: Duration::from_secs(2),

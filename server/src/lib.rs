@@ -27,6 +27,7 @@ pub mod config;
 pub mod exec_server;
 pub mod jwt;
 pub mod local_cluster;
+pub mod proxy;
 pub mod pty;
 pub mod relay;
 pub mod routes;
@@ -119,7 +120,11 @@ impl Porthole {
         if db.users().await?.is_empty() {
             tracing::warn!("there are no users: set PORTHOLE_INITIAL_ROOT_PASSWORD (or --initial-root-password-file) to create the admin `root`");
         }
-        let accounts = Arc::new(app::users::Accounts { db: db.clone(), limiter: Default::default() });
+        let accounts = Arc::new(app::users::Accounts {
+            db: db.clone(),
+            limiter: Default::default(),
+            proxies: proxy::TrustedProxies(config.trusted_proxies.clone()),
+        });
         let app = Arc::new(App::new(secret.clone(), local, runner_token.clone(), db.clone()));
 
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -151,7 +156,7 @@ impl Porthole {
             async move { static_files(&dist, request).await }
         });
         let router = app::router(app, accounts, sign_in_page).fallback(dispatch).with_state(services);
-        let router = with_sessions(router, &db, config.secure_cookies)
+        let router = with_sessions(router, &db, config.secure_cookies, &shutdown)
             .await?
             .layer(axum::middleware::from_fn(routes::deny_websocket))
             .layer(axum::middleware::from_fn_with_state(Arc::new(config.allowed_origins.clone()), routes::deny_cross_site_writes))
@@ -215,11 +220,28 @@ impl Porthole {
     }
 }
 
+/// How often expired login sessions are deleted from the database.
+const EXPIRED_SESSIONS_SWEEP: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Adds login sessions stored in `db`: cookie `_porthole_session`,
 /// HttpOnly, SameSite=Lax, `Secure` when asked, expiring after 8 hours of
-/// inactivity.
-async fn with_sessions(router: Router, db: &app::db::Database, secure: bool) -> anyhow::Result<Router> {
-    use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
+/// inactivity. Expired sessions are deleted every
+/// [`EXPIRED_SESSIONS_SWEEP`] until shutdown (else the table only grows).
+async fn with_sessions(router: Router, db: &app::db::Database, secure: bool, shutdown: &Shutdown) -> anyhow::Result<Router> {
+    use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer, cookie::SameSite};
+    fn sweep<S: ExpiredDeletion + Clone>(store: &S, shutdown: &Shutdown) {
+        let (store, shutdown) = (store.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                result = store.continuously_delete_expired(EXPIRED_SESSIONS_SWEEP) => {
+                    if let Err(e) = result {
+                        tracing::error!(error = %e, "deleting expired login sessions failed; no longer sweeping");
+                    }
+                }
+                () = shutdown.wait() => {}
+            }
+        });
+    }
     use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
     fn layer<S: tower_sessions::SessionStore + Clone>(store: S, secure: bool) -> SessionManagerLayer<S> {
         SessionManagerLayer::new(store)
@@ -233,11 +255,13 @@ async fn with_sessions(router: Router, db: &app::db::Database, secure: bool) -> 
         app::db::Database::Sqlite(pool) => {
             let store = SqliteStore::new(pool.clone());
             store.migrate().await?;
+            sweep(&store, shutdown);
             router.layer(layer(store, secure))
         }
         app::db::Database::Postgres(pool) => {
             let store = PostgresStore::new(pool.clone());
             store.migrate().await?;
+            sweep(&store, shutdown);
             router.layer(layer(store, secure))
         }
     })

@@ -37,6 +37,10 @@ struct Args {
     /// header (non-browser clients; browsers always send one).
     #[arg(long, env = "PORTHOLE_ALLOW_MISSING_ORIGIN")]
     allow_missing_origin: bool,
+    /// Reverse proxies (comma-separated CIDRs or addresses) whose
+    /// X-Forwarded-For names the client, e.g. 127.0.0.1 for an nginx in front.
+    #[arg(long, env = "PORTHOLE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = server::proxy::parse_net)]
+    trusted_proxies: Vec<ipnet::IpNet>,
     /// The app's database: sqlite://… or postgres://… (default: a SQLite file in the data dir).
     #[arg(long, env = "PORTHOLE_DATABASE_URL")]
     database_url: Option<String>,
@@ -104,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
     config.config_file = args.config;
     config.allowed_origins = args.allowed_origins;
     config.allow_missing_origin = args.allow_missing_origin;
+    config.trusted_proxies = args.trusted_proxies;
     config.database_url = args.database_url;
     config.demo_password = args.demo_password;
     config.secure_cookies = args.secure_cookies;

@@ -61,23 +61,60 @@ async fn demo_users_sign_in_with_a_session_cookie() {
     assert_eq!(whoami(&porthole, Some(name_value(&cookie))).await.0, 401);
 }
 
+/// Signs in with `X-Forwarded-For: forwarded_for`; returns the status.
+async fn sign_in_from(porthole: &TestPorthole, user: &str, password: &str, forwarded_for: &str) -> u16 {
+    let response = http()
+        .post(format!("{}/users/sign_in", porthole.url()))
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[("username", user), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
 #[tokio::test]
-async fn wrong_passwords_are_refused_and_then_rate_limited() {
+async fn wrong_passwords_lock_that_account_only() {
     let porthole = start().await;
-    for _ in 0..5 {
+    for _ in 0..server::app::sign_in_limit::ACCOUNT_FAILURES {
         let (status, location, cookie) = sign_in(&porthole, "developer", "wrong").await;
         assert_eq!((status, location.as_str()), (303, "/users/sign_in?failed=1"));
         assert!(cookie.is_none());
     }
-    // Limited now, even with the right password.
-    let (status, _, _) = sign_in(&porthole, "developer", DEMO_PASSWORD).await;
-    assert_eq!(status, 429);
-    // The address is limited too: another user from it is refused.
-    let (status, _, _) = sign_in(&porthole, "root", DEMO_PASSWORD).await;
-    assert_eq!(status, 429);
+    // Locked now, even with the right password, and told for how long.
+    let response = http()
+        .post(format!("{}/users/sign_in", porthole.url()))
+        .form(&[("username", "developer"), ("password", DEMO_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    assert_eq!(response.headers()["retry-after"], "60");
+    // Everyone else from the same address signs in: one person cannot lock
+    // out an office behind one proxy.
+    let (status, location, cookie) = sign_in(&porthole, "maintainer", DEMO_PASSWORD).await;
+    assert_eq!((status, location.as_str()), (303, "/"));
+    assert!(cookie.is_some());
     // Unknown users fail like wrong passwords.
-    let other = start().await;
-    assert_eq!(sign_in(&other, "nobody", "x").await.1, "/users/sign_in?failed=1");
+    assert_eq!(sign_in(&porthole, "nobody", "x").await.1, "/users/sign_in?failed=1");
+}
+
+#[tokio::test]
+async fn an_address_is_limited_by_x_forwarded_for_only_from_a_trusted_proxy() {
+    use server::app::sign_in_limit::ADDRESS_FAILURES;
+    // Behind a trusted proxy, each client has its own address limit.
+    let proxied = start_configured(|c| c.trusted_proxies = vec![server::proxy::parse_net("127.0.0.1").unwrap()]).await;
+    for i in 0..ADDRESS_FAILURES {
+        assert_eq!(sign_in_from(&proxied, &format!("guess{i}"), "x", "198.51.100.1").await, 303);
+    }
+    assert_eq!(sign_in_from(&proxied, "maintainer", DEMO_PASSWORD, "198.51.100.1").await, 429);
+    assert_eq!(sign_in_from(&proxied, "maintainer", DEMO_PASSWORD, "198.51.100.2").await, 303);
+    // From an untrusted peer the header is anyone's words: the peer counts.
+    let direct = start().await;
+    for i in 0..ADDRESS_FAILURES {
+        assert_eq!(sign_in_from(&direct, &format!("guess{i}"), "x", &format!("203.0.113.{i}")).await, 303);
+    }
+    assert_eq!(sign_in_from(&direct, "maintainer", DEMO_PASSWORD, "203.0.113.200").await, 429);
 }
 
 #[tokio::test]

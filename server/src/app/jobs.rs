@@ -96,6 +96,23 @@ pub struct Jobs {
     runner_token: String,
 }
 
+/// Finished jobs kept (with their logs, up to 512 KiB each), newest first;
+/// older ones are forgotten (their pages 404). Jobs live in memory only: a
+/// bound, not a history.
+pub const MAX_FINISHED_JOBS: usize = 100;
+
+/// Drops the oldest finished jobs beyond [`MAX_FINISHED_JOBS`].
+fn forget_oldest_finished(jobs: &mut Vec<Job>) {
+    let finished = |j: &Job| matches!(j.status, JobStatus::Success | JobStatus::Failed);
+    let mut extra = jobs.iter().filter(|j| finished(j)).count().saturating_sub(MAX_FINISHED_JOBS);
+    // `jobs` is oldest first.
+    jobs.retain(|j| {
+        let forget = extra > 0 && finished(j);
+        extra -= usize::from(forget);
+        !forget
+    });
+}
+
 impl Jobs {
     /// No jobs yet; runners authenticate with `runner_token`.
     pub fn new(runner_token: String) -> Jobs {
@@ -179,6 +196,7 @@ impl Jobs {
             job.session = None;
         }
         tracing::info!(job = id, status = ?job.status, "job updated");
+        forget_oldest_finished(&mut jobs);
         StatusCode::OK.into_response()
     }
 }
@@ -186,6 +204,23 @@ impl Jobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_newest_finished_jobs_are_kept() {
+        let jobs = Jobs::new("rt".into());
+        let total = MAX_FINISHED_JOBS + 50;
+        for _ in 0..total {
+            let job = jobs.create(1, "demo/shop", "developer", NewJob { name: "j".into(), script: "true".into(), prepare_seconds: 0 });
+            assert_eq!(jobs.request(JobRequest { token: "rt".into(), session: Some(session()) }).status(), StatusCode::CREATED);
+            jobs.update(job.id, JobUpdate { token: "rt".into(), state: JobStatus::Success, trace: "x".repeat(1000) });
+        }
+        let running = jobs.create(1, "demo/shop", "developer", NewJob { name: "r".into(), script: "true".into(), prepare_seconds: 0 });
+        let kept = jobs.of_project(1);
+        assert_eq!(kept.len(), MAX_FINISHED_JOBS + 1, "the newest finished and the pending one");
+        assert_eq!(kept[0].id, running.id);
+        assert_eq!(kept.last().unwrap().id, (total - MAX_FINISHED_JOBS + 1) as u64, "the oldest are gone");
+        assert!(jobs.get(1).is_none());
+    }
 
     fn session() -> SessionInfo {
         SessionInfo { url: "https://127.0.0.1:8093/session/abc".into(), certificate: "PEM".into(), authorization: "tok".into() }

@@ -31,6 +31,7 @@ pub mod jobs;
 pub mod jobs_api;
 pub mod passwords;
 pub mod projects;
+pub mod sign_in_limit;
 pub mod state;
 pub mod users;
 

@@ -6,20 +6,19 @@
 //!   `username`, `password`, as GitLab's form has them) starts a session:
 //!   tower-sessions, stored in the same database, cookie `_porthole_session`
 //!   (HttpOnly, SameSite=Lax, Secure when configured). Failed sign-ins are
-//!   limited per user and per address ([`SignInLimiter`]).
+//!   limited per account and, more loosely, per client address
+//!   ([`super::sign_in_limit`]).
 //! - `POST /users/sign_out` ends it; `GET /api/v4/user` says who is signed in.
 //! - Roles are GitLab's access levels ([`Role`]); `App::check_access`
 //!   checks them.
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Form, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 use tower_sessions::Session;
 
 /// The session key holding the signed-in username.
@@ -40,43 +39,8 @@ pub use shared::api::Role;
 pub use super::db::{Database, User};
 
 pub use super::passwords::{hash_password, verify_password};
-
-/// Failed sign-ins allowed per user, and per address, in [`SIGN_IN_WINDOW`].
-pub const MAX_FAILED_SIGN_INS: usize = 5;
-/// The window failed sign-ins are counted over.
-pub const SIGN_IN_WINDOW: Duration = Duration::from_secs(60);
-
-/// Counts failed sign-ins per key (`user:<name>`, `ip:<address>`).
-#[derive(Debug, Default)]
-pub struct SignInLimiter {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
-}
-
-impl SignInLimiter {
-    /// Seconds to wait before any of `keys` may try again, if limited.
-    pub fn retry_after(&self, keys: &[String]) -> Option<u64> {
-        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        keys.iter()
-            .filter_map(|key| {
-                let times = failures.get_mut(key)?;
-                while times.front().is_some_and(|t| now.duration_since(*t) > SIGN_IN_WINDOW) {
-                    times.pop_front();
-                }
-                let oldest = *times.front()?;
-                (times.len() >= MAX_FAILED_SIGN_INS).then(|| SIGN_IN_WINDOW.saturating_sub(now.duration_since(oldest)).as_secs().max(1))
-            })
-            .max()
-    }
-
-    /// Records a failure for each key.
-    pub fn failed(&self, keys: &[String]) {
-        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for key in keys {
-            failures.entry(key.clone()).or_default().push_back(Instant::now());
-        }
-    }
-}
+use super::sign_in_limit::SignInLimiter;
+use crate::proxy::TrustedProxies;
 
 /// What the sign-in handlers share.
 pub struct Accounts {
@@ -84,6 +48,8 @@ pub struct Accounts {
     pub db: Database,
     /// Failed sign-ins.
     pub limiter: SignInLimiter,
+    /// Whose `X-Forwarded-For` names the client (`--trusted-proxies`).
+    pub proxies: TrustedProxies,
 }
 
 /// The sign-in form.
@@ -101,17 +67,18 @@ fn see_other(location: &str) -> Response {
 
 /// `POST /users/sign_in`: 303 to `/` when the password is right (a new
 /// session id), 303 back to `/users/sign_in?failed=1` when not, 429 with
-/// `Retry-After` after [`MAX_FAILED_SIGN_INS`] failures for the user or the
-/// address within [`SIGN_IN_WINDOW`].
+/// `Retry-After` while the account is locked or the client address limited
+/// ([`super::sign_in_limit`]).
 pub async fn sign_in(
     State(accounts): State<Arc<Accounts>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     session: Session,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    let keys = [format!("user:{}", form.username), format!("ip:{}", peer.ip())];
-    if let Some(secs) = accounts.limiter.retry_after(&keys) {
-        tracing::warn!(user = form.username, %peer, "sign-in rate-limited");
+    let client = accounts.proxies.client_ip(peer.ip(), &headers);
+    if let Some(secs) = accounts.limiter.retry_after(&form.username, client) {
+        tracing::warn!(user = form.username, %client, "sign-in rate-limited");
         return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, secs.to_string())], "Too many failed sign-in attempts; try again later.\n")
             .into_response();
     }
@@ -128,10 +95,11 @@ pub async fn sign_in(
         None => false,
     };
     if !ok {
-        accounts.limiter.failed(&keys);
-        tracing::info!(user = form.username, %peer, "sign-in failed");
+        accounts.limiter.failed(&form.username, client);
+        tracing::info!(user = form.username, %client, "sign-in failed");
         return see_other("/users/sign_in?failed=1");
     }
+    accounts.limiter.succeeded(&form.username);
     // A new id at every sign-in: no session fixation.
     if let Err(e) = async {
         session.cycle_id().await?;
@@ -222,18 +190,5 @@ mod tests {
         assert_eq!(db.membership("developer", "demo/shop").await.unwrap(), Some(Role::Developer));
         assert_eq!(db.membership("root", "demo/shop").await.unwrap(), None);
         assert!(Role::Maintainer > Role::Developer && Role::Owner > Role::Maintainer);
-    }
-
-    #[test]
-    fn limiter_counts_failures_per_key() {
-        let limiter = SignInLimiter::default();
-        let keys = ["user:a".to_string(), "ip:1".to_string()];
-        for _ in 0..MAX_FAILED_SIGN_INS {
-            assert_eq!(limiter.retry_after(&keys), None);
-            limiter.failed(&keys);
-        }
-        assert!(limiter.retry_after(&keys).is_some());
-        assert!(limiter.retry_after(&["user:a".to_string()]).is_some());
-        assert_eq!(limiter.retry_after(&["user:b".to_string(), "ip:2".to_string()]), None);
     }
 }
