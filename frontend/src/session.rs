@@ -2,8 +2,10 @@
 //! lifetime, connected to one WebSocket session at a time.
 //!
 //! - Output arrives as binary frames and is written to xterm.js as bytes
-//!   (`Uint8Array`), never decoded here; xterm.js reassembles UTF-8 split
-//!   across frames.
+//!   (`Uint8Array`), never decoded here. A frame that ends inside a UTF-8
+//!   character keeps that incomplete tail back until the next frame
+//!   ([`shared::utf8::incomplete_tail`]): xterm.js 6 loses a 3-byte
+//!   character split 2+1 across writes (case-005).
 //! - Flow control: each write's callback counts parsed bytes, and an `ack`
 //!   goes back every [`ACK_EVERY`] bytes or whenever xterm.js has caught up,
 //!   so the relay never has more than a window of output in flight.
@@ -98,6 +100,35 @@ struct ConnState {
     pending: u64,
     /// Bytes parsed and not yet acknowledged.
     unacked: u64,
+    /// The start of a UTF-8 character the last frame ended in (0–3 bytes),
+    /// written with the next frame; counted in `pending`.
+    held: Vec<u8>,
+}
+
+/// What to write of a frame: the bytes held from the last frame, then
+/// `received` up to its last complete character; what is left of a
+/// character is kept in `held` for the next frame.
+fn whole_characters(held: &mut Vec<u8>, received: &Uint8Array) -> Uint8Array {
+    let len = received.length() as usize;
+    if len < 3 {
+        // Too short to judge alone: join it to what was held.
+        let mut joined = std::mem::take(held);
+        joined.extend(received.to_vec());
+        let keep = shared::utf8::incomplete_tail(&joined);
+        *held = joined.split_off(joined.len() - keep);
+        return Uint8Array::from(&joined[..]);
+    }
+    let last = received.subarray(len as u32 - 3, len as u32).to_vec();
+    let keep = shared::utf8::incomplete_tail(&last);
+    let body = received.subarray(0, (len - keep) as u32);
+    let before = std::mem::replace(held, last[3 - keep..].to_vec());
+    if before.is_empty() {
+        return body;
+    }
+    let out = Uint8Array::new_with_length((before.len() + body.length() as usize) as u32);
+    out.set(&Uint8Array::from(&before[..]), 0);
+    out.set(&body, before.len() as u32);
+    out
 }
 
 impl Drop for Connection {
@@ -295,9 +326,16 @@ impl Inner {
         let data = event.data();
         if let Some(buffer) = data.dyn_ref::<ArrayBuffer>() {
             // A view of a JS-owned buffer (not wasm memory), safe to hand over.
-            let bytes = Uint8Array::new(buffer);
+            let received = Uint8Array::new(buffer);
+            let bytes = {
+                let mut st = state.borrow_mut();
+                st.pending += u64::from(received.length());
+                whole_characters(&mut st.held, &received)
+            };
             let n = u64::from(bytes.length());
-            state.borrow_mut().pending += n;
+            if n == 0 {
+                return;
+            }
             let weak: Weak<Inner> = Rc::downgrade(self);
             let written = Closure::once_into_js(move || {
                 if let Some(inner) = weak.upgrade() {
@@ -337,6 +375,11 @@ impl Inner {
     }
 
     fn on_close(&self, state: &Rc<RefCell<ConnState>>, event: CloseEvent) {
+        // The output ended inside a character: show what came, as it is.
+        let held = std::mem::take(&mut state.borrow_mut().held);
+        if !held.is_empty() {
+            self.term.write_bytes(&Uint8Array::from(&held[..]), &JsValue::UNDEFINED);
+        }
         let st = state.borrow();
         let status = match (&st.end, event.code()) {
             (Some((code, reason)), _) => Status::Ended { code: Some(*code), reason: reason.clone(), exit: st.exit },

@@ -22,6 +22,7 @@
 //!   a session server.
 //! - [`paths`]: the terminal URL grammar (`/<project>/-/environments/<id>/…`),
 //!   one parse and format for the server's router and the browser's.
+//! - [`utf8`]: where output may be cut without splitting a character.
 //!
 //! Nothing here does I/O; every codec is a pure function with unit tests.
 #![forbid(unsafe_code)]
@@ -36,5 +37,6 @@ pub mod jobs;
 pub mod k8s;
 pub mod paths;
 pub mod porthole;
+pub mod utf8;
 
 pub use frame::{DecodeError, Frame};
