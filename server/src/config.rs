@@ -71,10 +71,13 @@ pub struct Config {
     pub reauthorize_interval: Duration,
     /// The relay pings the browser this often (Workhorse: 30 s).
     pub browser_ping_interval: Duration,
-    /// Whom local-cluster pods and CI jobs run as (`--sandbox-user`); `None`
-    /// = `porthole-pod` (created when missing) when Porthole runs as root,
+    /// Whom local-cluster pods run as (`--sandbox-user`); `None` =
+    /// `porthole-pod` (created when missing) when Porthole runs as root,
     /// else Porthole's own user, with a warning ([`crate::sandbox`]).
     pub sandbox_user: Option<String>,
+    /// Whom CI jobs run as (`--job-user`); `None` = `porthole-job` as root,
+    /// else Porthole's own user.
+    pub job_user: Option<String>,
     /// How long the local cluster waits, after SIGHUP, before it SIGKILLs what
     /// is left of an exec's processes.
     pub kill_grace: Duration,
@@ -108,6 +111,7 @@ impl Config {
             browser_ping_interval: Duration::from_secs(30),
             kill_grace: Duration::from_secs(2),
             sandbox_user: None,
+            job_user: None,
         }
     }
 

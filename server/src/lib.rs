@@ -81,13 +81,14 @@ impl Porthole {
     /// Starts the local cluster, the app and the relay.
     pub async fn start(config: Config) -> anyhow::Result<Porthole> {
         tls::install_default_provider();
-        let sandbox = sandbox::Sandbox::prepare(&config.data_dir, config.sandbox_user.as_deref())?;
+        let pods = sandbox::Sandbox::prepare(&config.data_dir, config.sandbox_user.as_deref(), sandbox::POD_USER)?;
+        let jobs = sandbox::Sandbox::prepare(&config.data_dir, config.job_user.as_deref(), sandbox::JOB_USER)?;
         let shutdown = Shutdown::new();
         let secret = config.workhorse_secret()?;
         let cluster_options =
             local_cluster::Options {
             dir: config.cluster_dir(),
-            sandbox: sandbox.clone(),
+            sandbox: pods,
             listen: config.cluster_listen,
             kill_grace: config.kill_grace,
         };
@@ -183,7 +184,7 @@ impl Porthole {
                     ss,
                     own_url,
                     runner_token,
-                    sandbox,
+                    jobs,
                     config.kill_grace,
                     shutdown.clone(),
                 )

@@ -31,7 +31,7 @@ struct Args {
     workhorse_secret_file: Option<PathBuf>,
     /// Browser origins allowed to open terminals besides this server's own
     /// (comma-separated `scheme://host[:port]`), e.g. `make dev`'s http://127.0.0.1:8081.
-    #[arg(long, env = "PORTHOLE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(long, env = "PORTHOLE_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = server::routes::parse_allowed_origin)]
     allowed_origins: Vec<String>,
     /// Accept terminal WebSockets that carry the login cookie but no Origin
     /// header (non-browser clients; browsers always send one).
@@ -60,11 +60,15 @@ struct Args {
     /// Seconds between re-authorizations of a running terminal session.
     #[arg(long, env = "PORTHOLE_REAUTHORIZE_INTERVAL", default_value_t = 30)]
     reauthorize_interval: u64,
-    /// Whom local-cluster pods and CI jobs run as (default when started as
-    /// root: `porthole-pod`, created when missing; otherwise Porthole's own
-    /// user, with a warning: they could then read the data dir).
-    #[arg(long, env = "PORTHOLE_SANDBOX_USER", global = true)]
+    /// Whom local-cluster pods run as (default when started as root:
+    /// `porthole-pod`, created when missing; otherwise Porthole's own user,
+    /// with a warning: they could then read the data dir).
+    #[arg(long, env = "PORTHOLE_SANDBOX_USER")]
     sandbox_user: Option<String>,
+    /// Whom CI jobs run as (default when started as root: `porthole-job`,
+    /// created when missing; otherwise Porthole's own user).
+    #[arg(long, env = "PORTHOLE_JOB_USER", global = true)]
+    job_user: Option<String>,
     /// Clusters, projects and environments (TOML; see the README).
     #[arg(long, env = "PORTHOLE_CONFIG", global = true)]
     config: Option<PathBuf>,
@@ -96,10 +100,11 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     if let Some(Command::SessionServer { app_url, runner_token_file }) = args.command {
-        return run_session_server(args.config, args.data_dir, args.sandbox_user, app_url, runner_token_file).await;
+        return run_session_server(args.config, args.data_dir, args.job_user, app_url, runner_token_file).await;
     }
     let mut config = server::Config::new(args.data_dir);
     config.sandbox_user = args.sandbox_user;
+    config.job_user = args.job_user;
     config.listen = args.listen;
     config.dist_dir = args.dist_dir;
     config.cluster_listen = args.cluster_listen;
@@ -141,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
 async fn run_session_server(
     config: Option<PathBuf>,
     data_dir: PathBuf,
-    sandbox_user: Option<String>,
+    job_user: Option<String>,
     app_url: url::Url,
     runner_token_file: PathBuf,
 ) -> anyhow::Result<()> {
@@ -153,7 +158,7 @@ async fn run_session_server(
         .ok_or_else(|| anyhow::anyhow!("{}: no [session_server] section: job terminals are disabled", config.display()))?;
     let token = std::fs::read_to_string(&runner_token_file)?.trim().to_string();
     let shutdown = server::shutdown::Shutdown::new();
-    let sandbox = server::sandbox::Sandbox::prepare(&data_dir, sandbox_user.as_deref())?;
+    let sandbox = server::sandbox::Sandbox::prepare(&data_dir, job_user.as_deref(), server::sandbox::JOB_USER)?;
     let grace = std::time::Duration::from_secs(2);
     let ss = server::session_server::SessionServer::start(section, app_url, token, sandbox, grace, shutdown.clone()).await?;
     println!("session server listening on {} (advertised as https://{})", ss.addr, ss.advertise);

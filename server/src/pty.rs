@@ -44,6 +44,11 @@ pub struct PtyProcess {
 
 /// Spawns `spec` in a new PTY.
 pub fn spawn(spec: &Spec) -> std::io::Result<PtyProcess> {
+    // pty-process opens the master without O_CLOEXEC and sets it a moment
+    // later: a child spawned in between would inherit another session's
+    // terminal. One open-and-spawn at a time closes that window.
+    static OPEN_AND_SPAWN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = OPEN_AND_SPAWN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let (pty, pts) = pty_process::open().map_err(std::io::Error::other)?;
     pty.resize(to_pty_size(spec.size)).map_err(std::io::Error::other)?;
     let (program, args) = spec.argv.split_first().ok_or_else(|| std::io::Error::other("empty command"))?;

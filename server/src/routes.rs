@@ -109,9 +109,18 @@ pub fn classify_origin(headers: &HeaderMap, allowed: &[String]) -> Origin {
     if allowed.iter().any(|a| serialized_origin(a).is_some_and(|a| a == serialized)) {
         return Origin::Allowed;
     }
-    let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-    let authority = serialized.split_once("://").map_or("", |(_, a)| a);
-    if !host.is_empty() && authority == host { Origin::Same } else { foreign() }
+    // The Host the browser connected to, serialized with the origin's
+    // scheme: `x:443` is `https://x`, as the browser's origin says it.
+    let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let scheme = serialized.split_once("://").map_or("", |(s, _)| s);
+    let same = !host.is_empty() && serialized_origin(&format!("{scheme}://{host}")).is_some_and(|own| own == serialized);
+    if same { Origin::Same } else { foreign() }
+}
+
+/// Parses an `--allowed-origins` entry: `scheme://host[:port]` (http or
+/// https), returned as a browser serializes it.
+pub fn parse_allowed_origin(value: &str) -> Result<String, String> {
+    serialized_origin(value).ok_or_else(|| format!("{value:?}: not an origin like https://host or http://host:8081"))
 }
 
 /// `scheme://host[:port]` as a browser serializes it, for http(s) URLs.
@@ -231,6 +240,17 @@ mod tests {
         ] {
             assert!(matches!(of(Some(foreign), None), Origin::Foreign(_)), "{foreign}");
         }
+        let with_host = |host: &str, origin: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("host", host.parse().unwrap());
+            h.insert("origin", origin.parse().unwrap());
+            classify_origin(&h, &[])
+        };
+        assert_eq!(with_host("p.example:443", "https://p.example"), Origin::Same, "a default port");
+        assert_eq!(with_host("P.example", "https://p.example"), Origin::Same);
+        assert_eq!(with_host("[::1]:8080", "http://[::1]:8080"), Origin::Same);
+        assert!(parse_allowed_origin("localhost:8081").is_err());
+        assert_eq!(parse_allowed_origin("HTTP://Dev.Example:80/").unwrap(), "http://dev.example");
         assert!(!origin_allowed(&headers(None, None), &allowed, false));
         assert!(origin_allowed(&headers(None, None), &allowed, true));
     }

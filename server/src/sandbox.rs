@@ -6,11 +6,12 @@
 //! let them mint authorize JWTs, the database would let them make
 //! themselves admin. So:
 //!
-//! - **A separate user.** Their processes run as the sandbox user
-//!   ([`SandboxUser`]): `--sandbox-user`, by default `porthole-pod` when
-//!   Porthole runs as root (created at start with `useradd --system` when
-//!   missing). Not root, Porthole cannot switch users: they run as
-//!   Porthole's own user, and the start logs a warning saying so.
+//! - **Separate users.** Pods run as [`POD_USER`] (`--sandbox-user`) and
+//!   jobs as [`JOB_USER`] (`--job-user`) when Porthole runs as root, each
+//!   created at start with `useradd --system` when missing: a Developer's
+//!   job cannot read the pods' folders that only Maintainers may enter. Not
+//!   root, Porthole cannot switch users: they run as Porthole's own user,
+//!   and the start logs a warning saying so.
 //! - **Their own directory.** Pods and job folders live under
 //!   `<data-dir>/sandbox/` ([`Sandbox::dir`]), each owned by the sandbox user.
 //! - **Private files.** Porthole's umask is 077 from the start, so every
@@ -28,9 +29,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// The user created for pods and jobs when Porthole runs as root and no
+/// The user local-cluster pods run as when Porthole runs as root and no
 /// `--sandbox-user` is given.
-pub const DEFAULT_USER: &str = "porthole-pod";
+pub const POD_USER: &str = "porthole-pod";
+
+/// The user CI jobs (script and terminal) run as when Porthole runs as root
+/// and no `--job-user` is given.
+pub const JOB_USER: &str = "porthole-job";
 
 /// A user pods and jobs run as (`setuid`/`setgid` before `exec`, with no
 /// supplementary groups).
@@ -52,23 +57,28 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Makes the data dir private (0711, contents 0600/0700), sets the
-    /// process umask to 077, creates `<data-dir>/sandbox` and resolves the
-    /// user: `user` by name (an error when it does not exist), or, when
-    /// `None`, [`DEFAULT_USER`] if running as root (created when missing)
-    /// and Porthole's own user otherwise.
-    pub fn prepare(data_dir: &Path, user: Option<&str>) -> anyhow::Result<Sandbox> {
+    /// Makes the data dir private (0711, Porthole's files in it 0600/0700),
+    /// sets the process umask to 077, creates `<data-dir>/sandbox` and
+    /// resolves the user: `user` by name (an error when it does not exist,
+    /// or when Porthole is not root and it is not Porthole's own), or, when
+    /// `None`, `default` if running as root (created when missing) and
+    /// Porthole's own user otherwise.
+    pub fn prepare(data_dir: &Path, user: Option<&str>, default: &str) -> anyhow::Result<Sandbox> {
         // From here on, whatever Porthole creates is its own.
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
         std::fs::create_dir_all(data_dir)?;
         let dir = data_dir.join("sandbox");
-        tighten(data_dir, &dir)?;
+        tighten(data_dir)?;
         std::fs::create_dir_all(&dir)?;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))?;
-        let root = nix::unistd::geteuid().is_root();
-        let user = match (user, root) {
-            (Some(name), _) => Some(lookup(name)?.ok_or_else(|| anyhow::anyhow!("--sandbox-user {name:?}: no such user"))?),
-            (None, true) => Some(default_user()?),
+        let me = nix::unistd::geteuid();
+        let user = match (user, me.is_root()) {
+            (Some(name), root) => {
+                let user = lookup(name)?.ok_or_else(|| anyhow::anyhow!("sandbox user {name:?}: no such user"))?;
+                anyhow::ensure!(root || user.uid == me.as_raw(), "sandbox user {name:?}: only root can run pods and jobs as another user");
+                Some(user)
+            }
+            (None, true) => Some(system_user(default)?),
             (None, false) => None,
         };
         match user {
@@ -79,19 +89,13 @@ impl Sandbox {
             Some(u) => tracing::info!(uid = u.uid, gid = u.gid, dir = %dir.display(), "pods and jobs run as the sandbox user"),
             None => tracing::warn!(
                 "not running as root: pods and jobs run as Porthole's own user and can read its data dir and secrets; \
-                 start as root (they run as {DEFAULT_USER}) or use real clusters and runners in production"
+                 start as root (they run as {POD_USER} and {JOB_USER}) or use real clusters and runners in production"
             ),
         }
         if user.is_some_and(|u| u.uid != nix::unistd::geteuid().as_raw()) {
             warn_if_unreachable(&dir);
         }
         Ok(Sandbox { dir, user })
-    }
-
-    /// A sandbox that is Porthole's own user and `dir` (for a standalone
-    /// session server and tests that need no separation).
-    pub fn unseparated(dir: PathBuf) -> Sandbox {
-        Sandbox { dir, user: None }
     }
 
     /// Creates `path` (and its parents) for a pod or job and gives it to the
@@ -112,17 +116,20 @@ impl Sandbox {
     }
 }
 
-/// Data dir 0711; every entry but the sandbox 0600 (files) or 0700 (folders),
-/// one level deep (the folders' own contents were created private).
-fn tighten(data_dir: &Path, sandbox: &Path) -> std::io::Result<()> {
+/// What Porthole keeps in its data dir (older versions kept job folders in
+/// `jobs`): only these are tightened, so a data dir given by mistake (`.`,
+/// a home) loses no one's execute bits.
+const OWN_ENTRIES: [&str; 8] =
+    ["workhorse_secret", "runner_token", "porthole.db", "porthole.db-wal", "porthole.db-shm", "porthole.db-journal", "local-cluster", "jobs"];
+
+/// Data dir 0711; Porthole's own entries in it 0600 (files) or 0700
+/// (folders), one level deep (the folders' own contents were created
+/// private). Symlinks are left alone.
+fn tighten(data_dir: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o711))?;
-    for entry in std::fs::read_dir(data_dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if path == sandbox {
-            continue;
-        }
-        let meta = std::fs::symlink_metadata(&path)?;
+    for name in OWN_ENTRIES {
+        let path = data_dir.join(name);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
         let mode = if meta.is_dir() { 0o700 } else if meta.is_file() { 0o600 } else { continue };
         if meta.permissions().mode() & 0o777 != mode {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
@@ -134,6 +141,7 @@ fn tighten(data_dir: &Path, sandbox: &Path) -> std::io::Result<()> {
 /// Logs an error when a folder above `dir` keeps other users out: pods and
 /// jobs could not even start in their folders.
 fn warn_if_unreachable(dir: &Path) {
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     for ancestor in dir.ancestors().skip(1) {
         let Ok(meta) = std::fs::metadata(ancestor) else { continue };
         if meta.permissions().mode() & 0o001 == 0 {
@@ -153,24 +161,29 @@ fn lookup(name: &str) -> anyhow::Result<Option<SandboxUser>> {
     Ok(user.map(|u| SandboxUser { uid: u.uid.as_raw(), gid: u.gid.as_raw() }))
 }
 
-/// [`DEFAULT_USER`], created (system user, own group, no home, no login
-/// shell) when missing. Serialized: several Portholes in one process (the
-/// tests) must not race `useradd`.
-fn default_user() -> anyhow::Result<SandboxUser> {
+/// The system user `name`, created (own group, no home, no login shell)
+/// when missing. Serialized: several Portholes in one process (the tests)
+/// must not race `useradd`; another process (a session server starting
+/// beside the app) may, so a failed `useradd` is followed by a few lookups.
+fn system_user(name: &str) -> anyhow::Result<SandboxUser> {
     static CREATING: Mutex<()> = Mutex::new(());
     let _one_at_a_time = CREATING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(user) = lookup(DEFAULT_USER)? {
+    if let Some(user) = lookup(name)? {
         return Ok(user);
     }
-    let status = std::process::Command::new("useradd")
+    // By path, not by PATH: Porthole is root here.
+    let useradd = ["/usr/sbin/useradd", "/sbin/useradd"].into_iter().find(|p| Path::new(p).exists()).unwrap_or("useradd");
+    let status = std::process::Command::new(useradd)
         .args(["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"])
-        .arg(DEFAULT_USER)
+        .arg(name)
         .status();
-    // Another process may have created it meanwhile: look again either way.
-    match lookup(DEFAULT_USER)? {
-        Some(user) => Ok(user),
-        None => anyhow::bail!("cannot create the sandbox user {DEFAULT_USER} (useradd: {status:?}); create it or pass --sandbox-user"),
+    for _ in 0..20 {
+        if let Some(user) = lookup(name)? {
+            return Ok(user);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    anyhow::bail!("cannot create the sandbox user {name} ({useradd}: {status:?}); create it, or name another with --sandbox-user / --job-user")
 }
 
 #[cfg(test)]
@@ -180,12 +193,15 @@ mod tests {
     #[test]
     fn the_data_dir_is_private_and_the_sandbox_reachable() {
         let data = tempfile::tempdir().unwrap();
-        std::fs::write(data.path().join("old_secret"), "s").unwrap();
-        std::fs::set_permissions(data.path().join("old_secret"), std::fs::Permissions::from_mode(0o644)).unwrap();
-        let sandbox = Sandbox::prepare(data.path(), None).unwrap();
+        std::fs::write(data.path().join("workhorse_secret"), "s").unwrap();
+        std::fs::set_permissions(data.path().join("workhorse_secret"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(data.path().join("not_ours"), "s").unwrap();
+        std::fs::set_permissions(data.path().join("not_ours"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let sandbox = Sandbox::prepare(data.path(), None, POD_USER).unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(data.path()), 0o711);
-        assert_eq!(mode(&data.path().join("old_secret")), 0o600);
+        assert_eq!(mode(&data.path().join("workhorse_secret")), 0o600);
+        assert_eq!(mode(&data.path().join("not_ours")), 0o755, "only Porthole's own entries are tightened");
         assert_eq!(mode(&sandbox.dir), 0o711);
         std::fs::write(data.path().join("new_file"), "x").unwrap();
         assert_eq!(mode(&data.path().join("new_file")), 0o600, "umask 077");
@@ -201,7 +217,7 @@ mod tests {
     #[test]
     fn an_unknown_sandbox_user_is_an_error() {
         let data = tempfile::tempdir().unwrap();
-        let err = Sandbox::prepare(data.path(), Some("no-such-user-porthole")).unwrap_err();
+        let err = Sandbox::prepare(data.path(), Some("no-such-user-porthole"), POD_USER).unwrap_err();
         assert!(err.to_string().contains("no such user"), "{err}");
     }
 }

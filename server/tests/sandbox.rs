@@ -1,6 +1,6 @@
-//! Pods and jobs cannot reach Porthole's secrets: they run as the sandbox
-//! user (`porthole-pod` when Porthole runs as root) in `<data-dir>/sandbox`,
-//! and the data dir's files are Porthole's alone.
+//! Pods and jobs cannot reach Porthole's secrets: they run as their own
+//! users (`porthole-pod`, `porthole-job` when Porthole runs as root) in
+//! `<data-dir>/sandbox`, and the data dir's files are Porthole's alone.
 
 mod common;
 
@@ -63,7 +63,7 @@ async fn a_ci_job_cannot_read_porthole_s_files() {
     let job: serde_json::Value = porthole
         .http()
         .post(format!("{}/api/v4/projects/1/jobs", porthole.url()))
-        .json(&serde_json::json!({"name": "x", "script": attempts(porthole.data.path())}))
+        .json(&serde_json::json!({"name": "x", "script": format!("{}; {}", pod_folder_attempt(porthole.data.path()), attempts(porthole.data.path()))}))
         .send()
         .await
         .unwrap()
@@ -80,7 +80,15 @@ async fn a_ci_job_cannot_read_porthole_s_files() {
         assert!(tokio::time::Instant::now() < deadline, "the job never finished its script: {job}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    // A Developer's job cannot enter a pod's folder either.
+    assert!(trace.contains("pod-folder: refused"), "{trace}");
     assert_refused(&trace, porthole.data.path());
+}
+
+/// A job looking into a pod's folder (only Maintainers may open its shell).
+fn pod_folder_attempt(data: &std::path::Path) -> String {
+    let pod = data.join("sandbox/pods/shop-production/shop-web-7c9d5b8f4-q2x7z");
+    format!("(ls {} >/dev/null 2>&1 && echo pod-folder: listed || echo pod-folder: refused)", pod.display())
 }
 
 #[tokio::test]
