@@ -23,17 +23,7 @@ async fn start_jobs(timeout_secs: u64) -> TestPorthole {
 
 /// Starts a job and waits until a runner has it and its terminal is up.
 async fn run_job(porthole: &TestPorthole, script: &str, prepare_seconds: u64) -> u64 {
-    let job: serde_json::Value = porthole
-        .http()
-        .post(format!("{}/api/v4/projects/1/jobs", porthole.url()))
-        .json(&serde_json::json!({"name": "test", "script": script, "prepare_seconds": prepare_seconds}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = job["id"].as_u64().unwrap();
+    let id = post_job(porthole, script, prepare_seconds).await;
     wait_for_job(porthole, id, |j| j["has_terminal"] == true).await;
     id
 }

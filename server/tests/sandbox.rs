@@ -60,17 +60,9 @@ async fn a_ci_job_cannot_read_porthole_s_files() {
         c.session_server = Some(ss);
     })
     .await;
-    let job: serde_json::Value = porthole
-        .http()
-        .post(format!("{}/api/v4/projects/1/jobs", porthole.url()))
-        .json(&serde_json::json!({"name": "x", "script": format!("{}; {}", pod_folder_attempt(porthole.data.path()), attempts(porthole.data.path()))}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let url = format!("{}/api/v4/projects/1/jobs/{}", porthole.url(), job["id"]);
+    let script = format!("{}; {}", pod_folder_attempt(porthole.data.path()), attempts(porthole.data.path()));
+    let id = post_job(&porthole, &script, 0).await;
+    let url = format!("{}/api/v4/projects/1/jobs/{id}", porthole.url());
     let deadline = tokio::time::Instant::now() + DEADLINE;
     let trace = loop {
         let job: serde_json::Value = porthole.http().get(&url).send().await.unwrap().json().await.unwrap();

@@ -163,6 +163,21 @@ pub async fn start_configured(tweak: impl FnOnce(&mut Config)) -> TestPorthole {
     TestPorthole { porthole, data }
 }
 
+/// Queues a job in `demo/shop` as the signed-in test user; returns its id.
+pub async fn post_job(porthole: &TestPorthole, script: &str, prepare_seconds: u64) -> u64 {
+    let job: serde_json::Value = porthole
+        .http()
+        .post(format!("{}/api/v4/projects/1/jobs", porthole.url()))
+        .json(&serde_json::json!({"name": "test", "script": script, "prepare_seconds": prepare_seconds}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    job["id"].as_u64().expect("a job id")
+}
+
 /// A stand-in for Rails: verifies the relay's JWT like the app does and
 /// answers the Channel currently set.
 pub struct FakeRails {
