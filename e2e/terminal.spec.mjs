@@ -85,6 +85,30 @@ test('reconnect opens one new session, with no second terminal', async ({ page }
   expect(typed[0]).toMatch(/echo once-\$\(\(1\+1\)\)$/);
 });
 
+test('a new session while one runs asks first, and keeps the shell when declined', async ({ page }) => {
+  await page.goto(TERMINAL);
+  await waitForPrompt(page);
+  await run(page, 'KEPT=yes-$((2*2))');
+  const button = page.getByTestId('reconnect');
+  await expect(button).toHaveText('New session');
+
+  page.once('dialog', (dialog) => {
+    expect(dialog.message()).toBe('End this session and start a new one?');
+    dialog.dismiss();
+  });
+  await button.click();
+  await run(page, 'echo still-$KEPT');
+  await waitForRow(page, (r) => r === 'still-yes-4', 'the same shell');
+
+  page.once('dialog', (dialog) => dialog.accept());
+  await button.click();
+  await expect(page.getByTestId('status')).toHaveText(/^Connected to pod/);
+  await waitForPrompt(page);
+  await run(page, 'echo fresh-${KEPT:-none}');
+  await waitForRow(page, (r) => r === 'fresh-none', 'a new shell');
+  await expect(page.locator('.xterm')).toHaveCount(1);
+});
+
 test('an unknown environment says so', async ({ page }) => {
   await page.goto('/demo/shop/-/environments/99/terminal');
   await expect(page.getByTestId('status')).toHaveText('environment not found');

@@ -185,6 +185,12 @@ async fn fetch_json<T: DeserializeOwned>(url: &str, request: web_sys::Request) -
     serde_json::from_str(text).map_err(|e| format!("{url}: {e}").into())
 }
 
+/// Whether the person agrees to `question` (the browser's `confirm`); no
+/// when there is no window to ask in.
+pub(crate) fn confirmed(question: &str) -> bool {
+    web_sys::window().is_some_and(|w| w.confirm_with_message(question).unwrap_or(false))
+}
+
 fn encode(s: &str) -> String {
     String::from(js_sys::encode_uri_component(s))
 }
@@ -395,8 +401,10 @@ fn show_target_in_location(target: &Target) {
 }
 
 /// The status line, with a countdown while a max session time applies, and
-/// the Reconnect button (highlighted once the session is over) when there is
-/// a session to reconnect; `children` go first (the pod picker).
+/// a button for a new session when there is one to replace: "Reconnect"
+/// (highlighted) once the session is over, "New session" while it runs —
+/// which asks first, since it ends the running shell. `children` go first
+/// (the pod picker).
 #[component]
 fn StatusBar(
     #[prop(into)] status: Signal<Status>,
@@ -414,9 +422,13 @@ fn StatusBar(
                 <button
                     data-testid="reconnect"
                     class=move || if status.get().is_over() { "primary" } else { "" }
-                    on:click=move |_| on_reconnect.run(())
+                    on:click=move |_| {
+                        if status.get_untracked().is_over() || confirmed("End this session and start a new one?") {
+                            on_reconnect.run(())
+                        }
+                    }
                 >
-                    "Reconnect"
+                    {move || if status.get().is_over() { "Reconnect" } else { "New session" }}
                 </button>
             })}
         </div>

@@ -137,7 +137,7 @@ impl Drop for Connection {
         self.ws.set_onmessage(None);
         self.ws.set_onclose(None);
         if self.ws.ready_state() <= WebSocket::OPEN {
-            let _ = self.ws.close_with_code_and_reason(1000, "reconnect");
+            let _ = self.ws.close_with_code_and_reason(1000, shared::porthole::RESTART_REASON);
         }
     }
 }

@@ -368,3 +368,23 @@ async fn admins_update_and_delete_users_and_projects() {
     let members: Vec<MemberJson> = root.get(format!("{base}/api/v4/projects/demo%2Fshop/members")).send().await.unwrap().json().await.unwrap();
     assert!(members.is_empty(), "the old members do not come back: {members:?}");
 }
+
+#[tokio::test]
+async fn a_new_session_asked_for_is_audited_as_such() {
+    let porthole = start().await;
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    client.close_with(shared::porthole::RESTART_REASON).await;
+    let root = as_user(&porthole, "root").await;
+    let url = format!("{}/api/v4/audit_events", porthole.url());
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let ended = loop {
+        let events: Vec<AuditEvent> = root.get(&url).send().await.unwrap().json().await.unwrap();
+        if let Some(ended) = events.into_iter().find(|e| e.outcome == AuditOutcome::Ended) {
+            break ended;
+        }
+        assert!(std::time::Instant::now() < deadline, "no ended session");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(ended.reason.as_deref(), Some("the user started a new session"));
+}

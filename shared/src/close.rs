@@ -100,6 +100,9 @@ pub enum End {
     UpstreamError(String),
     /// The browser closed or went away.
     BrowserGone,
+    /// The person ended this session to start a new one (a Close with
+    /// [`crate::porthole::RESTART_REASON`]).
+    Restarted,
     /// The browser broke its subprotocol; fixed words for it (the detail
     /// goes to the log only).
     BrowserProtocol(String),
@@ -132,6 +135,7 @@ impl End {
             End::UpstreamClosed => (CloseCode::UpstreamClosed, CloseCode::UpstreamClosed.default_reason().into()),
             End::UpstreamError(e) => (CloseCode::UpstreamError, format!("the connection to the pod failed: {e}")),
             End::BrowserGone => (CloseCode::ProcessExited, "the browser closed the terminal".into()),
+            End::Restarted => (CloseCode::ProcessExited, "the user started a new session".into()),
             End::BrowserProtocol(e) => (CloseCode::ProtocolError, format!("bad message from the browser: {e}")),
             End::MessageTooBig(limit) => {
                 (CloseCode::MessageTooBig, format!("message too big: the limit is {limit} bytes ({} MiB)", limit >> 20))
@@ -195,6 +199,7 @@ mod tests {
             End::UpstreamClosed,
             End::UpstreamError("x".into()),
             End::BrowserGone,
+            End::Restarted,
             End::BrowserProtocol("x".into()),
             End::MessageTooBig(4 << 20),
             End::Expired(3),

@@ -32,6 +32,11 @@ pub const ACK_EVERY: u64 = 64 << 10;
 /// The largest number of columns or rows accepted in a resize.
 pub const MAX_TERMINAL_SIDE: u16 = 1000;
 
+/// The reason of the Close frame (code 1000) a page sends when the person
+/// ends this session to start a new one: the audit log then says so, not
+/// "the browser closed the terminal".
+pub const RESTART_REASON: &str = "new session requested";
+
 /// A terminal size in character cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TerminalSize {

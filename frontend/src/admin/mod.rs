@@ -182,12 +182,6 @@ fn remove_button(testid: &'static str, url: String, forms: Forms, removed: impl 
     action_button(testid, "Remove", forms, move |form| send("DELETE", url.clone(), None, form, move |()| removed()))
 }
 
-/// Whether the person agrees to `question` (the browser's `confirm`); no
-/// when there is no window to ask in.
-fn confirmed(question: &str) -> bool {
-    web_sys::window().is_some_and(|w| w.confirm_with_message(question).unwrap_or(false))
-}
-
 /// The admin area. Loading the settings doubles as the admin check: whoever
 /// is refused them sees only why.
 #[component]

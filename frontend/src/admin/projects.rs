@@ -1,7 +1,8 @@
 //! Projects: add, remove, and for each its environments (name, cluster,
 //! namespace) and members (username, role).
 
-use super::{FormError, Forms, Listed, action_button, confirmed, loaded, remove_button, send};
+use super::{FormError, Forms, Listed, action_button, loaded, remove_button, send};
+use crate::confirmed;
 use crate::{encode, fetched, get_json};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;

@@ -172,7 +172,7 @@ pub async fn run(
         let _ = usink.close().await;
     })
     .await;
-    if end == End::BrowserGone {
+    if matches!(end, End::BrowserGone | End::Restarted) {
         // Flushes the reply to the browser's Close, if it sent one.
         let _ = tokio::time::timeout(Duration::from_secs(1), bsink.close()).await;
     } else {
@@ -283,6 +283,7 @@ async fn read_browser(
                 tracing::info!(limit = MAX_BROWSER_MESSAGE, "the browser sent a message over the limit");
                 return End::MessageTooBig(MAX_BROWSER_MESSAGE);
             }
+            Some(Ok(Message::Close(Some(frame)))) if frame.reason.as_str() == shared::porthole::RESTART_REASON => return End::Restarted,
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return End::BrowserGone,
             Some(Ok(msg)) => msg,
         };

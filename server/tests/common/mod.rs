@@ -424,6 +424,12 @@ impl Client {
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
+
+    /// Closes with code 1000 and `reason`, as a page does.
+    pub async fn close_with(mut self, reason: &str) {
+        use tokio_tungstenite::tungstenite::protocol::{CloseFrame, frame::coding::CloseCode};
+        let _ = self.ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: reason.into() })).await;
+    }
 }
 
 fn tail(s: &str) -> String {
