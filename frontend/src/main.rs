@@ -25,7 +25,7 @@ use leptos::prelude::*;
 use route::Page;
 use serde::de::DeserializeOwned;
 use session::{Target, TerminalView};
-use shared::api::{EnvironmentJson, ErrorJson, ProjectJson, TerminalJson, UserJson};
+use shared::api::{EnvironmentJson, ErrorJson, MemberJson, ProjectJson, Role, TerminalJson, UserJson};
 use shared::jobs::{JobJson, NewJob};
 use shared::paths::{Suffix, TerminalKind, TerminalTarget};
 use status::Status;
@@ -266,7 +266,7 @@ fn JobPage(project: String, id: u64) -> impl IntoView {
 fn JobTerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
     let job = fetched::<JobJson>(format!("/api/v4/projects/{}/jobs/{id}", encode(&project)));
     view! {
-        <TerminalFrame title=format!("{project} · job #{id} · terminal") gate=gate(job)>
+        <TerminalFrame project=project.clone() title=format!("{project} · job #{id} · terminal") gate=gate(job)>
             <JobTerminal job=job ws_path=ws_path.clone()/>
         </TerminalFrame>
     }
@@ -412,12 +412,28 @@ fn StatusBar(
     #[prop(optional)] children: Option<Children>,
 ) -> impl IntoView {
     let now = ticking_clock();
+    // When the running session connected (ms), for the time-connected clock.
+    let since = RwSignal::new(None::<f64>);
+    Effect::new(move |_| match status.get() {
+        Status::Connected { .. } => {
+            if since.get_untracked().is_none() {
+                since.set(Some(js_sys::Date::now()));
+            }
+        }
+        _ => since.set(None),
+    });
+    let connected_for = move || {
+        let (since, now) = (since.get()?, now.get()?);
+        let secs = ((now - since) / 1000.0).max(0.0) as u64;
+        Some(format!("{}:{:02}", secs / 60, secs % 60))
+    };
     view! {
         <div class="status-bar">
             {children.map(|c| c())}
             <span data-testid="status" class=move || status.get().class() title=move || status.get().text()>
                 {move || status.get().text_at(now.get())}
             </span>
+            {move || connected_for().map(|t| view! { <span class="clock" data-testid="connected-for" title="time connected">{t}</span> })}
             {on_reconnect.map(|on_reconnect| view! {
                 <button
                     data-testid="reconnect"
@@ -454,15 +470,51 @@ fn gate<T: Clone + 'static>(first: LocalResource<Result<T, FetchError>>) -> Memo
 /// terminal that is refused later (on Reconnect) is disposed with its
 /// children.
 #[component]
-fn TerminalFrame(title: String, gate: Memo<Option<Status>>, children: ChildrenFn) -> impl IntoView {
+fn TerminalFrame(
+    project: String,
+    #[prop(into)] title: Signal<String>,
+    gate: Memo<Option<Status>>,
+    children: ChildrenFn,
+) -> impl IntoView {
     view! {
         <section class="terminal-page">
-            <h1>{title}</h1>
+            <h1 data-testid="terminal-title">{title}</h1>
             {move || match gate.get() {
-                Some(status) => view! { <StatusBar status=Signal::stored(status)/> }.into_any(),
+                Some(status) => {
+                    let refused = status.is_over();
+                    let project = project.clone();
+                    view! {
+                        <StatusBar status=Signal::stored(status)/>
+                        {refused.then(|| view! { <WhoToAsk project=project/> })}
+                    }
+                    .into_any()
+                }
                 None => children(),
             }}
         </section>
+    }
+}
+
+/// Under a refusal: the way back, and whom to ask for access — the
+/// project's Maintainers and Owners, when the person may see its members.
+#[component]
+fn WhoToAsk(project: String) -> impl IntoView {
+    let members = fetched::<Vec<MemberJson>>(format!("/api/v4/projects/{}/members", encode(&project)));
+    let project_name = project.clone();
+    let maintainers = move || {
+        let names: Vec<String> = match members.get() {
+            Some(Ok(list)) => {
+                list.into_iter().filter(|m| m.access_level >= Role::Maintainer.access_level()).map(|m| m.username).collect()
+            }
+            _ => Vec::new(),
+        };
+        if names.is_empty() { "an administrator".to_string() } else { format!("a Maintainer of {project_name}: {}", names.join(", ")) }
+    };
+    view! {
+        <p class="notice" data-testid="who-to-ask">
+            "To get access, ask " {maintainers} " · "
+            <a href="/" data-testid="back-to-project">{format!("Back to {project}")}</a>
+        </p>
     }
 }
 
@@ -500,8 +552,20 @@ fn ticking_clock() -> ReadSignal<Option<f64>> {
 fn TerminalPage(project: String, id: u64, ws_path: String) -> impl IntoView {
     let path = TerminalTarget::new(project.clone(), TerminalKind::Environment, id).path(Suffix::TerminalsJson);
     let terminals = fetched::<Vec<TerminalJson>>(path);
+    // The environment's name, once the app has said it.
+    let environments = fetched::<Vec<EnvironmentJson>>(format!("/api/v4/projects/{}/environments", encode(&project)));
+    let title = {
+        let project = project.clone();
+        Signal::derive(move || {
+            let name = match environments.get() {
+                Some(Ok(list)) => list.into_iter().find(|e| e.id == id).map(|e| e.name),
+                _ => None,
+            };
+            format!("{project} · {} · terminal", name.unwrap_or_else(|| format!("environment {id}")))
+        })
+    };
     view! {
-        <TerminalFrame title=format!("{project} · environment {id} · terminal") gate=gate(terminals)>
+        <TerminalFrame project=project.clone() title=title gate=gate(terminals)>
             <EnvironmentTerminal terminals=terminals ws_path=ws_path.clone()/>
         </TerminalFrame>
     }

@@ -41,6 +41,13 @@ pub(super) fn ClustersSection(clusters: Listed<ClusterJson>) -> impl IntoView {
                 <table>
                     <thead><tr><th>"Name"</th><th>"API URL"</th><th></th></tr></thead>
                     <tbody>
+                        // The built-in one, which environments may name too:
+                        // shown so that an admin sees where they point.
+                        <tr data-testid="cluster-row-local">
+                            <td>"local"</td>
+                            <td>"the built-in local cluster (its address changes at each start)"</td>
+                            <td class="actions">"read-only"</td>
+                        </tr>
                         {list
                             .into_iter()
                             .map(|cluster| view! { <ClusterRow cluster=cluster clusters=clusters forms=forms/> })
