@@ -1,6 +1,6 @@
 # Porthole. `make run` starts the demo; `make test` runs every test.
 # Both install what they need first (idempotent; see scripts/install-tools.sh).
-.PHONY: run test dev install build-frontend
+.PHONY: run test bench dev install build-frontend
 
 # Extra flags for porthole: make run ARGS="--config porthole.toml"
 run:
@@ -8,6 +8,11 @@ run:
 
 test:
 	scripts/test.sh
+
+# Speed and memory against a baseline (not part of `make test`): a table,
+# and JSON in target/bench.json. About two minutes after the build.
+bench:
+	cargo bench --locked -p porthole-server --bench relay
 
 install:
 	scripts/install-tools.sh

@@ -1,0 +1,375 @@
+//! `make bench`: Porthole against a baseline, driven like a browser.
+//!
+//! Starts the release `porthole` binary (demo configuration, its own data
+//! dir, a free port) and a **baseline** — this file's own few dozen lines
+//! serving bash in a PTY straight over one WebSocket, no authorize, no
+//! relay hop — each as a separate process, and measures both with the same
+//! client (`v1.porthole`: binary output, acks as text every 64 KiB):
+//!
+//! - connect → WebSocket open → first output byte, p50/p99 over 30 connects;
+//! - echo latency, p50/p99 over 300 keys through `cat` in raw mode;
+//! - throughput of 100 MB of output;
+//! - 50 sessions × 2 MB at once, every byte delivered;
+//! - server RSS idle, with 100 idle sessions, per session; peak RSS.
+//!
+//! Prints a table with the ratio to the baseline, and JSON to
+//! `target/bench.json`. Speed is reported, never asserted: it is not part
+//! of `make test`.
+
+use futures_util::{SinkExt, StreamExt};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+const CONNECTS: usize = 30;
+const KEYS: usize = 300;
+const BIG_OUTPUT: u64 = 100_000_000;
+const SESSIONS: usize = 50;
+const SESSION_OUTPUT: u64 = 2_000_000;
+const IDLE_SESSIONS: usize = 100;
+/// Any single wait; a bench that hangs is a failed bench.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+fn main() {
+    // `cargo bench` passes `--bench`; the baseline is this binary again.
+    if std::env::args().any(|a| a == "--serve-baseline") {
+        return tokio::runtime::Runtime::new().unwrap().block_on(baseline::serve());
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let porthole = Target::porthole().await;
+        let baseline = Target::baseline().await;
+        let mut rows = Vec::new();
+        for target in [&porthole, &baseline] {
+            eprintln!("bench: measuring {}", target.name);
+            rows.push(measure(target).await);
+        }
+        report(&rows[0], &rows[1]);
+    });
+}
+
+/// A server under test, and how to open a terminal on it.
+struct Target {
+    name: &'static str,
+    url: String,
+    headers: Vec<(&'static str, String)>,
+    process: Child,
+    _data: Option<tempfile::TempDir>,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Target {
+    async fn porthole() -> Target {
+        let data = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let process = Command::new(env!("CARGO_BIN_EXE_porthole"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--dist-dir", "/nonexistent"])
+            .arg("--data-dir")
+            .arg(data.path())
+            .env("PORTHOLE_DEMO_PASSWORD", "bench-password")
+            .env("PORTHOLE_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the porthole binary");
+        let base = format!("http://127.0.0.1:{port}");
+        wait_listening(port).await;
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let response = http
+            .post(format!("{base}/users/sign_in"))
+            .form(&[("username", "maintainer"), ("password", "bench-password")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 303, "sign-in");
+        let cookie = response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+        Target {
+            name: "porthole",
+            // As a page connects: its size in the query.
+            url: format!("ws://127.0.0.1:{port}/demo/shop/-/environments/1/terminal.ws?cols=80&rows=24"),
+            headers: vec![("cookie", cookie), ("origin", base)],
+            process,
+            _data: Some(data),
+        }
+    }
+
+    async fn baseline() -> Target {
+        let mut process = Command::new(std::env::current_exe().unwrap())
+            .arg("--serve-baseline")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the baseline");
+        let mut line = String::new();
+        BufReader::new(process.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port: u16 = line.trim().parse().expect("the baseline's port");
+        Target { name: "baseline", url: format!("ws://127.0.0.1:{port}/"), headers: vec![], process, _data: None }
+    }
+
+    fn rss_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.id())).unwrap_or_default();
+        let field = |name: &str| {
+            status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn wait_listening(port: u16) {
+    let deadline = Instant::now() + DEADLINE;
+    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(Instant::now() < deadline, "porthole never listened on {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One terminal session, read like xterm.js reads it: every binary frame is
+/// output, acknowledged every 64 KiB.
+struct Session {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    received: u64,
+    unacked: u64,
+    /// The last bytes received, to find markers in.
+    tail: Vec<u8>,
+}
+
+impl Session {
+    async fn open(target: &Target) -> (Session, Duration) {
+        let started = Instant::now();
+        let mut request = target.url.as_str().into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", "v1.porthole".parse().unwrap());
+        for (name, value) in &target.headers {
+            request.headers_mut().insert(*name, value.parse().unwrap());
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
+        (Session { ws, received: 0, unacked: 0, tail: Vec::new() }, started.elapsed())
+    }
+
+    /// Reads one message; true for output.
+    async fn read(&mut self) -> bool {
+        let msg = tokio::time::timeout(DEADLINE, self.ws.next()).await.expect("output in time");
+        match msg {
+            Some(Ok(Message::Binary(bytes))) => {
+                self.received += bytes.len() as u64;
+                self.unacked += bytes.len() as u64;
+                self.tail.extend_from_slice(&bytes);
+                if self.tail.len() > 4096 {
+                    self.tail.drain(..self.tail.len() - 4096);
+                }
+                if self.unacked >= 64 << 10 {
+                    let ack = format!(r#"{{"type":"ack","bytes":{}}}"#, std::mem::take(&mut self.unacked));
+                    self.ws.send(Message::Text(ack.into())).await.unwrap();
+                }
+                true
+            }
+            Some(Ok(_)) => false,
+            other => panic!("the session ended: {other:?}"),
+        }
+    }
+
+    async fn until(&mut self, marker: &[u8]) {
+        self.tail.clear();
+        while !self.tail.windows(marker.len()).any(|w| w == marker) {
+            self.read().await;
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        self.ws.send(Message::Binary(bytes.to_vec().into())).await.unwrap();
+    }
+
+    /// Runs `command` and waits for its output to end with `DONE-2`.
+    async fn run(&mut self, command: &str) {
+        self.send(format!("{command}; echo DONE-$((1+1))\r").as_bytes()).await;
+        self.until(b"DONE-2").await;
+    }
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+struct Figures {
+    target: &'static str,
+    open_p50_ms: f64,
+    first_byte_p50_ms: f64,
+    first_byte_p99_ms: f64,
+    echo_p50_us: f64,
+    echo_p99_us: f64,
+    throughput_mb_s: f64,
+    aggregate_mb_s: f64,
+    every_byte_delivered: bool,
+    rss_idle_kib: u64,
+    rss_idle_sessions_kib: u64,
+    per_session_kib: u64,
+    peak_rss_kib: u64,
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn measure(target: &Target) -> Figures {
+    let mut f = Figures { target: target.name, ..Figures::default() };
+    // Warm up: the first connection pays for first-time work of both.
+    let (mut warm, _) = Session::open(target).await;
+    warm.read().await;
+    drop(warm);
+    f.rss_idle_kib = target.rss_kib().0;
+
+    let (mut opens, mut firsts) = (Vec::new(), Vec::new());
+    for _ in 0..CONNECTS {
+        let started = Instant::now();
+        let (mut s, open) = Session::open(target).await;
+        while !s.read().await {}
+        firsts.push(started.elapsed());
+        opens.push(open);
+        let _ = s.ws.close(None).await;
+    }
+    f.open_p50_ms = percentile(&mut opens, 0.5).as_secs_f64() * 1e3;
+    f.first_byte_p50_ms = percentile(&mut firsts, 0.5).as_secs_f64() * 1e3;
+    f.first_byte_p99_ms = percentile(&mut firsts, 0.99).as_secs_f64() * 1e3;
+
+    let (mut s, _) = Session::open(target).await;
+    s.send(b"stty raw -echo; echo READY-$((4*4)); cat\r").await;
+    s.until(b"READY-16").await;
+    let mut echoes = Vec::new();
+    for i in 0..KEYS {
+        let key = [b'a' + (i % 26) as u8];
+        let started = Instant::now();
+        s.tail.clear();
+        s.send(&key).await;
+        while !s.tail.contains(&key[0]) {
+            s.read().await;
+        }
+        echoes.push(started.elapsed());
+    }
+    f.echo_p50_us = percentile(&mut echoes, 0.5).as_secs_f64() * 1e6;
+    f.echo_p99_us = percentile(&mut echoes, 0.99).as_secs_f64() * 1e6;
+    drop(s);
+
+    let (mut s, _) = Session::open(target).await;
+    s.run("echo ready").await;
+    let (from, started) = (s.received, Instant::now());
+    s.run(&format!("head -c {BIG_OUTPUT} /dev/zero | tr '\\0' x")).await;
+    f.throughput_mb_s = (s.received - from) as f64 / started.elapsed().as_secs_f64() / 1e6;
+    drop(s);
+
+    let mut sessions = Vec::new();
+    for _ in 0..SESSIONS {
+        let (mut s, _) = Session::open(target).await;
+        s.run("echo ready").await;
+        sessions.push(s);
+    }
+    let started = Instant::now();
+    let runs = sessions.into_iter().map(|mut s| {
+        tokio::spawn(async move {
+            let from = s.received;
+            s.run(&format!("head -c {SESSION_OUTPUT} /dev/zero | tr '\\0' x")).await;
+            s.received - from
+        })
+    });
+    let delivered: Vec<u64> = futures_util::future::join_all(runs).await.into_iter().map(Result::unwrap).collect();
+    f.aggregate_mb_s = delivered.iter().sum::<u64>() as f64 / started.elapsed().as_secs_f64() / 1e6;
+    f.every_byte_delivered = delivered.iter().all(|n| *n >= SESSION_OUTPUT);
+
+    let before = target.rss_kib().0;
+    let mut idle = Vec::new();
+    for _ in 0..IDLE_SESSIONS {
+        let (mut s, _) = Session::open(target).await;
+        s.run("echo ready").await;
+        idle.push(s);
+    }
+    let (with_idle, peak) = target.rss_kib();
+    f.rss_idle_sessions_kib = with_idle;
+    f.per_session_kib = with_idle.saturating_sub(before) / IDLE_SESSIONS as u64;
+    f.peak_rss_kib = peak;
+    drop(idle);
+    f
+}
+
+fn report(porthole: &Figures, baseline: &Figures) {
+    let ratio = |a: f64, b: f64| if b > 0.0 { format!("{:.2}×", a / b) } else { "-".into() };
+    let rows: [(&str, f64, f64); 11] = [
+        ("WebSocket open p50 (ms)", porthole.open_p50_ms, baseline.open_p50_ms),
+        ("connect → first byte p50 (ms)", porthole.first_byte_p50_ms, baseline.first_byte_p50_ms),
+        ("connect → first byte p99 (ms)", porthole.first_byte_p99_ms, baseline.first_byte_p99_ms),
+        ("echo p50 (µs)", porthole.echo_p50_us, baseline.echo_p50_us),
+        ("echo p99 (µs)", porthole.echo_p99_us, baseline.echo_p99_us),
+        ("throughput, 100 MB (MB/s)", porthole.throughput_mb_s, baseline.throughput_mb_s),
+        ("50 sessions × 2 MB (MB/s)", porthole.aggregate_mb_s, baseline.aggregate_mb_s),
+        ("RSS idle (KiB)", porthole.rss_idle_kib as f64, baseline.rss_idle_kib as f64),
+        ("RSS with 100 idle sessions (KiB)", porthole.rss_idle_sessions_kib as f64, baseline.rss_idle_sessions_kib as f64),
+        ("RSS per idle session (KiB)", porthole.per_session_kib as f64, baseline.per_session_kib as f64),
+        ("peak RSS (KiB)", porthole.peak_rss_kib as f64, baseline.peak_rss_kib as f64),
+    ];
+    println!("| figure | porthole | baseline | ratio |");
+    println!("|---|---|---|---|");
+    for (name, p, b) in rows {
+        println!("| {name} | {p:.1} | {b:.1} | {} |", ratio(p, b));
+    }
+    println!("| every byte delivered | {} | {} | |", porthole.every_byte_delivered, baseline.every_byte_delivered);
+    let json = serde_json::json!({ "porthole": porthole, "baseline": baseline });
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench.json");
+    if std::fs::write(path, serde_json::to_string_pretty(&json).unwrap()).is_ok() {
+        println!("\nJSON: target/bench.json");
+    }
+}
+
+/// The baseline: bash in a PTY over one WebSocket, nothing else.
+mod baseline {
+    use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+    use futures_util::{SinkExt, StreamExt};
+    use server::pty::{self, Spec};
+    use shared::porthole::TerminalSize;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    pub async fn serve() {
+        let app = axum::Router::new()
+            .route("/", axum::routing::get(|ws: WebSocketUpgrade| async { ws.protocols(["v1.porthole"]).on_upgrade(session) }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("{}", listener.local_addr().unwrap().port());
+        axum::serve(listener, app).await.unwrap();
+    }
+
+    async fn session(ws: WebSocket) {
+        let spec = Spec {
+            argv: vec!["bash".into()],
+            env: vec![("PATH".into(), "/usr/bin:/bin".into()), ("TERM".into(), "xterm-256color".into()), ("HOME".into(), "/tmp".into())],
+            cwd: std::env::temp_dir(),
+            size: TerminalSize { cols: 80, rows: 24 },
+            user: None,
+        };
+        let Ok(mut process) = pty::spawn(&spec) else { return };
+        let (mut sink, mut stream) = ws.split();
+        let mut buf = vec![0u8; 32 << 10];
+        loop {
+            tokio::select! {
+                read = process.reader.read(&mut buf) => match read {
+                    Ok(n) if n > 0 => {
+                        if sink.send(Message::Binary(buf[..n].to_vec().into())).await.is_err() { break }
+                    }
+                    _ => break,
+                },
+                msg = stream.next() => match msg {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        if process.writer.write_all(&bytes).await.is_err() { break }
+                    }
+                    Some(Ok(_)) => {}
+                    _ => break,
+                },
+            }
+        }
+        pty::hang_up_now(process.child, process.pid, std::time::Duration::from_millis(200)).await;
+    }
+}
