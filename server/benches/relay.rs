@@ -349,6 +349,7 @@ mod baseline {
             cwd: std::env::temp_dir(),
             size: TerminalSize { cols: 80, rows: 24 },
             user: None,
+            hostname: None,
         };
         let Ok(mut process) = pty::spawn(&spec) else { return };
         let (mut sink, mut stream) = ws.split();

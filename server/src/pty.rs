@@ -28,6 +28,9 @@ pub struct Spec {
     pub size: TerminalSize,
     /// Whom it runs as; `None` = Porthole's own user.
     pub user: Option<crate::sandbox::SandboxUser>,
+    /// A hostname of its own (a UTS namespace, as a pod has), when Porthole
+    /// runs as root; `None` = the host's.
+    pub hostname: Option<String>,
 }
 
 /// A running process and both halves of its PTY master.
@@ -57,9 +60,12 @@ pub fn spawn(spec: &Spec) -> std::io::Result<PtyProcess> {
         std::io::Error::new(std::io::ErrorKind::NotFound, format!("executable file not found in $PATH: {program:?}"))
     })?;
     let mut command = pty_process::Command::new(program);
-    if let Some(user) = spec.user {
+    let hostname = spec.hostname.clone().filter(|_| nix::unistd::geteuid().is_root());
+    match (hostname, spec.user) {
+        (Some(hostname), user) => command = own_hostname(command, hostname, user),
         // std drops the supplementary groups too when it switches user.
-        command = command.uid(user.uid).gid(user.gid);
+        (None, Some(user)) => command = command.uid(user.uid).gid(user.gid),
+        (None, None) => {}
     }
     let child = command
         .args(args)
@@ -71,6 +77,32 @@ pub fn spawn(spec: &Spec) -> std::io::Result<PtyProcess> {
     let pid = child.id().and_then(|id| i32::try_from(id).ok()).ok_or_else(|| std::io::Error::other("child has no pid"))?;
     let (reader, writer) = pty.into_split();
     Ok(PtyProcess { child, pid, reader, writer })
+}
+
+/// Runs the child in a UTS namespace of its own named `hostname`, then as
+/// `user`. Done in the child between fork and exec, because std switches
+/// user before any `pre_exec` hook and only root may create the namespace.
+/// A failed `unshare` (no CAP_SYS_ADMIN, say in a container) leaves the
+/// host's name: the user switch is what keeps Porthole's files safe.
+#[allow(unsafe_code)]
+fn own_hostname(command: pty_process::Command, hostname: String, user: Option<crate::sandbox::SandboxUser>) -> pty_process::Command {
+    use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
+    let hook = move || -> std::io::Result<()> {
+        if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUTS).is_ok() {
+            let _ = nix::unistd::sethostname(&hostname);
+        }
+        if let Some(user) = user {
+            setgroups(&[]).map_err(std::io::Error::from)?;
+            setgid(Gid::from_raw(user.gid)).map_err(std::io::Error::from)?;
+            setuid(Uid::from_raw(user.uid)).map_err(std::io::Error::from)?;
+        }
+        Ok(())
+    };
+    // SAFETY: the hook runs in the forked child before exec. It makes only
+    // system calls that are async-signal-safe (unshare, sethostname,
+    // setgroups, setgid, setuid) and allocates nothing: the hostname was
+    // prepared before the fork.
+    unsafe { command.pre_exec(hook) }
 }
 
 /// `program` itself when it has a slash, else the first executable match in
@@ -153,6 +185,7 @@ mod tests {
             cwd: std::env::temp_dir(),
             size: TerminalSize { cols: 77, rows: 11 },
             user: None,
+            hostname: None,
         }
     }
 

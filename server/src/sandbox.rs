@@ -20,9 +20,10 @@
 //!   version left. The data dir itself is 0711: the sandbox user may pass
 //!   through it to `sandbox/` but not list it, and reads nothing in it.
 //!
-//! Namespaces (a pod with its own PID 1, hostname and mount table) are not
-//! used yet: `ps` in a pod shows the host's processes, and files other host
-//! users can read stay readable. On a real cluster pods are containers and
+//! A pod gets its own hostname (a UTS namespace, [`crate::pty::Spec::hostname`]).
+//! Other namespaces (its own PID 1 and mount table) are not used yet: `ps`
+//! in a pod shows the host's processes, and files other host users can read
+//! stay readable. On a real cluster pods are containers and
 //! none of this applies.
 
 use std::os::unix::fs::PermissionsExt;

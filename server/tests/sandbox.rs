@@ -42,6 +42,9 @@ async fn an_environment_terminal_cannot_read_porthole_s_files() {
     client.expect_prompt().await;
     let output = client.run(&attempts(porthole.data.path()), "done-42").await;
     assert_refused(&output, porthole.data.path());
+    // A pod's own hostname (a UTS namespace), as a pod has.
+    let output = client.run("echo host-is-$(hostname)", "host-is-shop").await;
+    assert!(output.contains("host-is-shop-web-7c9d5b8f4-q2x7z"), "{output}");
     // Its own folder is its own.
     let output = client.run("touch mine && echo wrote-$((1+1))", "wrote-2").await;
     assert!(!output.contains("Permission denied"), "{output}");

@@ -122,7 +122,14 @@ pub(super) async fn exec(
     if !query.tty {
         env.retain(|(k, _)| k != "TERM");
     }
-    let spec = Spec { argv: query.command.clone(), env, cwd: pod.dir.clone(), size: DEFAULT_SIZE, user: state.sandbox_user };
+    let spec = Spec {
+        argv: query.command.clone(),
+        env,
+        cwd: pod.dir.clone(),
+        size: DEFAULT_SIZE,
+        user: state.sandbox_user,
+        hostname: Some(pod.name.clone()),
+    };
     // With a terminal, stderr is merged into it and channel 2 is not used
     // (the kubelet: "exec with tty and stderr is not supported, bypassing stderr").
     let streams = Streams { stdin: query.stdin, stdout: query.stdout, stderr: query.stderr && !query.tty, tty: query.tty };

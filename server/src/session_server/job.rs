@@ -143,6 +143,7 @@ async fn prepare_and_run(session: &Session, job: &JobSpec, state: &ServerState) 
         cwd: session.dir.clone(),
         size: TerminalSize { cols: 120, rows: 40 },
         user: state.sandbox.user,
+        hostname: None,
     };
     let mut process = match pty::spawn(&spec) {
         Ok(p) => p,

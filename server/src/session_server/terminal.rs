@@ -124,6 +124,7 @@ async fn run(socket: WebSocket, codec: BrowserCodec, session: &JobSession, state
         cwd: session.dir.clone(),
         size: DEFAULT_SIZE,
         user: state.sandbox.user,
+        hostname: None,
     };
     let streams = Streams { stdin: true, stdout: true, stderr: false, tty: true };
     let options = Options { streams, initial_resize_wait: INITIAL_RESIZE_WAIT, kill_grace };
