@@ -60,12 +60,13 @@ pub fn spawn(spec: &Spec) -> std::io::Result<PtyProcess> {
         std::io::Error::new(std::io::ErrorKind::NotFound, format!("executable file not found in $PATH: {program:?}"))
     })?;
     let mut command = pty_process::Command::new(program);
-    let hostname = spec.hostname.clone().filter(|_| nix::unistd::geteuid().is_root());
-    match (hostname, spec.user) {
-        (Some(hostname), user) => command = own_hostname(command, hostname, user),
+    match apart(spec) {
+        Apart::Nothing => {}
         // std drops the supplementary groups too when it switches user.
-        (None, Some(user)) => command = command.uid(user.uid).gid(user.gid),
-        (None, None) => {}
+        Apart::User(user) => command = command.uid(user.uid).gid(user.gid),
+        // SAFETY: as in `set_apart`: system calls only, in the child.
+        #[allow(unsafe_code)]
+        Apart::Hook(hook) => command = unsafe { command.pre_exec(hook) },
     }
     let child = command
         .args(args)
@@ -79,15 +80,30 @@ pub fn spawn(spec: &Spec) -> std::io::Result<PtyProcess> {
     Ok(PtyProcess { child, pid, reader, writer })
 }
 
-/// Runs the child in a UTS namespace of its own named `hostname`, then as
-/// `user`. Done in the child between fork and exec, because std switches
-/// user before any `pre_exec` hook and only root may create the namespace.
-/// A failed `unshare` (no CAP_SYS_ADMIN, say in a container) leaves the
-/// host's name: the user switch is what keeps Porthole's files safe.
-#[allow(unsafe_code)]
-fn own_hostname(command: pty_process::Command, hostname: String, user: Option<crate::sandbox::SandboxUser>) -> pty_process::Command {
+/// How a process is set apart from Porthole: nothing, another user (std's
+/// own uid/gid switch), or a hook that also gives it a hostname.
+enum Apart {
+    Nothing,
+    User(crate::sandbox::SandboxUser),
+    Hook(Box<dyn FnMut() -> std::io::Result<()> + Send + Sync>),
+}
+
+/// `spec`'s user and, as root, its own hostname. The hostname needs a UTS
+/// namespace, which only root may create, and std switches user before any
+/// `pre_exec` hook runs: so with a hostname the hook does both, in that
+/// order. A failed `unshare` (no CAP_SYS_ADMIN, say in a container) leaves
+/// the host's name: the user switch is what keeps Porthole's files safe.
+fn apart(spec: &Spec) -> Apart {
     use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
-    let hook = move || -> std::io::Result<()> {
+    let hostname = spec.hostname.clone().filter(|_| nix::unistd::geteuid().is_root());
+    let (hostname, user) = match (hostname, spec.user) {
+        (None, None) => return Apart::Nothing,
+        (None, Some(user)) => return Apart::User(user),
+        (Some(hostname), user) => (hostname, user),
+    };
+    // It runs in the forked child: system calls only, nothing allocated
+    // (the hostname is moved in now).
+    Apart::Hook(Box::new(move || {
         if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUTS).is_ok() {
             let _ = nix::unistd::sethostname(&hostname);
         }
@@ -97,12 +113,26 @@ fn own_hostname(command: pty_process::Command, hostname: String, user: Option<cr
             setuid(Uid::from_raw(user.uid)).map_err(std::io::Error::from)?;
         }
         Ok(())
-    };
-    // SAFETY: the hook runs in the forked child before exec. It makes only
-    // system calls that are async-signal-safe (unshare, sethostname,
-    // setgroups, setgid, setuid) and allocates nothing: the hostname was
-    // prepared before the fork.
-    unsafe { command.pre_exec(hook) }
+    }))
+}
+
+/// Sets a process spawned with pipes (an exec without a TTY) apart as
+/// [`spawn`] does a PTY's: the same user and hostname.
+#[allow(unsafe_code)]
+pub fn set_apart(command: &mut tokio::process::Command, spec: &Spec) {
+    match apart(spec) {
+        Apart::Nothing => {}
+        // std drops the supplementary groups too when it switches user.
+        Apart::User(user) => {
+            command.uid(user.uid).gid(user.gid);
+        }
+        // SAFETY: the hook runs in the forked child before exec and makes
+        // only async-signal-safe system calls (unshare, sethostname,
+        // setgroups, setgid, setuid); it allocates nothing.
+        Apart::Hook(hook) => unsafe {
+            command.pre_exec(hook);
+        },
+    }
 }
 
 /// `program` itself when it has a slash, else the first executable match in

@@ -72,6 +72,8 @@ impl Sandbox {
         tighten(data_dir)?;
         std::fs::create_dir_all(&dir)?;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))?;
+        // Which of the two this is, for the log.
+        let who = if default == JOB_USER { "jobs" } else { "pods" };
         let me = nix::unistd::geteuid();
         let user = match (user, me.is_root()) {
             (Some(name), root) => {
@@ -85,11 +87,11 @@ impl Sandbox {
         match user {
             Some(u) if u.uid == nix::unistd::geteuid().as_raw() => tracing::warn!(
                 uid = u.uid,
-                "pods and jobs run as Porthole's own user: they can read its data dir and secrets (use --sandbox-user)"
+                "{who} run as Porthole's own user: they can read its data dir and secrets (use --sandbox-user / --job-user)"
             ),
-            Some(u) => tracing::info!(uid = u.uid, gid = u.gid, dir = %dir.display(), "pods and jobs run as the sandbox user"),
+            Some(u) => tracing::info!(uid = u.uid, gid = u.gid, dir = %dir.display(), "{who} run as their own user"),
             None => tracing::warn!(
-                "not running as root: pods and jobs run as Porthole's own user and can read its data dir and secrets; \
+                "not running as root: {who} run as Porthole's own user and can read its data dir and secrets; \
                  start as root (they run as {POD_USER} and {JOB_USER}) or use real clusters and runners in production"
             ),
         }

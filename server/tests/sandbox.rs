@@ -98,3 +98,30 @@ async fn the_data_dir_is_private() {
     }
     assert_eq!(mode(&data.join("local-cluster")), 0o700);
 }
+
+#[tokio::test]
+async fn an_exec_without_a_terminal_is_set_apart_too() {
+    if !running_as_root() {
+        eprintln!("skipped: only root can run pods as another user");
+        return;
+    }
+    let porthole = start().await;
+    let secret = porthole.data.path().join("workhorse_secret");
+    let script = format!("id -u; hostname; cat {} || echo refused", secret.display());
+    let out = tokio::time::timeout(
+        DEADLINE,
+        tokio::process::Command::new("kubectl")
+            .args(["exec", "shop-web-7c9d5b8f4-q2x7z", "-c", "web", "--", "sh", "-c", &script])
+            .env("KUBECONFIG", &porthole.porthole.cluster.kubeconfig)
+            .output(),
+    )
+    .await
+    .expect("kubectl in time")
+    .expect("kubectl runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut lines = stdout.lines();
+    assert_ne!(lines.next(), Some("0"), "runs as root: {stdout}");
+    assert_eq!(lines.next(), Some("shop-web-7c9d5b8f4-q2x7z"), "{stdout}");
+    assert_eq!(lines.next(), Some("refused"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
+}

@@ -109,7 +109,10 @@ pub fn start(spec: &Spec, streams: Streams) -> std::io::Result<Process> {
         std::io::Error::new(std::io::ErrorKind::NotFound, format!("executable file not found in $PATH: {program:?}"))
     })?;
     let piped = |wanted: bool| if wanted { Stdio::piped() } else { Stdio::null() };
-    let mut child = tokio::process::Command::new(program)
+    let mut command = tokio::process::Command::new(program);
+    // The same user and hostname as with a TTY.
+    pty::set_apart(&mut command, spec);
+    let mut child = command
         .args(args)
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

@@ -52,6 +52,12 @@ impl IntoResponse for RelayError {
                 format!("unsupported subprotocols {offered:?}; this endpoint speaks {:?}", BrowserCodec::SUBPROTOCOLS),
             ),
             RelayError::BadSize(e) => (StatusCode::BAD_REQUEST, format!("bad terminal size in the URL: {e}")),
+            RelayError::ForbiddenOrigin(origin) if origin.is_empty() => (
+                StatusCode::FORBIDDEN,
+                "a WebSocket with the login cookie but no Origin header is refused (browsers always send one; \
+                 see --allow-missing-origin)"
+                    .to_string(),
+            ),
             RelayError::ForbiddenOrigin(origin) => {
                 (StatusCode::FORBIDDEN, format!("cross-origin WebSocket from {origin:?} refused: the origin must match the host"))
             }

@@ -167,7 +167,7 @@ fn check_origin(headers: &HeaderMap, allowed: &[String], allow_missing: bool) ->
     if crate::routes::origin_allowed(headers, allowed, missing_ok) {
         Ok(())
     } else {
-        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("(none)");
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("");
         Err(RelayError::ForbiddenOrigin(origin.to_string()))
     }
 }
