@@ -131,13 +131,24 @@ fn whole_characters(held: &mut Vec<u8>, received: &Uint8Array) -> Uint8Array {
     out
 }
 
+impl Connection {
+    /// Ends this session because the person asked for a new one: the audit
+    /// log says so (`RESTART_REASON`), not "the browser closed the terminal".
+    fn end_for_new_session(&self) {
+        if self.ws.ready_state() <= WebSocket::OPEN {
+            let _ = self.ws.close_with_code_and_reason(1000, shared::porthole::RESTART_REASON);
+        }
+    }
+}
+
 impl Drop for Connection {
     fn drop(&mut self) {
         self.ws.set_onopen(None);
         self.ws.set_onmessage(None);
         self.ws.set_onclose(None);
+        // Leaving the page (or a session already ended): a plain close.
         if self.ws.ready_state() <= WebSocket::OPEN {
-            let _ = self.ws.close_with_code_and_reason(1000, shared::porthole::RESTART_REASON);
+            let _ = self.ws.close_with_code(1000);
         }
     }
 }
@@ -275,7 +286,10 @@ impl Inner {
 
     fn connect(inner: &Rc<Inner>) {
         // Detach and close the old session before anything else.
-        inner.conn.borrow_mut().take();
+        let old = inner.conn.borrow_mut().take();
+        if let Some(old) = old {
+            old.end_for_new_session();
+        }
         let generation = inner.generation.get().wrapping_add(1);
         inner.generation.set(generation);
         inner.term.reset();

@@ -48,7 +48,9 @@ impl TrustedProxies {
             .collect();
         let mut client = peer;
         for hop in hops.iter().rev() {
-            let Ok(ip) = hop.parse::<IpAddr>() else { break };
+            // Some proxies add the port: `1.2.3.4:5678`, `[::1]:80`.
+            let parsed = hop.parse::<IpAddr>().or_else(|_| hop.parse::<std::net::SocketAddr>().map(|a| a.ip()));
+            let Ok(ip) = parsed.map(|ip| ip.to_canonical()) else { break };
             client = ip;
             if !self.trusts(ip) {
                 break;
@@ -83,6 +85,8 @@ mod tests {
         assert_eq!(trusted.client_ip(ip("127.0.0.1"), &headers(&[])), ip("127.0.0.1"));
         assert_eq!(trusted.client_ip(ip("127.0.0.1"), &headers(&["10.0.0.5, 10.0.0.6"])), ip("10.0.0.5"));
         assert_eq!(trusted.client_ip(ip("127.0.0.1"), &headers(&["garbage, 10.0.0.6"])), ip("10.0.0.6"));
+        assert_eq!(trusted.client_ip(ip("127.0.0.1"), &headers(&["203.0.113.9:5678"])), ip("203.0.113.9"), "a port");
+        assert_eq!(trusted.client_ip(ip("127.0.0.1"), &headers(&["[2001:db8::1]:80"])), ip("2001:db8::1"));
         assert_eq!(TrustedProxies::default().client_ip(ip("127.0.0.1"), &xff), ip("127.0.0.1"));
         // An IPv4 peer seen through an IPv6 socket.
         assert_eq!(trusted.client_ip(ip("::ffff:127.0.0.1"), &xff), ip("198.51.100.7"));

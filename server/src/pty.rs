@@ -45,13 +45,21 @@ pub struct PtyProcess {
     pub writer: OwnedWritePty,
 }
 
+/// Held while a PTY is opened and its process spawned, and while any other
+/// pod or job process is spawned: pty-process opens the master without
+/// O_CLOEXEC and sets it a moment later, and a process spawned in between
+/// would inherit another session's terminal.
+pub fn spawning() -> std::sync::MutexGuard<'static, ()> {
+    static OPEN_AND_SPAWN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    OPEN_AND_SPAWN.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Spawns `spec` in a new PTY.
 pub fn spawn(spec: &Spec) -> std::io::Result<PtyProcess> {
     // pty-process opens the master without O_CLOEXEC and sets it a moment
     // later: a child spawned in between would inherit another session's
     // terminal. One open-and-spawn at a time closes that window.
-    static OPEN_AND_SPAWN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = OPEN_AND_SPAWN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one_at_a_time = spawning();
     let (pty, pts) = pty_process::open().map_err(std::io::Error::other)?;
     pty.resize(to_pty_size(spec.size)).map_err(std::io::Error::other)?;
     let (program, args) = spec.argv.split_first().ok_or_else(|| std::io::Error::other("empty command"))?;
@@ -95,7 +103,14 @@ enum Apart {
 /// the host's name: the user switch is what keeps Porthole's files safe.
 fn apart(spec: &Spec) -> Apart {
     use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
-    let hostname = spec.hostname.clone().filter(|_| nix::unistd::geteuid().is_root());
+    // At most 63 bytes (a DNS label; Linux takes 64): a pod name is.
+    let hostname = spec.hostname.as_deref().filter(|_| nix::unistd::geteuid().is_root()).map(|h| {
+        let mut end = h.len().min(63);
+        while !h.is_char_boundary(end) {
+            end -= 1;
+        }
+        h[..end].to_string()
+    });
     let (hostname, user) = match (hostname, spec.user) {
         (None, None) => return Apart::Nothing,
         (None, Some(user)) => return Apart::User(user),

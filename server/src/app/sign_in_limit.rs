@@ -100,7 +100,12 @@ impl SignInLimiter {
         }
         let account = counts.accounts.entry(username.to_string()).or_default();
         expire(&mut account.failures, now);
-        account.failures.push_back(now);
+        // Tries that raced a lock (checked before it began) do not stack
+        // another lock on it.
+        let locked = account.locked_until.is_some_and(|until| now < until);
+        if !locked {
+            account.failures.push_back(now);
+        }
         if account.failures.len() >= ACCOUNT_FAILURES {
             account.failures.clear();
             let lock = FIRST_LOCK.saturating_mul(1 << account.locks.min(16)).min(MAX_LOCK);
@@ -164,6 +169,9 @@ mod tests {
         assert_eq!(limiter.retry_after_at("developer", ONE, now), Some(60));
         assert_eq!(limiter.retry_after_at("developer", TWO, now), Some(60), "the account, from anywhere");
         assert_eq!(limiter.retry_after_at("maintainer", ONE, now), None, "others, from the same address");
+        // Failures that raced the lock do not lengthen it.
+        limiter.failed_at("developer", ONE, now);
+        assert_eq!(limiter.retry_after_at("developer", ONE, now), Some(60));
         assert_eq!(limiter.retry_after_at("developer", ONE, now + FIRST_LOCK), None, "the lock ends");
     }
 

@@ -77,6 +77,10 @@ pub async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Response {
     let client = accounts.proxies.client_ip(peer.ip(), &headers);
+    // No user has a longer name: not worth a hash, a log line or a map key.
+    if form.username.len() > MAX_USERNAME {
+        return see_other("/users/sign_in?failed=1");
+    }
     if let Some(secs) = accounts.limiter.retry_after(&form.username, client) {
         tracing::warn!(user = form.username, %client, "sign-in rate-limited");
         return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, secs.to_string())], "Too many failed sign-in attempts; try again later.\n")
@@ -92,7 +96,12 @@ pub async fn sign_in(
     let stamp = user.as_ref().map(credential_stamp);
     let ok = match user {
         Some(user) => verify_password(form.password, user.password_hash).await,
-        None => false,
+        // As long as a wrong password takes: the answer's time does not tell
+        // which usernames exist.
+        None => {
+            let _ = verify_password(form.password, dummy_hash().await).await;
+            false
+        }
     };
     if !ok {
         accounts.limiter.failed(&form.username, client);
@@ -113,6 +122,16 @@ pub async fn sign_in(
     }
     tracing::info!(user = form.username, "signed in");
     see_other("/")
+}
+
+/// The longest username the sign-in form takes (bytes).
+const MAX_USERNAME: usize = 255;
+
+/// A hash of nothing anyone types, to spend a password check's time on an
+/// unknown username.
+async fn dummy_hash() -> String {
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    DUMMY.get_or_init(|| async { hash_password(crate::secrets::random_id(24)).await.unwrap_or_default() }).await.clone()
 }
 
 /// `POST /users/sign_out`.

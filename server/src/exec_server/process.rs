@@ -112,6 +112,7 @@ pub fn start(spec: &Spec, streams: Streams) -> std::io::Result<Process> {
     let mut command = tokio::process::Command::new(program);
     // The same user and hostname as with a TTY.
     pty::set_apart(&mut command, spec);
+    let spawning = pty::spawning();
     let mut child = command
         .args(args)
         .env_clear()
@@ -123,6 +124,7 @@ pub fn start(spec: &Spec, streams: Streams) -> std::io::Result<Process> {
         .stdout(piped(streams.stdout))
         .stderr(piped(streams.stderr))
         .spawn()?;
+    drop(spawning);
     let pid = child.id().and_then(|id| i32::try_from(id).ok()).ok_or_else(|| std::io::Error::other("child has no pid"))?;
     let mut outputs = Vec::new();
     if let Some(out) = child.stdout.take() {
