@@ -15,12 +15,20 @@
 //! - Reconnect replaces the connection: the old socket's handlers are
 //!   detached before it is closed, and the terminal's own listeners are
 //!   registered once, so there are never two sessions or doubled listeners.
+//! - Resume: when the WebSocket drops without an end from the relay (1006
+//!   and friends), the page reopens it with `?resume=<id>` and sends the
+//!   ticket's token and the count of output bytes handed to xterm.js (its
+//!   write queue parses all it is given, so those are never asked for
+//!   again), with backoff (0.5 s doubling to 10 s) until the relay's grace
+//!   period is over. The status line says "Reconnecting… (n)"; keystrokes
+//!   typed meanwhile are dropped, not sent later. Output the relay no
+//!   longer held is announced in the terminal ([`porthole::lost_notice`]).
 
 use crate::status::Status;
 use crate::xterm::{Disposable, FitAddon, Terminal, Unicode11Addon};
 use js_sys::{ArrayBuffer, Uint8Array};
 use leptos::prelude::{Set, WriteSignal};
-use shared::porthole::{self, ACK_EVERY, ClientMessage, ServerMessage, TerminalSize};
+use shared::porthole::{self, ACK_EVERY, ClientMessage, ResumeTicket, ServerMessage, TerminalSize};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsCast;
@@ -75,10 +83,36 @@ struct Inner {
     set_status: WriteSignal<Status>,
     conn: RefCell<Option<Connection>>,
     generation: Cell<u32>,
+    /// Output bytes of the session handed to xterm.js: where a resume
+    /// starts.
+    offset: Cell<u64>,
+    /// How to resume the session, once the relay said how.
+    resume: RefCell<Option<Resume>>,
     listeners: RefCell<Vec<Disposable>>,
     observer: RefCell<Option<ResizeObserver>>,
     // Closures JS holds on to; dropped with the view.
     _closures: RefCell<Vec<Box<dyn std::any::Any>>>,
+}
+
+/// A session that can be resumed, and the state of resuming it.
+struct Resume {
+    ticket: ResumeTicket,
+    /// The status line while connected (pod, container, end time).
+    connected: Status,
+    /// When the connection was lost (ms since the epoch); 0 = it is not.
+    lost_at: f64,
+    /// Resume attempts since it was lost.
+    attempt: u32,
+}
+
+/// The first wait before a resume attempt; it doubles up to [`RESUME_MAX_DELAY_MS`].
+const RESUME_FIRST_DELAY_MS: f64 = 500.0;
+/// The longest wait between resume attempts.
+const RESUME_MAX_DELAY_MS: f64 = 10_000.0;
+
+/// The wait before resume attempt `attempt` (from 1).
+fn resume_delay_ms(attempt: u32) -> f64 {
+    (RESUME_FIRST_DELAY_MS * 2f64.powi(attempt.saturating_sub(1).min(16) as i32)).min(RESUME_MAX_DELAY_MS)
 }
 
 /// One WebSocket session.
@@ -173,6 +207,8 @@ impl TerminalView {
             set_status,
             conn: RefCell::new(None),
             generation: Cell::new(0),
+            offset: Cell::new(0),
+            resume: RefCell::new(None),
             listeners: RefCell::new(Vec::new()),
             observer: RefCell::new(None),
             _closures: RefCell::new(Vec::new()),
@@ -196,6 +232,7 @@ impl TerminalView {
 
     /// Ends the session and removes the terminal.
     pub fn dispose(&self) {
+        self.inner.resume.borrow_mut().take();
         self.inner.conn.borrow_mut().take();
         if let Some(observer) = self.inner.observer.borrow_mut().take() {
             observer.disconnect();
@@ -290,15 +327,33 @@ impl Inner {
         if let Some(old) = old {
             old.end_for_new_session();
         }
-        let generation = inner.generation.get().wrapping_add(1);
-        inner.generation.set(generation);
+        inner.resume.borrow_mut().take();
+        inner.offset.set(0);
         inner.term.reset();
         inner.fit.fit();
         inner.set_status.set(Status::Connecting);
         let url = inner.url();
+        Inner::open(inner, &url, None);
+    }
+
+    /// Resumes the session after a lost connection (`?resume=<id>`, then
+    /// the token and offset as the first message).
+    fn resume_now(inner: &Rc<Inner>) {
+        let Some((id, token)) = inner.resume.borrow().as_ref().map(|r| (r.ticket.id.clone(), r.ticket.token.clone())) else {
+            return;
+        };
+        let url = format!("{}&{}={}", inner.url(), porthole::RESUME_PARAM, String::from(js_sys::encode_uri_component(&id)));
+        Inner::open(inner, &url, Some(ClientMessage::Resume { token, offset: inner.offset.get() }));
+    }
+
+    /// Opens a WebSocket to `url` as the current connection; `hello` is
+    /// sent first once it is open.
+    fn open(inner: &Rc<Inner>, url: &str, hello: Option<ClientMessage>) {
+        let generation = inner.generation.get().wrapping_add(1);
+        inner.generation.set(generation);
         let ws = match DEV_WS_PREFIX {
-            Some(_) => WebSocket::new(&url),
-            None => WebSocket::new_with_str(&url, porthole::SUBPROTOCOL),
+            Some(_) => WebSocket::new(url),
+            None => WebSocket::new_with_str(url, porthole::SUBPROTOCOL),
         };
         let ws = match ws {
             Ok(ws) => ws,
@@ -311,7 +366,13 @@ impl Inner {
         let state = Rc::new(RefCell::new(ConnState::default()));
 
         let st = state.clone();
-        let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| st.borrow_mut().opened = true);
+        let socket = ws.clone();
+        let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            st.borrow_mut().opened = true;
+            if let Some(hello) = &hello {
+                send_control_on(&socket, hello);
+            }
+        });
 
         let weak = Rc::downgrade(inner);
         let st = state.clone();
@@ -336,6 +397,44 @@ impl Inner {
         inner.term.focus();
     }
 
+    /// Plans the next resume attempt, or gives up once the grace period is
+    /// over. False when there is nothing to resume.
+    fn plan_resume(self: &Rc<Self>) -> bool {
+        let now = js_sys::Date::now();
+        let (delay, attempt) = {
+            let mut resume = self.resume.borrow_mut();
+            let Some(r) = resume.as_mut() else { return false };
+            if r.lost_at == 0.0 {
+                r.lost_at = now;
+            }
+            r.attempt += 1;
+            let grace_ms = r.ticket.grace_seconds as f64 * 1000.0;
+            if now - r.lost_at >= grace_ms {
+                let grace = r.ticket.grace_seconds;
+                resume.take();
+                drop(resume);
+                let reason = format!("the connection was lost and could not be resumed within {grace} s");
+                self.term.write_text(&format!("\r\n\x1b[2m[Ended: {reason}]\x1b[0m\r\n"));
+                self.set_status.set(Status::Ended { code: None, reason, exit: None });
+                return true;
+            }
+            (resume_delay_ms(r.attempt).min(grace_ms - (now - r.lost_at)), r.attempt)
+        };
+        self.set_status.set(Status::Reconnecting { attempt });
+        let generation = self.generation.get();
+        let weak = Rc::downgrade(self);
+        let retry = Closure::once_into_js(move || {
+            // Not when the person started a new session meanwhile.
+            if let Some(inner) = weak.upgrade().filter(|i| i.generation.get() == generation) {
+                Inner::resume_now(&inner);
+            }
+        });
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(retry.unchecked_ref(), delay.max(0.0) as i32);
+        }
+        true
+    }
+
     fn on_message(self: &Rc<Self>, state: &Rc<RefCell<ConnState>>, generation: u32, event: MessageEvent) {
         let data = event.data();
         if let Some(buffer) = data.dyn_ref::<ArrayBuffer>() {
@@ -350,6 +449,7 @@ impl Inner {
             if n == 0 {
                 return;
             }
+            self.offset.set(self.offset.get() + n);
             let weak: Weak<Inner> = Rc::downgrade(self);
             let written = Closure::once_into_js(move || {
                 if let Some(inner) = weak.upgrade() {
@@ -359,10 +459,35 @@ impl Inner {
             self.term.write_bytes(&bytes, &written);
         } else if let Some(text) = data.as_string() {
             match porthole::decode_server(&text) {
-                Ok(ServerMessage::Connected { pod, container, expires_at }) => {
-                    self.set_status.set(Status::Connected { pod, container, expires_at });
+                Ok(ServerMessage::Connected { pod, container, expires_at, resume }) => {
+                    let status = Status::Connected { pod, container, expires_at };
+                    let mut kept = self.resume.borrow_mut();
+                    match (resume, kept.as_mut()) {
+                        (Some(ticket), _) => *kept = Some(Resume { ticket, connected: status.clone(), lost_at: 0.0, attempt: 0 }),
+                        // A new end time for the session already kept.
+                        (None, Some(r)) => r.connected = status.clone(),
+                        (None, None) => {}
+                    }
+                    drop(kept);
+                    self.set_status.set(status);
                     // The layout may have changed while the session was being
                     // authorized and dialed: resizes are only sent once open.
+                    let size = self.publish_size();
+                    self.send_control(&ClientMessage::Resize { cols: size.cols, rows: size.rows });
+                }
+                Ok(ServerMessage::Resumed { offset, lost }) => {
+                    self.offset.set(offset);
+                    if lost > 0 {
+                        self.term.write_text(&format!("\r\n\x1b[33m{}\x1b[0m\r\n", porthole::lost_notice(lost)));
+                    }
+                    let status = self.resume.borrow_mut().as_mut().map(|r| {
+                        r.lost_at = 0.0;
+                        r.attempt = 0;
+                        r.connected.clone()
+                    });
+                    if let Some(status) = status {
+                        self.set_status.set(status);
+                    }
                     let size = self.publish_size();
                     self.send_control(&ClientMessage::Resize { cols: size.cols, rows: size.rows });
                 }
@@ -388,7 +513,16 @@ impl Inner {
         }
     }
 
-    fn on_close(&self, state: &Rc<RefCell<ConnState>>, event: CloseEvent) {
+    fn on_close(self: &Rc<Self>, state: &Rc<RefCell<ConnState>>, event: CloseEvent) {
+        // Dropped without an end from the relay: resume the same session
+        // (the bytes held back are replayed, so they are not shown now).
+        let ended = state.borrow().end.is_some() || event.code() >= 4000;
+        if !ended && self.plan_resume() {
+            return;
+        }
+        if ended {
+            self.resume.borrow_mut().take();
+        }
         // The output ended inside a character: show what came, as it is.
         let held = std::mem::take(&mut state.borrow_mut().held);
         if !held.is_empty() {

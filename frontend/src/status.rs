@@ -18,6 +18,12 @@ pub enum Status {
         /// max session time applies.
         expires_at: Option<u64>,
     },
+    /// The WebSocket dropped without an end; the page is resuming the same
+    /// session (attempt `n`, with backoff, within the relay's grace period).
+    Reconnecting {
+        /// Attempts so far, from 1.
+        attempt: u32,
+    },
     /// The session ended with a reason (and maybe an exit status).
     Ended {
         /// The close code, when the relay sent one of Porthole's.
@@ -45,6 +51,7 @@ impl Status {
     pub fn text_at(&self, now_ms: Option<f64>) -> String {
         match self {
             Status::Connecting => "Connecting…".into(),
+            Status::Reconnecting { attempt } => format!("Reconnecting… ({attempt})"),
             Status::Connected { pod, container, expires_at } => {
                 let mut text = match (pod, container) {
                     (Some(pod), Some(container)) => format!("Connected to pod {pod}, container {container}"),
@@ -71,7 +78,7 @@ impl Status {
     /// A CSS class for the state.
     pub fn class(&self) -> &'static str {
         match self {
-            Status::Connecting => "status connecting",
+            Status::Connecting | Status::Reconnecting { .. } => "status connecting",
             Status::Connected { .. } => "status connected",
             Status::Ended { exit: Some(0), .. } => "status ended",
             Status::Ended { .. } => "status ended abnormal",
@@ -108,6 +115,8 @@ mod tests {
         assert_eq!(Status::Ended { code: Some(4006), reason: expired.into(), exit: None }.text(), expired);
         assert_eq!(Status::Failed.text(), "Connection failed");
         assert!(Status::Failed.is_over() && !Status::Connecting.is_over());
+        assert_eq!(Status::Reconnecting { attempt: 3 }.text(), "Reconnecting… (3)");
+        assert!(!Status::Reconnecting { attempt: 3 }.is_over());
     }
 
     #[test]

@@ -71,6 +71,9 @@ pub struct Config {
     pub reauthorize_interval: Duration,
     /// The relay pings the browser this often (Workhorse: 30 s).
     pub browser_ping_interval: Duration,
+    /// How long a session outlives a lost browser, and how much output it
+    /// keeps for the page's return (`--resume-grace`, `--resume-buffer`).
+    pub resume: crate::relay::resume::ResumeSettings,
     /// Whom local-cluster pods run as (`--sandbox-user`); `None` =
     /// `porthole-pod` (created when missing) when Porthole runs as root,
     /// else Porthole's own user, with a warning ([`crate::sandbox`]).
@@ -109,6 +112,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             reauthorize_interval: Duration::from_secs(30),
             browser_ping_interval: Duration::from_secs(30),
+            resume: crate::relay::resume::ResumeSettings::default(),
             kill_grace: Duration::from_secs(2),
             sandbox_user: None,
             job_user: None,

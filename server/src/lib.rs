@@ -69,6 +69,7 @@ pub struct Porthole {
     /// Stops the web server, after sessions have ended and been reported.
     stop_serving: Shutdown,
     pending: relay::audit::Pending,
+    sessions: relay::resume::Sessions,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -80,6 +81,11 @@ struct Services {
 }
 
 impl Porthole {
+    /// Terminal sessions running on the relay that a page may resume.
+    pub fn relay_sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
     /// Starts the local cluster, the app and the relay.
     pub async fn start(config: Config) -> anyhow::Result<Porthole> {
         tls::install_default_provider();
@@ -148,8 +154,10 @@ impl Porthole {
             config.reauthorize_interval,
             shutdown.clone(),
         )
-        .allow_missing_origin(config.allow_missing_origin);
+        .allow_missing_origin(config.allow_missing_origin)
+        .with_resume(config.resume);
         let pending = relay.pending.clone();
+        let sessions = relay.sessions.clone();
         let services = Arc::new(Services { app: app.clone(), relay, dist_dir: config.dist_dir.clone() });
 
         let dist = config.dist_dir.clone();
@@ -194,7 +202,7 @@ impl Porthole {
             ),
             None => None,
         };
-        Ok(Porthole { addr, cluster, session_server, demo, shutdown, stop_serving, pending, server })
+        Ok(Porthole { addr, cluster, session_server, demo, shutdown, stop_serving, pending, sessions, server })
     }
 
     /// True when the demo project is served.

@@ -60,6 +60,15 @@ struct Args {
     /// Seconds between re-authorizations of a running terminal session.
     #[arg(long, env = "PORTHOLE_REAUTHORIZE_INTERVAL", default_value_t = 30)]
     reauthorize_interval: u64,
+    /// Seconds a terminal session waits for its page after the WebSocket
+    /// drops without a Close (network blip, laptop lid, proxy restart);
+    /// 0 = sessions end with their WebSocket.
+    #[arg(long, env = "PORTHOLE_RESUME_GRACE", default_value_t = 60)]
+    resume_grace: u64,
+    /// Output bytes kept per session for a resuming page (older output is
+    /// reported lost); suffixes K, M: 1M = 1 MiB.
+    #[arg(long, env = "PORTHOLE_RESUME_BUFFER", default_value = "1M", value_parser = parse_size)]
+    resume_buffer: usize,
     /// Whom local-cluster pods run as (default when started as root:
     /// `porthole-pod`, created when missing; otherwise Porthole's own user,
     /// with a warning: they could then read the data dir).
@@ -128,6 +137,10 @@ async fn main() -> anyhow::Result<()> {
         (None, None) => None,
     };
     config.reauthorize_interval = std::time::Duration::from_secs(args.reauthorize_interval.max(1));
+    config.resume = server::relay::resume::ResumeSettings {
+        grace: std::time::Duration::from_secs(args.resume_grace),
+        buffer: args.resume_buffer,
+    };
     let porthole = server::Porthole::start(config).await?;
     // Tests and scripts read these two lines to find the ports.
     println!("porthole listening on {}", porthole.url());
@@ -167,4 +180,15 @@ async fn run_session_server(
     // Report every job's end before the process goes.
     ss.jobs_ended(std::time::Duration::from_secs(10)).await;
     Ok(())
+}
+
+/// A byte count: digits with an optional K (KiB) or M (MiB) suffix, at most 1 GiB.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let (digits, unit) = match text.trim().to_ascii_uppercase() {
+        t if t.ends_with('K') => (t.trim_end_matches('K').to_string(), 1usize << 10),
+        t if t.ends_with('M') => (t.trim_end_matches('M').to_string(), 1usize << 20),
+        t => (t, 1),
+    };
+    let n: usize = digits.parse().map_err(|_| format!("{text:?} is not a size (like 65536, 64K or 1M)"))?;
+    n.checked_mul(unit).filter(|&n| n <= 1 << 30).ok_or_else(|| format!("{text:?} is over 1 GiB"))
 }

@@ -43,10 +43,11 @@ async fn demo_environment_exit_status_reaches_the_client() {
     let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
     client.expect_prompt().await;
     match &client.controls[0] {
-        ServerMessage::Connected { pod, container, expires_at } => {
+        ServerMessage::Connected { pod, container, expires_at, resume } => {
             assert_eq!(pod.as_deref(), Some("shop-web-7c9d5b8f4-q2x7z"));
             assert_eq!(container.as_deref(), Some("web"));
             assert_eq!(*expires_at, None);
+            assert!(resume.as_ref().is_some_and(|t| t.grace_seconds == 60 && t.token.len() >= 32), "{resume:?}");
         }
         other => panic!("first control message was {other:?}"),
     }

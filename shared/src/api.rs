@@ -287,7 +287,7 @@ pub struct AuditEvent {
     pub bytes_out: u64,
     /// Why it was refused or ended, in words.
     pub reason: Option<String>,
-    /// The close code it ended with (4000–4008).
+    /// The close code it ended with (4000–4010, or 1009).
     pub close_code: Option<u16>,
     /// The process's exit status, when it exited.
     pub exit_code: Option<i32>,
@@ -337,6 +337,11 @@ pub struct ErrorJson {
 /// session it opens. The relay sends it back on re-authorization (so no new
 /// entry is made) and in its end report.
 pub const AUDIT_ID_HEADER: &str = "porthole-audit-id";
+
+/// Response header of every successful authorize: the username it was
+/// granted to (absent for a signed-out grant). The relay lets only the same
+/// user resume a session.
+pub const USER_HEADER: &str = "porthole-user";
 
 #[cfg(test)]
 mod tests {

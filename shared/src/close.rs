@@ -27,6 +27,13 @@ pub enum CloseCode {
     PodTerminated,
     /// 4008: the relay is shutting down.
     RelayShutdown,
+    /// 4009: the session cannot be resumed: it ended, its grace period
+    /// passed, or the relay does not know it (or the token was wrong).
+    NotResumable,
+    /// 4010: another connection resumed this session; this one is no
+    /// longer attached (another tab, or the same page after a blip the
+    /// relay had not noticed yet).
+    ResumedElsewhere,
     /// 1009 (RFC 6455 "message too big"): the browser sent a message over
     /// the relay's limit; the reason names the limit.
     MessageTooBig,
@@ -34,7 +41,7 @@ pub enum CloseCode {
 
 impl CloseCode {
     /// Every code, for tables and tests.
-    pub const ALL: [CloseCode; 10] = [
+    pub const ALL: [CloseCode; 12] = [
         CloseCode::ProcessExited,
         CloseCode::UpstreamClosed,
         CloseCode::UpstreamError,
@@ -44,10 +51,12 @@ impl CloseCode {
         CloseCode::SessionExpired,
         CloseCode::PodTerminated,
         CloseCode::RelayShutdown,
+        CloseCode::NotResumable,
+        CloseCode::ResumedElsewhere,
         CloseCode::MessageTooBig,
     ];
 
-    /// The WebSocket close code: 4000..=4008, or 1009.
+    /// The WebSocket close code: 4000..=4010, or 1009.
     pub fn code(self) -> u16 {
         match self {
             CloseCode::ProcessExited => 4000,
@@ -59,6 +68,8 @@ impl CloseCode {
             CloseCode::SessionExpired => 4006,
             CloseCode::PodTerminated => 4007,
             CloseCode::RelayShutdown => 4008,
+            CloseCode::NotResumable => 4009,
+            CloseCode::ResumedElsewhere => 4010,
             CloseCode::MessageTooBig => 1009,
         }
     }
@@ -80,6 +91,8 @@ impl CloseCode {
             CloseCode::SessionExpired => "session expired",
             CloseCode::PodTerminated => "pod terminated",
             CloseCode::RelayShutdown => "the server is shutting down",
+            CloseCode::NotResumable => "this session can no longer be resumed",
+            CloseCode::ResumedElsewhere => "this session was resumed from another connection",
             CloseCode::MessageTooBig => "the browser sent a message larger than the server accepts",
         }
     }
@@ -124,6 +137,15 @@ pub enum End {
     AccessUnchecked,
     /// Re-authorization answered different Channel settings.
     SettingsChanged,
+    /// The browser was lost and did not resume within the grace period
+    /// (seconds, `--resume-grace`); the process was ended.
+    ResumeExpired(u64),
+    /// A resume named a session that is over or unknown, or gave a wrong
+    /// token (one answer for all: it tells a guesser nothing).
+    NotResumable,
+    /// Another connection resumed the session (the end of this attachment,
+    /// not of the session).
+    ResumedElsewhere,
 }
 
 impl End {
@@ -150,6 +172,11 @@ impl End {
             End::AccessRevoked => (CloseCode::AccessRevoked, CloseCode::AccessRevoked.default_reason().into()),
             End::AccessUnchecked => (CloseCode::AccessRevoked, "your access to this terminal could not be re-checked".into()),
             End::SettingsChanged => (CloseCode::SettingsChanged, CloseCode::SettingsChanged.default_reason().into()),
+            End::ResumeExpired(secs) => {
+                (CloseCode::NotResumable, format!("the browser did not reconnect within {secs} seconds; the process was ended"))
+            }
+            End::NotResumable => (CloseCode::NotResumable, CloseCode::NotResumable.default_reason().into()),
+            End::ResumedElsewhere => (CloseCode::ResumedElsewhere, CloseCode::ResumedElsewhere.default_reason().into()),
         }
     }
 
@@ -210,6 +237,9 @@ mod tests {
             End::AccessRevoked,
             End::AccessUnchecked,
             End::SettingsChanged,
+            End::ResumeExpired(60),
+            End::NotResumable,
+            End::ResumedElsewhere,
         ] {
             let (code, reason) = end.close();
             assert!((4000..5000).contains(&code.code()) || code == CloseCode::MessageTooBig);

@@ -52,6 +52,9 @@ pub enum DecodeError {
         /// The `rows` value ("" when absent).
         rows: String,
     },
+    /// A control message that is valid but not at this point of the
+    /// session (a `resume` after the first message).
+    OutOfPlace(&'static str),
     /// A terminal size outside 1..=[`crate::porthole::MAX_TERMINAL_SIDE`].
     BadSize {
         /// Columns asked for.
@@ -69,6 +72,7 @@ impl std::fmt::Display for DecodeError {
             DecodeError::TooShort => f.write_str("frame too short"),
             DecodeError::UnknownChannel(c) => write!(f, "unknown channel {c}"),
             DecodeError::BadJson(e) => write!(f, "invalid control message: {e}"),
+            DecodeError::OutOfPlace(what) => write!(f, "{what} is not allowed here"),
             DecodeError::BadSize { cols, rows } => write!(f, "invalid terminal size {cols}x{rows}"),
             DecodeError::BadQuerySize { cols, rows } => write!(
                 f,

@@ -13,6 +13,14 @@
 //!   upstream while more than [`FLOW_WINDOW`] bytes are unacknowledged.
 //! - A session ends with [`ServerMessage::End`] and then a Close frame with the
 //!   same 4xxx code ([`crate::close::CloseCode`]).
+//! - Resume: `connected` carries a [`ResumeTicket`] (session id, secret
+//!   token, grace). After a WebSocket drops without a Close, the page opens
+//!   the same terminal URL with `?resume=<id>` ([`RESUME_PARAM`]; the id is
+//!   not a secret) and sends [`ClientMessage::Resume`] first (the token never
+//!   travels in a URL, which proxies log). The relay answers
+//!   [`ServerMessage::Resumed`] and replays the output from the page's
+//!   offset — or from the oldest byte it still holds, saying how many were
+//!   lost — then goes on live.
 
 use crate::{DecodeError, Frame};
 use bytes::Bytes;
@@ -36,6 +44,37 @@ pub const MAX_TERMINAL_SIDE: u16 = 1000;
 /// ends this session to start a new one: the audit log then says so, not
 /// "the browser closed the terminal".
 pub const RESTART_REASON: &str = "new session requested";
+
+/// The connect URL's query parameter naming the session to resume.
+pub const RESUME_PARAM: &str = "resume";
+
+/// What a page needs to resume its session after its WebSocket drops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeTicket {
+    /// The session's id (URL-safe; not a secret).
+    pub id: String,
+    /// The secret the resuming page must send in [`ClientMessage::Resume`];
+    /// only the page it was given to knows it.
+    pub token: String,
+    /// How long the relay keeps the session after its browser is lost, in
+    /// seconds (`--resume-grace`).
+    pub grace_seconds: u64,
+}
+
+/// The visible notice for output that was lost across a reconnection:
+/// `… 12 345 bytes of output were lost …` (digits grouped by thin spaces).
+pub fn lost_notice(bytes: u64) -> String {
+    let digits = bytes.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('\u{2009}');
+        }
+        grouped.push(c);
+    }
+    let unit = if bytes == 1 { "byte" } else { "bytes" };
+    format!("… {grouped} {unit} of output were lost …")
+}
 
 /// A terminal size in character cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +144,15 @@ pub enum ClientMessage {
         /// Bytes, counted as received in binary frames.
         bytes: u64,
     },
+    /// The first message of a resuming connection (`?resume=<id>`):
+    /// `{"type":"resume","token":"…","offset":123456}`.
+    Resume {
+        /// The [`ResumeTicket::token`].
+        token: String,
+        /// Output bytes the page has parsed since the session began
+        /// (replays, not notices, included): the relay sends what follows.
+        offset: u64,
+    },
 }
 
 /// A control message from the relay (a text frame).
@@ -121,6 +169,22 @@ pub enum ServerMessage {
         /// When the relay will end the session (Channel `MaxSessionTime`), in
         /// milliseconds since the Unix epoch; `null` when there is no limit.
         expires_at: Option<u64>,
+        /// How to resume this session after a dropped connection; absent
+        /// when the relay does not keep sessions (`--resume-grace 0`, or a
+        /// `connected` that only announces a new `expires_at`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<ResumeTicket>,
+    },
+    /// The answer to [`ClientMessage::Resume`]; binary output from byte
+    /// `offset` of the session follows:
+    /// `{"type":"resumed","offset":123456,"lost":0}`.
+    Resumed {
+        /// The session offset of the first byte that follows.
+        offset: u64,
+        /// Bytes between the page's offset and `offset` that the relay no
+        /// longer holds (its buffer is `--resume-buffer` bytes): show
+        /// [`lost_notice`].
+        lost: u64,
     },
     /// The process exited: `{"type":"exit","code":3}`. A code above 128 is
     /// "killed by signal code-128", as container runtimes report it.
@@ -199,12 +263,23 @@ mod tests {
 
     #[test]
     fn control_messages_round_trip() {
-        for msg in [ClientMessage::Resize { cols: 120, rows: 40 }, ClientMessage::Ack { bytes: 65536 }] {
+        for msg in [
+            ClientMessage::Resize { cols: 120, rows: 40 },
+            ClientMessage::Ack { bytes: 65536 },
+            ClientMessage::Resume { token: "t".into(), offset: 7 },
+        ] {
             let Frame::Text(text) = encode_client(&msg) else { panic!("control is text") };
             assert_eq!(decode_client(Frame::Text(text)), Ok(ClientEvent::Control(msg)));
         }
         for msg in [
-            ServerMessage::Connected { pod: Some("web-1".into()), container: Some("app".into()), expires_at: None },
+            ServerMessage::Connected { pod: Some("web-1".into()), container: Some("app".into()), expires_at: None, resume: None },
+            ServerMessage::Connected {
+                pod: None,
+                container: None,
+                expires_at: Some(1),
+                resume: Some(ResumeTicket { id: "s1".into(), token: "t".into(), grace_seconds: 60 }),
+            },
+            ServerMessage::Resumed { offset: 10, lost: 3 },
             ServerMessage::Exit { code: 42 },
             ServerMessage::End { code: 4000, reason: "process exited with status 42".into() },
         ] {
@@ -245,6 +320,20 @@ mod tests {
         assert!(TerminalSize::from_query("cols=80&rows=abc").is_err());
         assert!(TerminalSize::from_query("cols=0&rows=10").is_err());
         assert_eq!(TerminalSize { cols: 9, rows: 3 }.to_query(), "cols=9&rows=3");
+    }
+
+    #[test]
+    fn connected_without_a_ticket_keeps_its_shape() {
+        let msg = ServerMessage::Connected { pod: None, container: None, expires_at: None, resume: None };
+        assert_eq!(encode_server(&msg), Frame::Text(r#"{"type":"connected","pod":null,"container":null,"expires_at":null}"#.into()));
+    }
+
+    #[test]
+    fn lost_notices_group_digits() {
+        assert_eq!(lost_notice(1), "… 1 byte of output were lost …");
+        assert_eq!(lost_notice(999), "… 999 bytes of output were lost …");
+        assert_eq!(lost_notice(12345), "… 12\u{2009}345 bytes of output were lost …");
+        assert_eq!(lost_notice(1234567), "… 1\u{2009}234\u{2009}567 bytes of output were lost …");
     }
 
     #[test]

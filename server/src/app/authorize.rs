@@ -13,7 +13,7 @@ use shared::paths::TerminalKind;
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use shared::api::{AUDIT_ID_HEADER, AuditOutcome};
+use shared::api::{AUDIT_ID_HEADER, AuditOutcome, USER_HEADER};
 use shared::channel::{API_REQUEST_HEADER, AuthorizeResponse, ChannelSettings, WORKHORSE_CONTENT_TYPE};
 
 impl App {
@@ -38,7 +38,14 @@ impl App {
         self.secret.verify(token).map_err(AppError::Unauthorized)?;
         let mut audit = db::AuditStart { project: project.to_string(), ..Default::default() };
         let result = self.channel(query, session, project, kind, id, &mut audit).await;
-        let response = |channel| ([(header::CONTENT_TYPE, WORKHORSE_CONTENT_TYPE)], Json(AuthorizeResponse { channel })).into_response();
+        let user = audit.username.as_deref().and_then(|u| HeaderValue::from_str(u).ok());
+        let response = |channel| {
+            let mut response = ([(header::CONTENT_TYPE, WORKHORSE_CONTENT_TYPE)], Json(AuthorizeResponse { channel })).into_response();
+            if let Some(user) = user.clone() {
+                response.headers_mut().insert(USER_HEADER, user);
+            }
+            response
+        };
         if headers.contains_key(AUDIT_ID_HEADER) {
             return result.map(response);
         }

@@ -101,6 +101,8 @@ impl BrowserCodec {
                     BrowserEvent::Resize(TerminalSize::new(cols.into(), rows.into())?)
                 }
                 ClientEvent::Control(ClientMessage::Ack { bytes }) => BrowserEvent::Ack(bytes),
+                // Only a resuming connection's first message, read by the relay's handshake.
+                ClientEvent::Control(ClientMessage::Resume { .. }) => return Err(DecodeError::OutOfPlace("a resume message")),
             }),
         }
     }

@@ -88,7 +88,8 @@ impl UpstreamCodec {
                 Frame::Text(text) => match porthole::decode_server(&text)? {
                     ServerMessage::Exit { code } => UpstreamEvent::Finished(Outcome::Exited(code)),
                     ServerMessage::End { reason, .. } => UpstreamEvent::Ended(reason),
-                    ServerMessage::Connected { .. } => UpstreamEvent::Nothing,
+                    // A relay upstream replays by itself; its offsets are its own.
+                    ServerMessage::Connected { .. } | ServerMessage::Resumed { .. } => UpstreamEvent::Nothing,
                 },
             }),
         }

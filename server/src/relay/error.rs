@@ -18,6 +18,9 @@ pub enum RelayError {
     ForbiddenOrigin(String),
     /// 400: `cols`/`rows` in the URL are not a valid size.
     BadSize(shared::DecodeError),
+    /// 400: `?resume=` over a subprotocol that cannot resume (only
+    /// `v1.porthole` counts the output it parsed).
+    ResumeUnsupported,
     /// The app refused: its status, content type and body (≤ 32 KiB) pass through.
     Refused {
         /// The app's status.
@@ -52,6 +55,9 @@ impl IntoResponse for RelayError {
                 format!("unsupported subprotocols {offered:?}; this endpoint speaks {:?}", BrowserCodec::SUBPROTOCOLS),
             ),
             RelayError::BadSize(e) => (StatusCode::BAD_REQUEST, format!("bad terminal size in the URL: {e}")),
+            RelayError::ResumeUnsupported => {
+                (StatusCode::BAD_REQUEST, format!("only the {} subprotocol can resume a session", shared::porthole::SUBPROTOCOL))
+            }
             RelayError::ForbiddenOrigin(origin) if origin.is_empty() => (
                 StatusCode::FORBIDDEN,
                 "a WebSocket with the login cookie but no Origin header is refused (browsers always send one; \

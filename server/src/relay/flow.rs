@@ -26,6 +26,18 @@ impl FlowWindow {
         !self.enabled || self.unacked.load(Ordering::Acquire) < FLOW_WINDOW
     }
 
+    /// Output bytes not yet acknowledged.
+    pub fn unacked(&self) -> u64 {
+        self.unacked.load(Ordering::Acquire)
+    }
+
+    /// Starts over with `unacked` bytes in flight (a resumed browser that
+    /// is sent a replay).
+    pub fn reset(&self, unacked: u64) {
+        self.unacked.store(unacked, Ordering::Release);
+        self.acked.notify_one();
+    }
+
     /// Counts `bytes` of output sent to the browser.
     pub fn sent(&self, bytes: usize) {
         self.unacked.fetch_add(bytes as u64, Ordering::AcqRel);

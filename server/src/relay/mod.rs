@@ -10,17 +10,22 @@
 //! 6. report how it ended (bytes each way, close code, reason, exit status)
 //!    to the app's audit log, under the id the authorize answer gave.
 //!
-//! The relay keeps nothing between requests; everything comes from the
-//! authorize answer, and the upstream URL and its credentials never reach
-//! the browser.
+//! The relay keeps nothing between requests but the sessions a page may
+//! resume ([`resume`]); everything else comes from the authorize answer, and
+//! the upstream URL and its credentials never reach the browser. A request
+//! with `?resume=<id>` is authorized the same way, then joins its running
+//! session instead of dialing ([`Relay::join_session`]).
 
 pub mod audit;
 pub mod authorize;
 pub mod dial;
 pub mod error;
 pub mod flow;
+pub mod goodbye;
 pub mod heartbeat;
+pub mod output_log;
 pub mod recheck;
+pub mod resume;
 pub mod session;
 
 use crate::codec::browser::{BrowserCodec, MAX_BROWSER_FRAME, MAX_BROWSER_MESSAGE};
@@ -32,7 +37,8 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use error::RelayError;
 use recheck::Recheck;
-use session::SessionParams;
+use resume::{ResumeSettings, Sessions};
+use session::{Resumable, SessionParams};
 use shared::close::End;
 use shared::porthole::TerminalSize;
 use std::net::SocketAddr;
@@ -47,6 +53,9 @@ pub struct Relay {
     ping_interval: Duration,
     reauthorize_interval: Duration,
     shutdown: Shutdown,
+    resume: ResumeSettings,
+    /// Sessions a page may resume, by id.
+    pub sessions: Sessions,
     /// Session ends not yet reported to the app.
     pub pending: Pending,
 }
@@ -71,8 +80,17 @@ impl Relay {
             ping_interval,
             reauthorize_interval,
             shutdown,
+            resume: ResumeSettings::default(),
+            sessions: Sessions::default(),
             pending: Pending::default(),
         }
+    }
+
+    /// How sessions outlive their WebSocket (`--resume-grace`,
+    /// `--resume-buffer`); a zero grace turns resuming off.
+    pub fn with_resume(mut self, settings: ResumeSettings) -> Relay {
+        self.resume = settings;
+        self
     }
 
     /// Accepts cookie-carrying upgrades without `Origin` (non-browser
@@ -99,6 +117,17 @@ impl Relay {
         let (browser_codec, browser_protocol) =
             BrowserCodec::negotiate(&parts.headers, parts.uri.query().unwrap_or("")).map_err(RelayError::UnsupportedSubprotocols)?;
         let initial_size = TerminalSize::from_query(parts.uri.query().unwrap_or("")).map_err(RelayError::BadSize)?;
+        if let Some(id) = resume::resume_id(parts.uri.query().unwrap_or("")) {
+            if browser_codec != BrowserCodec::Porthole {
+                return Err(RelayError::ResumeUnsupported);
+            }
+            let id = id.to_string();
+            let upgrade = match browser_protocol {
+                Some(name) => upgrade.protocols([name]),
+                None => upgrade,
+            };
+            return self.join_session(upgrade, &parts, &id, initial_size).await;
+        }
 
         let request = authorize::AuthorizeRequest::new(&parts);
         let authorized = self.authorizer.authorize(&request).await?;
@@ -123,7 +152,7 @@ impl Relay {
                 tracing::warn!(error = e.detail, "dialing the upstream failed; telling the browser");
                 let end = End::Unreachable(e.public);
                 audit.ended(end.clone(), session::Traffic::default());
-                return Ok(upgrade.on_upgrade(move |socket| session::refuse(socket, browser_codec, end)));
+                return Ok(upgrade.on_upgrade(move |socket| goodbye::refuse(socket, browser_codec, end)));
             }
             Err(e) => {
                 let why = match &e {
@@ -137,12 +166,18 @@ impl Relay {
         let (pod, container) = kube_target(&channel.url);
         tracing::info!(path = parts.uri.path(), ?browser_codec, ?upstream_codec, pod, container, "terminal connected");
 
+        let resume = (browser_codec == BrowserCodec::Porthole && !self.resume.grace.is_zero()).then(|| {
+            let (ticket, registration, attachments) =
+                self.sessions.register(authorized.user.clone(), audit.id.clone(), self.resume.grace);
+            Resumable { ticket, grace: self.resume.grace, buffer: self.resume.buffer, attachments, registration }
+        });
         let params = SessionParams {
             initial_size,
             pod,
             container,
             max_session_time: channel.max_session_time,
             ping_interval: self.ping_interval,
+            resume,
         };
         let shutdown = self.shutdown.clone();
         let request = request.again(audit.id.as_deref());
@@ -153,6 +188,46 @@ impl Relay {
             let (end, traffic) = session::run(socket, upstream, browser_codec, upstream_codec, params, recheck, shutdown).await;
             audit.ended(end, traffic);
         }))
+    }
+
+    /// A page resuming session `id` (`upgrade` has its subprotocol): authorized like a new request (a
+    /// refusal is 4004, told over the WebSocket so the page stops trying),
+    /// only for the user the session was opened by; then the socket joins
+    /// the session ([`resume::handshake`]). Anything else is 4009.
+    async fn join_session(
+        &self,
+        upgrade: WebSocketUpgrade,
+        parts: &http::request::Parts,
+        id: &str,
+        size: Option<TerminalSize>,
+    ) -> Result<Response, RelayError> {
+        let upgrade = upgrade.max_message_size(MAX_BROWSER_MESSAGE).max_frame_size(MAX_BROWSER_FRAME);
+        match self.find_for_resume(parts, id).await? {
+            Ok(found) => Ok(upgrade.on_upgrade(move |socket| resume::handshake(socket, found, size))),
+            Err(end) => Ok(upgrade.on_upgrade(move |socket| goodbye::refuse(socket, BrowserCodec::Porthole, end))),
+        }
+    }
+
+    /// The session `id` if this request may resume it, else how to refuse.
+    async fn find_for_resume(&self, parts: &http::request::Parts, id: &str) -> Result<Result<resume::Found, End>, RelayError> {
+        let Some(found) = self.sessions.find(id) else {
+            tracing::info!("a resume named no running session");
+            return Ok(Err(End::NotResumable));
+        };
+        let request = authorize::AuthorizeRequest::new(parts).again(found.audit_id.as_deref());
+        let authorized = match self.authorizer.authorize(&request).await {
+            Ok(authorized) => authorized,
+            Err(RelayError::Refused { status, .. }) => {
+                tracing::info!(status = status.as_u16(), "a resume was refused by authorize");
+                return Ok(Err(End::AccessRevoked));
+            }
+            Err(e) => return Err(e),
+        };
+        if authorized.user != found.user {
+            tracing::warn!(user = ?authorized.user, owner = ?found.user, "a resume by another user was refused");
+            return Ok(Err(End::NotResumable));
+        }
+        Ok(Ok(found))
     }
 }
 

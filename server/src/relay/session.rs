@@ -15,24 +15,36 @@
 //!   [`End`]; then the
 //!   upstream is told goodbye (v5 close or EOT) and closed, and the browser
 //!   gets the exit status, the end reason and a Close frame with a 4xxx code.
+//! - Durable sessions ([`super::resume`]): with `v1.porthole`, every output
+//!   byte also goes to the [`OutputLog`]. A browser lost without a Close
+//!   (read error, silence, a stalled write) does not end the session: the
+//!   loop goes on without one for the grace period — reading output into
+//!   the log until it holds `--resume-buffer` unacknowledged bytes, then
+//!   letting the process wait — until a resumed browser is attached and
+//!   sent what it missed. A process that exits meanwhile is kept as
+//!   finished, so the returning page still sees its last output and status.
 
 use super::dial::Upstream;
 use super::flow::FlowWindow;
+use super::goodbye::{refuse, tell_browser};
 use super::heartbeat::{self, Heard};
+use super::output_log::OutputLog;
 use super::recheck::{Reauthorize, Recheck};
+use super::resume::{Attachment, Registration};
 use crate::codec::browser::{BrowserCodec, BrowserEvent, MAX_BROWSER_MESSAGE};
 use crate::codec::upstream::{UpstreamCodec, UpstreamEvent};
-use crate::codec::wsframe::{axum_close, from_axum, from_tungstenite, say_goodbye, to_axum, to_tungstenite};
+use crate::codec::wsframe::{from_axum, from_tungstenite, to_axum, to_tungstenite};
 use crate::shutdown::Shutdown;
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use shared::close::End;
 use shared::k8s::Outcome;
-use shared::porthole::{ServerMessage, TerminalSize};
+use shared::porthole::{ResumeTicket, ServerMessage, TerminalSize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as TungMessage;
 
 /// Frames of stdin and resizes queued for the upstream, at most this many
@@ -47,7 +59,6 @@ pub const INPUT_QUEUE_FRAMES: usize = 256;
 pub const BROWSER_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the session loop needs besides the two sockets.
-#[derive(Debug, Clone)]
 pub struct SessionParams {
     /// The size from the connect URL, sent upstream first.
     pub initial_size: Option<TerminalSize>,
@@ -59,18 +70,34 @@ pub struct SessionParams {
     pub max_session_time: u64,
     /// How often to ping the browser.
     pub ping_interval: Duration,
+    /// How this session outlives its WebSocket; `None` = it does not.
+    pub resume: Option<Resumable>,
+}
+
+/// A session that a page may resume ([`super::resume`]).
+pub struct Resumable {
+    /// For the page, in `connected`.
+    pub ticket: ResumeTicket,
+    /// How long to wait for a lost browser.
+    pub grace: Duration,
+    /// Output bytes kept for replay.
+    pub buffer: usize,
+    /// Where resumed browsers arrive.
+    pub attachments: mpsc::Receiver<Attachment>,
+    /// The registry entry, removed when the session ends.
+    pub registration: Registration,
 }
 
 impl SessionParams {
     /// The `connected` message, with the end time under a `MaxSessionTime`
     /// of `max` seconds (0 = none) counted from `started`.
-    fn connected(&self, started: SystemTime, max: u64) -> ServerMessage {
+    fn connected(&self, started: SystemTime, max: u64, resume: Option<ResumeTicket>) -> ServerMessage {
         let expires_at = (max > 0)
             .then(|| started.checked_add(Duration::from_secs(max)))
             .flatten()
             .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        ServerMessage::Connected { pod: self.pod.clone(), container: self.container.clone(), expires_at }
+        ServerMessage::Connected { pod: self.pod.clone(), container: self.container.clone(), expires_at, resume }
     }
 }
 
@@ -96,16 +123,26 @@ impl Counters {
     }
 }
 
-/// Upgrades a browser only to tell it why there is no session.
-pub async fn refuse(browser: WebSocket, codec: BrowserCodec, end: End) {
-    let (mut bsink, mut bstream) = browser.split();
-    tell_browser(&mut bsink, &mut bstream, codec, &end).await;
-}
-
 type BrowserSink = SplitSink<WebSocket, Message>;
 type BrowserStream = SplitStream<WebSocket>;
 type UpstreamSink = SplitSink<Upstream, TungMessage>;
 type UpstreamStream = SplitStream<Upstream>;
+
+/// The browser attached to the session now.
+struct Browser {
+    sink: BrowserSink,
+    stream: BrowserStream,
+}
+
+/// What ended one turn of the session loop.
+enum Step {
+    /// The session is over.
+    End(End),
+    /// The browser went away without a Close: resumable. Words for the log.
+    Lost(&'static str),
+    /// A resumed browser arrived.
+    Attach(Attachment),
+}
 
 /// Runs a session to its end and returns how it ended and what it moved.
 pub async fn run(
@@ -113,54 +150,130 @@ pub async fn run(
     upstream: Upstream,
     browser_codec: BrowserCodec,
     upstream_codec: UpstreamCodec,
-    params: SessionParams,
+    mut params: SessionParams,
     recheck: Recheck<impl Reauthorize>,
     shutdown: Shutdown,
 ) -> (End, Traffic) {
-    let (mut bsink, mut bstream) = browser.split();
     let (mut usink, mut ustream) = upstream.split();
     let started = SystemTime::now();
-    let started_instant = tokio::time::Instant::now();
     let counters = Counters::default();
+    // Only `v1.porthole` pages can resume: they count what they parsed.
+    let mut resume = params.resume.take().filter(|_| browser_codec == BrowserCodec::Porthole);
+    let mut log = OutputLog::new(resume.as_ref().map_or(0, |r| r.buffer));
+    let window = FlowWindow::new(browser_codec.acknowledges_output());
+    let (input_tx, mut input_rx) = mpsc::channel(INPUT_QUEUE_FRAMES);
+    let (limits_tx, mut limits_rx) = mpsc::channel(4);
+    let watch = recheck.watch(Instant::now(), limits_tx);
+    tokio::pin!(watch);
 
-    let mut end = None;
+    let (sink, stream) = browser.split();
+    let mut browser = Some(Browser { sink, stream });
+    let mut first = None;
     if let Some(frame) = params.initial_size.and_then(|size| upstream_codec.resize(size)) {
         if let Err(e) = usink.send(to_tungstenite(frame)).await {
-            end = Some(End::UpstreamError(e.to_string()));
+            first = Some(End::UpstreamError(e.to_string()));
         }
     }
-    let connected = params.connected(started, params.max_session_time);
-    if let Some(frame) = browser_codec.control(&connected) {
-        if bsink.send(to_axum(frame)).await.is_err() {
-            end = Some(End::BrowserGone);
+    let connected = params.connected(started, params.max_session_time, resume.as_ref().map(|r| r.ticket.clone()));
+    if let (Some(frame), Some(b)) = (browser_codec.control(&connected), browser.as_mut()) {
+        if b.sink.send(to_axum(frame)).await.is_err() {
+            first = Some(End::BrowserGone);
         }
     }
 
-    let window = FlowWindow::new(browser_codec.acknowledges_output());
-    let end = match end {
+    // The upstream's end while no browser was attached, told to the next.
+    let mut finished: Option<End> = None;
+    let mut lost_at = Instant::now();
+    let end = match first {
         Some(end) => end,
-        None => {
-            let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE_FRAMES);
-            let (limits_tx, limits_rx) = mpsc::channel(4);
-            let heard = Heard::new();
-            let browser = Downstream {
-                codec: browser_codec,
-                window: &window,
-                ping_interval: params.ping_interval,
-                heard: &heard,
-                counters: &counters,
-                limits: limits_rx,
-                connected: &|max| params.connected(started, max),
+        None => loop {
+            let step = match browser.as_mut() {
+                Some(b) => {
+                    let heard = Heard::new();
+                    let d = Downstream {
+                        codec: browser_codec,
+                        window: &window,
+                        ping_interval: params.ping_interval,
+                        heard: &heard,
+                        counters: &counters,
+                        limits: &mut limits_rx,
+                        connected: &|max| params.connected(started, max, None),
+                        log: &mut log,
+                    };
+                    tokio::select! {
+                        step = downstream(&mut ustream, &mut b.sink, upstream_codec, d) => step,
+                        step = read_browser(&mut b.stream, &input_tx, upstream_codec, browser_codec, &window, &heard, &counters) => step,
+                        end = write_upstream(&mut usink, &mut input_rx) => Step::End(end),
+                        end = &mut watch => Step::End(end),
+                        () = shutdown.wait() => Step::End(End::Shutdown),
+                        Some(a) = next_attachment(&mut resume) => Step::Attach(a),
+                    }
+                }
+                None => {
+                    let Some(r) = resume.as_mut() else { break End::BrowserGone };
+                    let grace = r.grace;
+                    tokio::select! {
+                        end = read_detached(&mut ustream, upstream_codec, &mut log, &window, r.buffer, &counters), if finished.is_none() => {
+                            tracing::info!(end = ?end, "the process ended while its browser was away");
+                            finished = Some(end);
+                            continue;
+                        }
+                        end = write_upstream(&mut usink, &mut input_rx), if finished.is_none() => Step::End(end),
+                        end = &mut watch => Step::End(end),
+                        () = shutdown.wait() => Step::End(End::Shutdown),
+                        () = tokio::time::sleep_until(lost_at + grace) => {
+                            Step::End(finished.take().unwrap_or(End::ResumeExpired(grace.as_secs())))
+                        }
+                        Some(a) = r.attachments.recv() => Step::Attach(a),
+                    }
+                }
             };
-            tokio::select! {
-                end = downstream(&mut ustream, &mut bsink, upstream_codec, browser) => end,
-                end = read_browser(&mut bstream, input_tx, upstream_codec, browser_codec, &window, &heard, &counters) => end,
-                end = write_upstream(&mut usink, input_rx) => end,
-                end = recheck.watch(started_instant, limits_tx) => end,
-                () = shutdown.wait() => End::Shutdown,
+            match step {
+                Step::End(end) => break end,
+                Step::Lost(why) if resume.is_some() => {
+                    tracing::info!(why, "browser lost; keeping the session for a resume");
+                    browser = None;
+                    lost_at = Instant::now();
+                }
+                Step::Lost(why) => {
+                    tracing::info!(why, "browser lost");
+                    break End::BrowserGone;
+                }
+                Step::Attach(a) => {
+                    let replay = match log.replay(a.offset) {
+                        Ok(replay) => replay,
+                        Err(ahead) => {
+                            tracing::info!(asked = ahead.asked, end = ahead.end, "a resume asked for output beyond the session's");
+                            let why = End::BrowserProtocol("the resume offset is beyond the session's output".into());
+                            tokio::spawn(refuse(a.browser, browser_codec, why));
+                            continue;
+                        }
+                    };
+                    if let Some(mut old) = browser.take() {
+                        tokio::spawn(async move {
+                            tell_browser(&mut old.sink, &mut old.stream, browser_codec, &End::ResumedElsewhere).await;
+                        });
+                    }
+                    if let Some(frame) = a.size.and_then(|size| upstream_codec.resize(size)) {
+                        let _ = input_tx.try_send(frame);
+                    }
+                    tracing::info!(offset = a.offset, from = replay.from, lost = replay.lost, "browser resumed the session");
+                    window.reset(log.end() - replay.from);
+                    let (mut sink, stream) = a.browser.split();
+                    if send_replay(&mut sink, browser_codec, replay).await {
+                        browser = Some(Browser { sink, stream });
+                        if let Some(end) = finished.take() {
+                            break end;
+                        }
+                    } else {
+                        lost_at = Instant::now();
+                    }
+                }
             }
-        }
+        },
     };
+    // No resume from here on.
+    drop(resume);
 
     let end = if end.may_be_pod_gone() && recheck.terminal_is_gone().await { End::PodTerminated } else { end };
     tracing::info!(end = ?end, "session ended");
@@ -172,20 +285,37 @@ pub async fn run(
         let _ = usink.close().await;
     })
     .await;
-    if matches!(end, End::BrowserGone | End::Restarted) {
-        // Flushes the reply to the browser's Close, if it sent one.
-        let _ = tokio::time::timeout(Duration::from_secs(1), bsink.close()).await;
-    } else {
-        tell_browser(&mut bsink, &mut bstream, browser_codec, &end).await;
+    if let Some(mut b) = browser {
+        if matches!(end, End::BrowserGone | End::Restarted) {
+            // Flushes the reply to the browser's Close, if it sent one.
+            let _ = tokio::time::timeout(Duration::from_secs(1), b.sink.close()).await;
+        } else {
+            tell_browser(&mut b.sink, &mut b.stream, browser_codec, &end).await;
+        }
     }
     (end, counters.total())
 }
 
-/// Sends the exit status and end reason, then a Close frame, and waits
-/// briefly for the browser's Close.
-async fn tell_browser(bsink: &mut BrowserSink, bstream: &mut BrowserStream, codec: BrowserCodec, end: &End) {
-    let (frames, code, reason) = codec.goodbye(end);
-    say_goodbye(bsink, bstream, frames, axum_close(code, &reason), Duration::from_secs(5)).await;
+/// The next resumed browser, or never for a session that cannot resume.
+async fn next_attachment(resume: &mut Option<Resumable>) -> Option<Attachment> {
+    match resume {
+        Some(r) => r.attachments.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends a resumed browser `resumed` and the output it missed; false when
+/// the browser is lost on the way.
+async fn send_replay(sink: &mut BrowserSink, codec: BrowserCodec, replay: super::output_log::Replay) -> bool {
+    let resumed = ServerMessage::Resumed { offset: replay.from, lost: replay.lost };
+    let frames = codec.control(&resumed).into_iter().chain(replay.frames.into_iter().map(|bytes| codec.output(bytes)));
+    for frame in frames {
+        let sent = tokio::time::timeout(BROWSER_WRITE_TIMEOUT, sink.send(to_axum(frame))).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            return false;
+        }
+    }
+    true
 }
 
 /// What the downstream direction needs besides the sockets.
@@ -196,15 +326,42 @@ struct Downstream<'a> {
     heard: &'a Heard,
     counters: &'a Counters,
     /// New `MaxSessionTime`s to tell the browser about.
-    limits: mpsc::Receiver<u64>,
+    limits: &'a mut mpsc::Receiver<u64>,
     /// The `connected` message for a `MaxSessionTime`.
     connected: &'a (dyn Fn(u64) -> ServerMessage + Sync),
+    /// Every output byte, for a resume.
+    log: &'a mut OutputLog,
+}
+
+/// What one upstream message means: output, nothing, or the session's end.
+fn upstream_output(
+    msg: Option<Result<TungMessage, tokio_tungstenite::tungstenite::Error>>,
+    ucodec: UpstreamCodec,
+) -> Result<Option<bytes::Bytes>, End> {
+    let msg = match msg {
+        None => return Err(End::UpstreamClosed),
+        Some(Err(e)) => return Err(End::UpstreamError(e.to_string())),
+        Some(Ok(TungMessage::Close(frame))) => {
+            let normal = frame.as_ref().is_none_or(|f| u16::from(f.code) == 1000);
+            return Err(if normal && ucodec.silent_success() { End::Exited(0) } else { End::UpstreamClosed });
+        }
+        Some(Ok(msg)) => msg,
+    };
+    let Some(frame) = from_tungstenite(msg) else { return Ok(None) };
+    match ucodec.decode(frame) {
+        Ok(UpstreamEvent::Output(bytes)) => Ok(Some(bytes)),
+        Ok(UpstreamEvent::Finished(Outcome::Exited(code))) => Err(End::Exited(code)),
+        Ok(UpstreamEvent::Finished(Outcome::Failed(message))) => Err(End::Failed(message)),
+        Ok(UpstreamEvent::Ended(reason)) => Err(End::UpstreamEnded(reason)),
+        Ok(UpstreamEvent::Nothing) => Ok(None),
+        Err(e) => Err(End::UpstreamError(format!("bad frame from the upstream: {e}"))),
+    }
 }
 
 /// Upstream → browser, with pings, until the upstream finishes or a side fails.
-async fn downstream(ustream: &mut UpstreamStream, bsink: &mut BrowserSink, ucodec: UpstreamCodec, mut d: Downstream<'_>) -> End {
-    let Downstream { codec: bcodec, window, ping_interval, heard, .. } = d;
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+async fn downstream(ustream: &mut UpstreamStream, bsink: &mut BrowserSink, ucodec: UpstreamCodec, d: Downstream<'_>) -> Step {
+    let Downstream { codec: bcodec, window, ping_interval, heard, counters, limits, connected, log } = d;
+    let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
     loop {
         let open = window.is_open();
         tokio::select! {
@@ -212,63 +369,83 @@ async fn downstream(ustream: &mut UpstreamStream, bsink: &mut BrowserSink, ucode
                 // Browsers answer pings by themselves: silence for two
                 // intervals means the browser (or the network) is gone.
                 if heartbeat::is_gone(heard.since(), ping_interval) {
-                    return End::BrowserGone;
+                    return Step::Lost("no answer to pings");
                 }
                 let sent = tokio::time::timeout(Duration::from_secs(5), bsink.send(Message::Ping(Default::default()))).await;
                 if !matches!(sent, Ok(Ok(()))) {
-                    return End::BrowserGone;
+                    return Step::Lost("a ping could not be sent");
                 }
             }
             () = window.acked.notified(), if !open => {}
-            Some(max) = d.limits.recv() => {
-                if let Some(frame) = bcodec.control(&(d.connected)(max)) {
+            Some(max) = limits.recv() => {
+                if let Some(frame) = bcodec.control(&connected(max)) {
                     if bsink.send(to_axum(frame)).await.is_err() {
-                        return End::BrowserGone;
+                        return Step::Lost("writing to the browser failed");
                     }
                 }
             }
             msg = ustream.next(), if open => {
-                let msg = match msg {
-                    None => return End::UpstreamClosed,
-                    Some(Err(e)) => return End::UpstreamError(e.to_string()),
-                    Some(Ok(TungMessage::Close(frame))) => {
-                        let normal = frame.as_ref().is_none_or(|f| u16::from(f.code) == 1000);
-                        return if normal && ucodec.silent_success() { End::Exited(0) } else { End::UpstreamClosed };
-                    }
-                    Some(Ok(msg)) => msg,
+                let bytes = match upstream_output(msg, ucodec) {
+                    Ok(Some(bytes)) => bytes,
+                    Ok(None) => continue,
+                    Err(end) => return Step::End(end),
                 };
-                let Some(frame) = from_tungstenite(msg) else { continue };
-                match ucodec.decode(frame) {
-                    Ok(UpstreamEvent::Output(bytes)) => {
-                        window.sent(bytes.len());
-                        d.counters.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                        let sent = tokio::time::timeout(BROWSER_WRITE_TIMEOUT, bsink.send(to_axum(bcodec.output(bytes)))).await;
-                        if !matches!(sent, Ok(Ok(()))) {
-                            return End::BrowserGone;
-                        }
-                    }
-                    Ok(UpstreamEvent::Finished(Outcome::Exited(code))) => return End::Exited(code),
-                    Ok(UpstreamEvent::Finished(Outcome::Failed(message))) => return End::Failed(message),
-                    Ok(UpstreamEvent::Ended(reason)) => return End::UpstreamEnded(reason),
-                    Ok(UpstreamEvent::Nothing) => {}
-                    Err(e) => return End::UpstreamError(format!("bad frame from the upstream: {e}")),
+                // Logged and counted before the write: if this write is cut
+                // short by a resume, the replay carries these bytes.
+                log.append(&bytes);
+                window.sent(bytes.len());
+                counters.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                let sent = tokio::time::timeout(BROWSER_WRITE_TIMEOUT, bsink.send(to_axum(bcodec.output(bytes)))).await;
+                match sent {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return Step::Lost("writing to the browser failed"),
+                    Err(_) => return Step::Lost("the browser stopped reading"),
                 }
             }
         }
     }
 }
 
+/// Reads output into the log while no browser is attached, until the log
+/// holds `limit` unacknowledged bytes (then the process waits); returns
+/// when the upstream ends.
+async fn read_detached(
+    ustream: &mut UpstreamStream,
+    ucodec: UpstreamCodec,
+    log: &mut OutputLog,
+    window: &FlowWindow,
+    limit: usize,
+    counters: &Counters,
+) -> End {
+    loop {
+        if window.unacked() >= limit as u64 {
+            return std::future::pending().await;
+        }
+        match upstream_output(ustream.next().await, ucodec) {
+            Ok(Some(bytes)) => {
+                log.append(&bytes);
+                window.sent(bytes.len());
+                counters.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            }
+            Ok(None) => {}
+            Err(end) => return end,
+        }
+    }
+}
+
 /// Reads the browser until it goes away or breaks the protocol: acks apply
 /// at once, stdin and resizes are queued in order for [`write_upstream`].
+/// A Close from the browser ends the session; a connection that breaks
+/// without one is [`Step::Lost`].
 async fn read_browser(
     bstream: &mut BrowserStream,
-    input: mpsc::Sender<shared::Frame>,
+    input: &mpsc::Sender<shared::Frame>,
     ucodec: UpstreamCodec,
     bcodec: BrowserCodec,
     window: &FlowWindow,
     heard: &Heard,
     counters: &Counters,
-) -> End {
+) -> Step {
     let queue = |frame| match input.try_send(frame) {
         Ok(()) => Ok(()),
         Err(mpsc::error::TrySendError::Full(_)) => Err(End::BrowserProtocol(format!(
@@ -281,10 +458,14 @@ async fn read_browser(
         let msg = match bstream.next().await {
             Some(Err(e)) if is_too_big(&e) => {
                 tracing::info!(limit = MAX_BROWSER_MESSAGE, "the browser sent a message over the limit");
-                return End::MessageTooBig(MAX_BROWSER_MESSAGE);
+                return Step::End(End::MessageTooBig(MAX_BROWSER_MESSAGE));
             }
-            Some(Ok(Message::Close(Some(frame)))) if frame.reason.as_str() == shared::porthole::RESTART_REASON => return End::Restarted,
-            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return End::BrowserGone,
+            Some(Ok(Message::Close(Some(frame)))) if frame.reason.as_str() == shared::porthole::RESTART_REASON => {
+                return Step::End(End::Restarted);
+            }
+            Some(Ok(Message::Close(_))) => return Step::End(End::BrowserGone),
+            None => return Step::Lost("the connection closed without a Close frame"),
+            Some(Err(_)) => return Step::Lost("reading from the browser failed"),
             Some(Ok(msg)) => msg,
         };
         heard.now();
@@ -305,7 +486,7 @@ async fn read_browser(
             }
         };
         if let Err(end) = queued {
-            return end;
+            return Step::End(end);
         }
     }
 }
@@ -317,14 +498,23 @@ fn is_too_big(error: &axum::Error) -> bool {
     matches!(inner, Some(Error::Capacity(_)))
 }
 
-/// Writes queued stdin and resizes to the upstream, in order.
-async fn write_upstream(usink: &mut UpstreamSink, mut input: mpsc::Receiver<shared::Frame>) -> End {
-    while let Some(frame) = input.recv().await {
-        if let Err(e) = usink.send(to_tungstenite(frame)).await {
+/// Writes queued stdin and resizes to the upstream, in order. Cancel-safe:
+/// a frame leaves the queue only once the sink has room for it, so a
+/// browser swapped mid-write loses no keystroke.
+async fn write_upstream(usink: &mut UpstreamSink, input: &mut mpsc::Receiver<shared::Frame>) -> End {
+    loop {
+        if let Err(e) = std::future::poll_fn(|cx| usink.poll_ready_unpin(cx)).await {
+            return End::UpstreamError(e.to_string());
+        }
+        let Some(frame) = input.recv().await else {
+            // The reader dropped its sender: it has ended, and its End wins.
+            return std::future::pending().await;
+        };
+        if let Err(e) = usink.start_send_unpin(to_tungstenite(frame)) {
+            return End::UpstreamError(e.to_string());
+        }
+        if let Err(e) = usink.flush().await {
             return End::UpstreamError(e.to_string());
         }
     }
-    // The reader dropped its sender: it has ended, and its End wins.
-    std::future::pending().await
 }
-

@@ -425,6 +425,33 @@ impl Client {
         let _ = self.ws.close(None).await;
     }
 
+    /// The resume ticket from the `connected` message.
+    pub fn ticket(&self) -> porthole::ResumeTicket {
+        self.controls
+            .iter()
+            .find_map(|m| match m {
+                ServerMessage::Connected { resume: Some(ticket), .. } => Some(ticket.clone()),
+                _ => None,
+            })
+            .expect("a connected message with a resume ticket")
+    }
+
+    /// Drops the TCP connection without a Close frame, as a network blip
+    /// or a closed laptop lid does.
+    pub fn drop_connection(self) {
+        drop(self.ws);
+    }
+
+    /// Opens `url` (no query) as a resume of `ticket` from output byte
+    /// `offset`, with `headers` as in [`Client::try_connect_with`], and
+    /// sends the resume message.
+    pub async fn resume(url: &str, ticket: &porthole::ResumeTicket, offset: u64, headers: &[(&'static str, &str)]) -> Client {
+        let url = format!("{url}?cols=80&rows=24&resume={}", ticket.id);
+        let mut client = Client::try_connect_with(&url, porthole::SUBPROTOCOL, headers).await.unwrap_or_else(|e| panic!("resume: {e}"));
+        client.send_control(&ClientMessage::Resume { token: ticket.token.clone(), offset }).await;
+        client
+    }
+
     /// Closes with code 1000 and `reason`, as a page does.
     pub async fn close_with(mut self, reason: &str) {
         use tokio_tungstenite::tungstenite::protocol::{CloseFrame, frame::coding::CloseCode};
