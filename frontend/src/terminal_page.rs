@@ -104,6 +104,8 @@ fn StatusBar(
                 since.set(Some(js_sys::Date::now()));
             }
         }
+        // A blip being resumed is the same session: its clock goes on.
+        Status::Reconnecting { .. } => {}
         _ => since.set(None),
     });
     let connected_for = move || {
