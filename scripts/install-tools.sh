@@ -34,12 +34,18 @@ if [ ${#missing_debs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_debs[@]}"
 fi
 
-# The Python `kubernetes` client, for the local cluster's conformance tests.
+# The Python `kubernetes` client, for the local cluster's conformance
+# tests, and `asciinema`, which must play the session recordings.
 KUBERNETES_PY_VERSION=37.0.2
+ASCIINEMA_VERSION=2.4.0
 if ! .venv/bin/python -c "import kubernetes, sys; sys.exit(kubernetes.__version__ != '$KUBERNETES_PY_VERSION')" 2>/dev/null; then
   say "python venv with kubernetes==$KUBERNETES_PY_VERSION"
   python3 -m venv .venv
   .venv/bin/pip install --quiet "kubernetes==$KUBERNETES_PY_VERSION"
+fi
+if [ "$(.venv/bin/asciinema --version 2>/dev/null)" != "asciinema $ASCIINEMA_VERSION" ]; then
+  say "asciinema==$ASCIINEMA_VERSION in the venv"
+  .venv/bin/pip install --quiet "asciinema==$ASCIINEMA_VERSION"
 fi
 
 # npm ci is quick but not free; skip it when node_modules matches the lockfile.

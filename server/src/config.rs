@@ -74,6 +74,12 @@ pub struct Config {
     /// How long a session outlives a lost browser, and how much output it
     /// keeps for the page's return (`--resume-grace`, `--resume-buffer`).
     pub resume: crate::relay::resume::ResumeSettings,
+    /// Where session recordings go (`--recordings-dir`); `None` =
+    /// `<data dir>/recordings`. A relay apart from its app must share it.
+    pub recordings_dir: Option<PathBuf>,
+    /// The most a session's recording may grow to, in bytes
+    /// (`--recording-max-bytes`, default 64 MiB); then it stops with a marker.
+    pub recording_max_bytes: u64,
     /// Whom local-cluster pods run as (`--sandbox-user`); `None` =
     /// `porthole-pod` (created when missing) when Porthole runs as root,
     /// else Porthole's own user, with a warning ([`crate::sandbox`]).
@@ -113,6 +119,8 @@ impl Config {
             reauthorize_interval: Duration::from_secs(30),
             browser_ping_interval: Duration::from_secs(30),
             resume: crate::relay::resume::ResumeSettings::default(),
+            recordings_dir: None,
+            recording_max_bytes: 64 << 20,
             kill_grace: Duration::from_secs(2),
             sandbox_user: None,
             job_user: None,
@@ -129,6 +137,11 @@ impl Config {
             }
             None => crate::jwt::WorkhorseSecret::load_or_create(&self.data_dir.join("workhorse_secret")),
         }
+    }
+
+    /// Where session recordings go.
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.recordings_dir.clone().unwrap_or_else(|| self.data_dir.join("recordings"))
     }
 
     /// The local cluster's folder in the data dir.

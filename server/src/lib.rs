@@ -134,7 +134,20 @@ impl Porthole {
             limiter: Default::default(),
             proxies: proxy::TrustedProxies(config.trusted_proxies.clone()),
         });
-        let app = Arc::new(App::new(secret.clone(), local, runner_token.clone(), db.clone()));
+        let recordings = config.recordings_dir();
+        std::fs::create_dir_all(&recordings).map_err(|e| anyhow::anyhow!("creating {}: {e}", recordings.display()))?;
+        let app = Arc::new(App::new(secret.clone(), local, runner_token.clone(), db.clone(), recordings.clone()));
+        // Retention: now, then hourly.
+        tokio::spawn({
+            let app = app.clone();
+            async move {
+                let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+                loop {
+                    hourly.tick().await;
+                    app.sweep_recordings().await;
+                }
+            }
+        });
 
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
@@ -155,7 +168,8 @@ impl Porthole {
             shutdown.clone(),
         )
         .allow_missing_origin(config.allow_missing_origin)
-        .with_resume(config.resume);
+        .with_resume(config.resume)
+        .with_recordings(relay::recording::RecordingSettings { dir: recordings, max_bytes: config.recording_max_bytes });
         let pending = relay.pending.clone();
         let sessions = relay.sessions.clone();
         let services = Arc::new(Services { app: app.clone(), relay, dist_dir: config.dist_dir.clone() });

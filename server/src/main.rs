@@ -69,6 +69,14 @@ struct Args {
     /// reported lost); suffixes K, M: 1M = 1 MiB.
     #[arg(long, env = "PORTHOLE_RESUME_BUFFER", default_value = "1M", value_parser = parse_size)]
     resume_buffer: usize,
+    /// Where session recordings are written and served from (default:
+    /// `<data dir>/recordings`); a relay apart from its app must share it.
+    #[arg(long, env = "PORTHOLE_RECORDINGS_DIR")]
+    recordings_dir: Option<PathBuf>,
+    /// The largest recording of one session; then it stops with a marker.
+    /// Suffixes K, M.
+    #[arg(long, env = "PORTHOLE_RECORDING_MAX_BYTES", default_value = "64M", value_parser = parse_size)]
+    recording_max_bytes: usize,
     /// Whom local-cluster pods run as (default when started as root:
     /// `porthole-pod`, created when missing; otherwise Porthole's own user,
     /// with a warning: they could then read the data dir).
@@ -137,6 +145,8 @@ async fn main() -> anyhow::Result<()> {
         (None, None) => None,
     };
     config.reauthorize_interval = std::time::Duration::from_secs(args.reauthorize_interval.max(1));
+    config.recordings_dir = args.recordings_dir;
+    config.recording_max_bytes = args.recording_max_bytes as u64;
     config.resume = server::relay::resume::ResumeSettings {
         grace: std::time::Duration::from_secs(args.resume_grace),
         buffer: args.resume_buffer,

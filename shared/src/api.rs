@@ -235,7 +235,21 @@ pub struct ApplicationSettings {
     /// sent as the Channel's `MaxSessionTime`. Admin > Settings > Web
     /// terminal in GitLab.
     pub terminal_max_session_time: u64,
+    /// Record every terminal session as asciicast v2 (output and resizes,
+    /// never input), replayable from the audit log. Default on.
+    #[serde(default = "on")]
+    pub terminal_recording: bool,
+    /// Days recordings are kept; 0 = forever. Default 30.
+    #[serde(default)]
+    pub recording_retention_days: u64,
 }
+
+fn on() -> bool {
+    true
+}
+
+/// The default of [`ApplicationSettings::recording_retention_days`].
+pub const DEFAULT_RECORDING_RETENTION_DAYS: u64 = 30;
 
 /// The largest `terminal_max_session_time` accepted: 366 days, in seconds.
 pub const MAX_SESSION_TIME_LIMIT: u64 = 366 * 24 * 3600;
@@ -246,6 +260,12 @@ pub struct SettingsUpdate {
     /// See [`ApplicationSettings::terminal_max_session_time`]; at most
     /// [`MAX_SESSION_TIME_LIMIT`].
     pub terminal_max_session_time: Option<u64>,
+    /// See [`ApplicationSettings::terminal_recording`].
+    #[serde(default)]
+    pub terminal_recording: Option<bool>,
+    /// See [`ApplicationSettings::recording_retention_days`].
+    #[serde(default)]
+    pub recording_retention_days: Option<u64>,
 }
 
 /// What became of a terminal session, in the audit log.
@@ -291,6 +311,10 @@ pub struct AuditEvent {
     pub close_code: Option<u16>,
     /// The process's exit status, when it exited.
     pub exit_code: Option<i32>,
+    /// A recording is kept: `GET /api/v4/audit_events/:id/recording`
+    /// (asciicast v2; `?download=true` as a `.cast` attachment).
+    #[serde(default)]
+    pub recording: bool,
 }
 
 /// What the relay reports when a session ends:
@@ -342,6 +366,12 @@ pub const AUDIT_ID_HEADER: &str = "porthole-audit-id";
 /// granted to (absent for a signed-out grant). The relay lets only the same
 /// user resume a session.
 pub const USER_HEADER: &str = "porthole-user";
+
+/// Response header of a first authorize when sessions are recorded: the
+/// recording's title (`demo/shop · environment production · pod web-1 ·
+/// container app`), percent-encoded. The relay then writes
+/// `<recordings dir>/<audit id>.cast`.
+pub const RECORDING_HEADER: &str = "porthole-recording";
 
 #[cfg(test)]
 mod tests {

@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod asciicast;
 pub mod channel;
 pub mod close;
 pub mod frame;

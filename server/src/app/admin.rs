@@ -54,11 +54,16 @@ fn is_namespace(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+/// The largest `recording_retention_days` accepted: 100 years.
+pub const MAX_RETENTION_DAYS: u64 = 36_500;
+
 /// `GET /api/v4/application/settings`.
 pub async fn get_settings(State(app): State<Arc<App>>, session: Session) -> ApiResult<Json<ApplicationSettings>> {
     app.require_admin(Some(&session)).await?;
     let terminal_max_session_time = app.db.max_session_time().await.map_err(db_error)?;
-    Ok(Json(ApplicationSettings { terminal_max_session_time }))
+    let terminal_recording = app.db.terminal_recording().await.map_err(db_error)?;
+    let recording_retention_days = app.db.recording_retention_days().await.map_err(db_error)?;
+    Ok(Json(ApplicationSettings { terminal_max_session_time, terminal_recording, recording_retention_days }))
 }
 
 /// `PUT /api/v4/application/settings`. Sessions past a lowered
@@ -72,6 +77,17 @@ pub async fn put_settings(State(app): State<Arc<App>>, session: Session, ApiJson
         }
         app.db.set_max_session_time(seconds).await.map_err(db_error)?;
         tracing::info!(by = admin.username, seconds, "terminal_max_session_time changed");
+    }
+    if let Some(days) = update.recording_retention_days {
+        if days > MAX_RETENTION_DAYS {
+            return Err(bad(format!("recording_retention_days must be at most {MAX_RETENTION_DAYS} (0 = keep forever)")));
+        }
+        app.db.set_recording_retention_days(days).await.map_err(db_error)?;
+        tracing::info!(by = admin.username, days, "recording_retention_days changed");
+    }
+    if let Some(on) = update.terminal_recording {
+        app.db.set_terminal_recording(on).await.map_err(db_error)?;
+        tracing::info!(by = admin.username, on, "terminal_recording changed");
     }
     get_settings(State(app), session).await
 }

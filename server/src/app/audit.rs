@@ -46,6 +46,9 @@ pub async fn audit_events(
     let mut events = app.db.audit_events(per_page + 1, offset).await.map_err(db_error)?;
     let next = (events.len() > per_page as usize).then(|| (number + 1).to_string()).unwrap_or_default();
     events.truncate(per_page as usize);
+    for event in &mut events {
+        event.recording = app.has_recording(&event.id);
+    }
     let headers = [("x-page", number.to_string()), ("x-per-page", per_page.to_string()), ("x-next-page", next)];
     Ok((headers, Json(events)).into_response())
 }

@@ -13,7 +13,7 @@ use shared::paths::TerminalKind;
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use shared::api::{AUDIT_ID_HEADER, AuditOutcome, USER_HEADER};
+use shared::api::{AUDIT_ID_HEADER, AuditOutcome, RECORDING_HEADER, USER_HEADER};
 use shared::channel::{API_REQUEST_HEADER, AuthorizeResponse, ChannelSettings, WORKHORSE_CONTENT_TYPE};
 
 impl App {
@@ -54,6 +54,11 @@ impl App {
                 let audit_id = self.db.audit_start(&audit, AuditOutcome::Opened, None).await.map_err(db_error)?;
                 let mut response = response(channel);
                 response.headers_mut().insert(AUDIT_ID_HEADER, HeaderValue::from_str(&audit_id).map_err(db_error)?);
+                if self.db.terminal_recording().await.map_err(db_error)? {
+                    let title = recording_title(&audit);
+                    let encoded: String = url::form_urlencoded::byte_serialize(title.as_bytes()).collect();
+                    response.headers_mut().insert(RECORDING_HEADER, HeaderValue::from_str(&encoded).map_err(db_error)?);
+                }
                 Ok(response)
             }
             Err(e) => Err(self.refused(&mut audit, id, e).await),
@@ -247,4 +252,12 @@ mod tests {
         assert_eq!(c.subprotocols, ["v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io"]);
         assert_eq!(c.validate(), Ok(()));
     }
+}
+
+/// A recording's title: `demo/shop · environment production · pod web-1 · container app`.
+fn recording_title(audit: &db::AuditStart) -> String {
+    let mut parts = vec![audit.project.clone(), audit.target.clone()];
+    parts.extend(audit.pod.as_ref().map(|p| format!("pod {p}")));
+    parts.extend(audit.container.as_ref().map(|c| format!("container {c}")));
+    parts.join(" · ")
 }

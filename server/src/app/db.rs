@@ -575,6 +575,41 @@ impl Database {
         Ok(row.and_then(|(v,)| v.parse().ok()).unwrap_or(0))
     }
 
+    /// An application setting's stored text, if it was ever set.
+    async fn setting(&self, name: &str) -> sqlx::Result<Option<String>> {
+        let sql = "SELECT value FROM settings WHERE name = $1";
+        let row: Option<(String,)> = on_pool!(self, pool => sqlx::query_as(sql).bind(name).fetch_optional(pool).await)?;
+        Ok(row.map(|(v,)| v))
+    }
+
+    /// Stores an application setting.
+    async fn set_setting(&self, name: &str, value: &str) -> sqlx::Result<()> {
+        let sql = "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+        self.execute(sql, &[Bind::Text(name), Bind::Text(value)]).await.map(drop)
+    }
+
+    /// `terminal_recording`: on unless an admin turned it off.
+    pub async fn terminal_recording(&self) -> sqlx::Result<bool> {
+        Ok(self.setting("terminal_recording").await?.is_none_or(|v| v != "false"))
+    }
+
+    /// Sets `terminal_recording`.
+    pub async fn set_terminal_recording(&self, on: bool) -> sqlx::Result<()> {
+        self.set_setting("terminal_recording", if on { "true" } else { "false" }).await
+    }
+
+    /// `recording_retention_days`: days, 0 = forever;
+    /// [`shared::api::DEFAULT_RECORDING_RETENTION_DAYS`] when unset.
+    pub async fn recording_retention_days(&self) -> sqlx::Result<u64> {
+        let stored = self.setting("recording_retention_days").await?;
+        Ok(stored.and_then(|v| v.parse().ok()).unwrap_or(shared::api::DEFAULT_RECORDING_RETENTION_DAYS))
+    }
+
+    /// Sets `recording_retention_days` (0 = forever).
+    pub async fn set_recording_retention_days(&self, days: u64) -> sqlx::Result<()> {
+        self.set_setting("recording_retention_days", &days.to_string()).await
+    }
+
     /// Sets `terminal_max_session_time` (seconds, 0 = no limit).
     pub async fn set_max_session_time(&self, seconds: u64) -> sqlx::Result<()> {
         let sql = "INSERT INTO settings (name, value) VALUES ('terminal_max_session_time', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
@@ -664,6 +699,7 @@ impl Database {
                     reason,
                     close_code: close.and_then(|c| u16::try_from(c).ok()),
                     exit_code: exit.and_then(|c| i32::try_from(c).ok()),
+                    recording: false,
                 }
             })
             .collect())

@@ -31,6 +31,7 @@ pub mod jobs;
 pub mod jobs_api;
 pub mod passwords;
 pub mod projects;
+pub mod recordings;
 pub mod sign_in_limit;
 pub mod state;
 pub mod users;
@@ -71,6 +72,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         .route("/api/v4/admin/clusters/add", post(admin::add_cluster))
         .route("/api/v4/admin/clusters/{cluster_id}", put(admin::update_cluster).delete(admin::delete_cluster))
         .route("/api/v4/audit_events", get(audit::audit_events))
+        .route("/api/v4/audit_events/{id}/recording", get(recordings::recording))
         .route("/api/v4/internal/terminal_sessions/{id}", post(audit::session_ended))
         .route("/api/v4/projects/{id}/jobs", get(jobs_api::list_jobs).post(jobs_api::create_job))
         .route("/api/v4/projects/{id}/jobs/{job_id}", get(jobs_api::get_job))

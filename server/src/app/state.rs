@@ -18,13 +18,15 @@ pub struct App {
     /// Users, memberships, projects, environments, clusters, settings and
     /// the audit log.
     pub db: db::Database,
+    /// Where the relay writes session recordings (`<id>.cast`).
+    pub recordings: std::path::PathBuf,
 }
 
 impl App {
     /// An app on `db`, verifying relay requests with `secret`; `local` is
-    /// the built-in cluster.
-    pub fn new(secret: WorkhorseSecret, local: Cluster, runner_token: String, db: db::Database) -> App {
-        App { secret, local, jobs: jobs::Jobs::new(runner_token), db }
+    /// the built-in cluster; recordings are read from `recordings`.
+    pub fn new(secret: WorkhorseSecret, local: Cluster, runner_token: String, db: db::Database, recordings: std::path::PathBuf) -> App {
+        App { secret, local, jobs: jobs::Jobs::new(runner_token), db, recordings }
     }
 
     /// Creates the demo project `demo/shop` with environment `production`,

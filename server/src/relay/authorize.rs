@@ -10,7 +10,7 @@ use super::error::RelayError;
 use super::recheck::{Reauthorize, Refusal};
 use crate::jwt::WorkhorseSecret;
 use axum::http::{HeaderMap, HeaderName, StatusCode, request::Parts};
-use shared::api::{AUDIT_ID_HEADER, SessionEnded, USER_HEADER};
+use shared::api::{AUDIT_ID_HEADER, RECORDING_HEADER, SessionEnded, USER_HEADER};
 use shared::channel::{API_REQUEST_HEADER, AuthorizeResponse, ChannelSettings, WORKHORSE_CONTENT_TYPE};
 use std::time::Duration;
 
@@ -73,6 +73,8 @@ pub struct Authorized {
     pub audit_id: Option<String>,
     /// The user it was granted to ([`USER_HEADER`]); `None` when signed out.
     pub user: Option<String>,
+    /// Record the session, under this title ([`RECORDING_HEADER`]).
+    pub recording: Option<String>,
 }
 
 /// Calls the app's authorize endpoint.
@@ -112,6 +114,7 @@ impl Authorizer {
         let status = response.status();
         let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let (audit_id, user) = (header(AUDIT_ID_HEADER), header(USER_HEADER));
+        let recording = header(RECORDING_HEADER).map(|title| url::form_urlencoded::parse(format!("t={title}").as_bytes()).map(|(_, v)| v.into_owned()).collect());
         let content_type = response.headers().get(http::header::CONTENT_TYPE).cloned();
         let is_authorization = status == StatusCode::OK
             && content_type.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(WORKHORSE_CONTENT_TYPE));
@@ -122,7 +125,7 @@ impl Authorizer {
         }
         let parsed: AuthorizeResponse =
             serde_json::from_slice(&body).map_err(|e| RelayError::InvalidChannel(format!("authorize answer: {e}")))?;
-        Ok(Authorized { channel: parsed.channel, audit_id, user })
+        Ok(Authorized { channel: parsed.channel, audit_id, user, recording })
     }
 
     /// Tells the app how the session recorded as `audit_id` ended

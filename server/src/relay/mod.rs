@@ -25,6 +25,7 @@ pub mod goodbye;
 pub mod heartbeat;
 pub mod output_log;
 pub mod recheck;
+pub mod recording;
 pub mod resume;
 pub mod session;
 
@@ -54,6 +55,7 @@ pub struct Relay {
     reauthorize_interval: Duration,
     shutdown: Shutdown,
     resume: ResumeSettings,
+    recordings: Option<recording::RecordingSettings>,
     /// Sessions a page may resume, by id.
     pub sessions: Sessions,
     /// Session ends not yet reported to the app.
@@ -81,6 +83,7 @@ impl Relay {
             reauthorize_interval,
             shutdown,
             resume: ResumeSettings::default(),
+            recordings: None,
             sessions: Sessions::default(),
             pending: Pending::default(),
         }
@@ -90,6 +93,12 @@ impl Relay {
     /// `--resume-buffer`); a zero grace turns resuming off.
     pub fn with_resume(mut self, settings: ResumeSettings) -> Relay {
         self.resume = settings;
+        self
+    }
+
+    /// Where to write the recordings the app asks for (none without).
+    pub fn with_recordings(mut self, settings: recording::RecordingSettings) -> Relay {
+        self.recordings = Some(settings);
         self
     }
 
@@ -132,7 +141,7 @@ impl Relay {
         let request = authorize::AuthorizeRequest::new(&parts);
         let authorized = self.authorizer.authorize(&request).await?;
         let audit = Audit::new(self.authorizer.clone(), authorized.audit_id.clone(), self.pending.clone());
-        let channel = authorized.channel;
+        let channel = authorized.channel.clone();
         if let Err(e) = channel.validate() {
             audit.ended(End::Failed("invalid channel settings".into()), session::Traffic::default());
             return Err(RelayError::InvalidChannel(e.to_string()));
@@ -178,6 +187,7 @@ impl Relay {
             max_session_time: channel.max_session_time,
             ping_interval: self.ping_interval,
             resume,
+            recording: self.recorder(&authorized, initial_size),
         };
         let shutdown = self.shutdown.clone();
         let request = request.again(audit.id.as_deref());
@@ -188,6 +198,17 @@ impl Relay {
             let (end, traffic) = session::run(socket, upstream, browser_codec, upstream_codec, params, recheck, shutdown).await;
             audit.ended(end, traffic);
         }))
+    }
+
+    /// The session's recording, when the app asked for one and a
+    /// recordings directory is set; a file that cannot be created is logged
+    /// and the session goes on unrecorded.
+    fn recorder(&self, authorized: &authorize::Authorized, size: Option<TerminalSize>) -> Option<recording::Recorder> {
+        let (settings, title, id) = (self.recordings.as_ref()?, authorized.recording.clone()?, authorized.audit_id.as_deref()?);
+        let size = size.unwrap_or(TerminalSize { cols: 80, rows: 24 });
+        recording::Recorder::create(settings, id, size, Some(title))
+            .inspect_err(|e| tracing::warn!(error = %e, "the session cannot be recorded"))
+            .ok()
     }
 
     /// A page resuming session `id` (`upgrade` has its subprotocol): authorized like a new request (a

@@ -30,6 +30,7 @@ use super::goodbye::{refuse, tell_browser};
 use super::heartbeat::{self, Heard};
 use super::output_log::OutputLog;
 use super::recheck::{Reauthorize, Recheck};
+use super::recording::{Recorder, Recording};
 use super::resume::{Attachment, Registration};
 use crate::codec::browser::{BrowserCodec, BrowserEvent, MAX_BROWSER_MESSAGE};
 use crate::codec::upstream::{UpstreamCodec, UpstreamEvent};
@@ -72,6 +73,8 @@ pub struct SessionParams {
     pub ping_interval: Duration,
     /// How this session outlives its WebSocket; `None` = it does not.
     pub resume: Option<Resumable>,
+    /// Where output and resizes are recorded; `None` = not recorded.
+    pub recording: Option<Recorder>,
 }
 
 /// A session that a page may resume ([`super::resume`]).
@@ -160,6 +163,7 @@ pub async fn run(
     // Only `v1.porthole` pages can resume: they count what they parsed.
     let mut resume = params.resume.take().filter(|_| browser_codec == BrowserCodec::Porthole);
     let mut log = OutputLog::new(resume.as_ref().map_or(0, |r| r.buffer));
+    let recording = Recording::new(params.recording.take());
     let window = FlowWindow::new(browser_codec.acknowledges_output());
     let (input_tx, mut input_rx) = mpsc::channel(INPUT_QUEUE_FRAMES);
     let (limits_tx, mut limits_rx) = mpsc::channel(4);
@@ -199,10 +203,11 @@ pub async fn run(
                         limits: &mut limits_rx,
                         connected: &|max| params.connected(started, max, None),
                         log: &mut log,
+                        recording: &recording,
                     };
                     tokio::select! {
                         step = downstream(&mut ustream, &mut b.sink, upstream_codec, d) => step,
-                        step = read_browser(&mut b.stream, &input_tx, upstream_codec, browser_codec, &window, &heard, &counters) => step,
+                        step = read_browser(&mut b.stream, &input_tx, upstream_codec, browser_codec, &window, &heard, &counters, &recording) => step,
                         end = write_upstream(&mut usink, &mut input_rx) => Step::End(end),
                         end = &mut watch => Step::End(end),
                         () = shutdown.wait() => Step::End(End::Shutdown),
@@ -213,7 +218,7 @@ pub async fn run(
                     let Some(r) = resume.as_mut() else { break End::BrowserGone };
                     let grace = r.grace;
                     tokio::select! {
-                        end = read_detached(&mut ustream, upstream_codec, &mut log, &window, r.buffer, &counters), if finished.is_none() => {
+                        end = read_detached(&mut ustream, upstream_codec, (&mut log, &recording), &window, r.buffer, &counters), if finished.is_none() => {
                             tracing::info!(end = ?end, "the process ended while its browser was away");
                             finished = Some(end);
                             continue;
@@ -254,8 +259,11 @@ pub async fn run(
                             tell_browser(&mut old.sink, &mut old.stream, browser_codec, &End::ResumedElsewhere).await;
                         });
                     }
-                    if let Some(frame) = a.size.and_then(|size| upstream_codec.resize(size)) {
-                        let _ = input_tx.try_send(frame);
+                    if let Some(size) = a.size {
+                        recording.resize(size);
+                        if let Some(frame) = upstream_codec.resize(size) {
+                            let _ = input_tx.try_send(frame);
+                        }
                     }
                     tracing::info!(offset = a.offset, from = replay.from, lost = replay.lost, "browser resumed the session");
                     window.reset(log.end() - replay.from);
@@ -277,6 +285,7 @@ pub async fn run(
 
     let end = if end.may_be_pod_gone() && recheck.terminal_is_gone().await { End::PodTerminated } else { end };
     tracing::info!(end = ?end, "session ended");
+    recording.finish(&end.close().1);
     // Goodbye upstream: the process must not outlive the session.
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         for frame in upstream_codec.goodbye() {
@@ -331,6 +340,8 @@ struct Downstream<'a> {
     connected: &'a (dyn Fn(u64) -> ServerMessage + Sync),
     /// Every output byte, for a resume.
     log: &'a mut OutputLog,
+    /// Every output byte, for the recording.
+    recording: &'a Recording,
 }
 
 /// What one upstream message means: output, nothing, or the session's end.
@@ -360,7 +371,7 @@ fn upstream_output(
 
 /// Upstream → browser, with pings, until the upstream finishes or a side fails.
 async fn downstream(ustream: &mut UpstreamStream, bsink: &mut BrowserSink, ucodec: UpstreamCodec, d: Downstream<'_>) -> Step {
-    let Downstream { codec: bcodec, window, ping_interval, heard, counters, limits, connected, log } = d;
+    let Downstream { codec: bcodec, window, ping_interval, heard, counters, limits, connected, log, recording } = d;
     let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
     loop {
         let open = window.is_open();
@@ -393,6 +404,7 @@ async fn downstream(ustream: &mut UpstreamStream, bsink: &mut BrowserSink, ucode
                 // Logged and counted before the write: if this write is cut
                 // short by a resume, the replay carries these bytes.
                 log.append(&bytes);
+                recording.output(&bytes);
                 window.sent(bytes.len());
                 counters.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 let sent = tokio::time::timeout(BROWSER_WRITE_TIMEOUT, bsink.send(to_axum(bcodec.output(bytes)))).await;
@@ -412,7 +424,7 @@ async fn downstream(ustream: &mut UpstreamStream, bsink: &mut BrowserSink, ucode
 async fn read_detached(
     ustream: &mut UpstreamStream,
     ucodec: UpstreamCodec,
-    log: &mut OutputLog,
+    (log, recording): (&mut OutputLog, &Recording),
     window: &FlowWindow,
     limit: usize,
     counters: &Counters,
@@ -424,6 +436,7 @@ async fn read_detached(
         match upstream_output(ustream.next().await, ucodec) {
             Ok(Some(bytes)) => {
                 log.append(&bytes);
+                recording.output(&bytes);
                 window.sent(bytes.len());
                 counters.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
             }
@@ -445,6 +458,7 @@ async fn read_browser(
     window: &FlowWindow,
     heard: &Heard,
     counters: &Counters,
+    recording: &Recording,
 ) -> Step {
     let queue = |frame| match input.try_send(frame) {
         Ok(()) => Ok(()),
@@ -475,7 +489,10 @@ async fn read_browser(
                 counters.bytes_in.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 ucodec.stdin(&bytes).try_for_each(queue)
             }
-            Ok(BrowserEvent::Resize(size)) => ucodec.resize(size).map_or(Ok(()), queue),
+            Ok(BrowserEvent::Resize(size)) => {
+                recording.resize(size);
+                ucodec.resize(size).map_or(Ok(()), queue)
+            }
             Ok(BrowserEvent::Ack(bytes)) => {
                 window.ack(bytes);
                 Ok(())
