@@ -67,3 +67,31 @@ test('a dropped connection resumes the same shell without losing or repeating ou
     await new Promise((resolve) => proxy.server.close(resolve));
   }
 });
+
+test('a recorded session replays from the audit log', async ({ page }) => {
+  await signIn(page, 'maintainer');
+  await page.goto(TERMINAL);
+  await waitForPrompt(page);
+  const marker = `replay-${Math.random().toString(36).slice(2, 8)}`;
+  await run(page, `sleep 0.5; echo ${marker}-$((6*7)); exit 0`);
+  await expect(page.getByTestId('status')).toHaveText(/^Ended: /);
+
+  await page.context().clearCookies();
+  await signIn(page, 'root');
+  await page.goto('/admin');
+  // The newest session first; its end is reported in the background.
+  const replay = page.getByTestId('audit-row').first().getByTestId('replay-link');
+  await expect.poll(async () => {
+    await page.reload();
+    return replay.count();
+  }, { message: 'a replay link on the newest session' }).toBe(1);
+  await replay.click();
+  await expect(page.getByTestId('replay-title')).toHaveText(/^demo\/shop · environment production · pod /);
+  await page.getByTestId('replay-speed').selectOption('8');
+  await waitForRow(page, (r) => r === `${marker}-42`, 'the recorded output');
+  await waitForRow(page, (r) => r.includes('[the process exited with exit status 0]'), 'the end marker');
+  await expect(page.getByTestId('replay-play')).toHaveText('Play');
+  // Seeking back to the start clears what was shown.
+  await page.getByTestId('replay-seek').fill('0');
+  await expect.poll(async () => (await rows(page)).some((r) => r === `${marker}-42`)).toBe(false);
+});

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod replay;
 mod route;
 mod session;
 mod status;
@@ -53,6 +54,7 @@ fn App() -> impl IntoView {
                 Page::Landing => view! { <Landing user=user/> }.into_any(),
                 Page::SignIn => view! { <SignIn/> }.into_any(),
                 Page::Admin => view! { <admin::AdminPage/> }.into_any(),
+                Page::Replay { id } => view! { <replay::ReplayPage id=id/> }.into_any(),
                 Page::EnvironmentTerminal { project, id } => {
                     let ws_path = page.websocket_path().unwrap_or_default();
                     view! { <TerminalPage project=project id=id ws_path=ws_path/> }.into_any()

@@ -14,6 +14,11 @@ pub enum Page {
     SignIn,
     /// `/admin`: the admin area (GitLab's "Admin area").
     Admin,
+    /// `/admin/audit/<id>/replay`: a session recording.
+    Replay {
+        /// The audit log entry.
+        id: String,
+    },
     /// `/<project>/-/environments/<id>/terminal`.
     EnvironmentTerminal {
         /// `namespace/project`.
@@ -48,6 +53,11 @@ impl Page {
             "/users/sign_in" => return Page::SignIn,
             "/admin" => return Page::Admin,
             _ => {}
+        }
+        if let Some(id) = path.strip_prefix("/admin/audit/").and_then(|rest| rest.strip_suffix("/replay")) {
+            if shared::asciicast::file_name(id).is_some() {
+                return Page::Replay { id: id.to_string() };
+            }
         }
         if let Some(TerminalTarget { project, kind, id }) = TerminalTarget::parse_as(path, Suffix::TerminalPage) {
             return match kind {

@@ -57,6 +57,10 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn focus(this: &Terminal);
 
+    /// Sets the size in cells.
+    #[wasm_bindgen(method)]
+    pub fn resize(this: &Terminal, cols: u32, rows: u32);
+
     /// Clears the screen, scrollback and modes.
     #[wasm_bindgen(method)]
     pub fn reset(this: &Terminal);

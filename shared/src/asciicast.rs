@@ -99,19 +99,6 @@ pub fn parse(text: &str) -> Option<(Header, Vec<(f64, Event)>)> {
     Some((header, lines.filter_map(Event::parse).collect()))
 }
 
-/// Playback times with idle stretches cut to `max_idle` seconds (as
-/// `asciinema play -i` does): each event's time on the player's clock.
-pub fn capped_times(times: impl IntoIterator<Item = f64>, max_idle: f64) -> Vec<f64> {
-    let mut out = Vec::new();
-    let (mut last, mut clock) = (0.0, 0.0);
-    for t in times {
-        clock += (t - last).clamp(0.0, max_idle);
-        last = t;
-        out.push(clock);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,10 +136,5 @@ mod tests {
             assert_eq!(file_name(bad), None, "{bad}");
         }
         assert_eq!(file_name(&"a".repeat(65)), None);
-    }
-
-    #[test]
-    fn idle_time_is_capped() {
-        assert_eq!(capped_times([0.5, 1.0, 30.0, 30.5], 2.0), vec![0.5, 1.0, 3.0, 3.5]);
     }
 }

@@ -70,10 +70,11 @@ pub(super) fn AuditSection() -> impl IntoView {
                             <th>"Bytes in / out"</th>
                             <th>"Reason"</th>
                             <th>"Exit code"</th>
+                            <th>"Recording"</th>
                         </tr>
                     </thead>
                     <tbody>
-                        {list.is_empty().then(|| view! { <tr><td colspan="9">"No terminal sessions yet."</td></tr> })}
+                        {list.is_empty().then(|| view! { <tr><td colspan="10">"No terminal sessions yet."</td></tr> })}
                         {list.into_iter().map(audit_row).collect_view()}
                     </tbody>
                 </table>
@@ -98,6 +99,9 @@ fn audit_row(event: AuditEvent) -> impl IntoView {
         _ => "—".into(),
     };
     let dash = |v: Option<String>| v.unwrap_or_else(|| "—".into());
+    let recording = event.recording.then(|| {
+        (format!("/admin/audit/{}/replay", event.id), format!("/api/v4/audit_events/{}/recording?download=true", event.id))
+    });
     view! {
         <tr data-testid="audit-row">
             <td class="time">{local_date_time(event.started_at)}</td>
@@ -110,6 +114,13 @@ fn audit_row(event: AuditEvent) -> impl IntoView {
             // The close code, for whoever looks it up (see `shared::close`).
             <td title=event.close_code.map(|c| format!("close code {c}"))>{dash(event.reason)}</td>
             <td>{dash(event.exit_code.map(|c| c.to_string()))}</td>
+            <td class="actions">
+                {recording.map(|(replay, download)| view! {
+                    <a data-testid="replay-link" href=replay>"Replay"</a>
+                    " · "
+                    <a href=download download="">"Download"</a>
+                })}
+            </td>
         </tr>
     }
 }

@@ -1,4 +1,5 @@
-//! Settings › Web terminal (the maximum session time) and the users:
+//! Settings › Web terminal (the maximum session time, recordings and how
+//! long they are kept) and the users:
 //! add, make or remove admin, new password, remove.
 
 use super::{Forms, Listed, action_button, edit_row, edit_toggle, loaded, remove_button, send, FormError};
@@ -8,10 +9,12 @@ use leptos::prelude::*;
 use serde_json::json;
 use shared::api::{ApplicationSettings, NewUser, SettingsUpdate, UpdateUser, UserJson};
 
-/// Settings › Web terminal: the maximum session time.
+/// Settings › Web terminal: the maximum session time, recording, retention.
 #[component]
 pub(super) fn SettingsSection(settings: ApplicationSettings) -> impl IntoView {
     let max_time = RwSignal::new(settings.terminal_max_session_time.to_string());
+    let recording = RwSignal::new(settings.terminal_recording);
+    let retention = RwSignal::new(settings.recording_retention_days.to_string());
     let (saved, set_saved) = signal(false);
     let form = Forms::new().form();
     let save = move |ev: SubmitEvent| {
@@ -20,10 +23,19 @@ pub(super) fn SettingsSection(settings: ApplicationSettings) -> impl IntoView {
         let Ok(seconds) = max_time.get_untracked().trim().parse::<u64>() else {
             return form.fail("The maximum session time is a whole number of seconds.".into());
         };
-        let update = SettingsUpdate { terminal_max_session_time: Some(seconds) };
+        let Ok(days) = retention.get_untracked().trim().parse::<u64>() else {
+            return form.fail("Recordings are kept a whole number of days.".into());
+        };
+        let update = SettingsUpdate {
+            terminal_max_session_time: Some(seconds),
+            terminal_recording: Some(recording.get_untracked()),
+            recording_retention_days: Some(days),
+        };
         send("PUT", "/api/v4/application/settings".into(), Some(json!(update)), form, move |now: ApplicationSettings| {
             // Show what the server kept, which is what sessions will get.
             max_time.set(now.terminal_max_session_time.to_string());
+            recording.set(now.terminal_recording);
+            retention.set(now.recording_retention_days.to_string());
             set_saved.set(true);
         });
     };
@@ -41,6 +53,22 @@ pub(super) fn SettingsSection(settings: ApplicationSettings) -> impl IntoView {
                         required=true
                         bind:value=max_time
                         // "Saved." is about the value saved, not one being typed.
+                        on:input=move |_| set_saved.set(false)
+                    />
+                </label>
+                <label class="check">
+                    <input type="checkbox" name="terminal_recording" bind:checked=recording on:change=move |_| set_saved.set(false)/>
+                    "Record terminal sessions (output only, never keystrokes)"
+                </label>
+                <label>
+                    "Keep recordings for (days, 0 = forever)"
+                    <input
+                        type="number"
+                        name="recording_retention_days"
+                        min="0"
+                        step="1"
+                        required=true
+                        bind:value=retention
                         on:input=move |_| set_saved.set(false)
                     />
                 </label>
