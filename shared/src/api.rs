@@ -307,7 +307,7 @@ pub struct AuditEvent {
     pub bytes_out: u64,
     /// Why it was refused or ended, in words.
     pub reason: Option<String>,
-    /// The close code it ended with (4000–4010, or 1009).
+    /// The close code it ended with (4000–4011, or 1009).
     pub close_code: Option<u16>,
     /// The process's exit status, when it exited.
     pub exit_code: Option<i32>,

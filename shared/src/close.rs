@@ -34,6 +34,9 @@ pub enum CloseCode {
     /// longer attached (another tab, or the same page after a blip the
     /// relay had not noticed yet).
     ResumedElsewhere,
+    /// 4011: a read-only viewer fell too far behind the session's output
+    /// (the session never waits for its viewers).
+    ViewerBehind,
     /// 1009 (RFC 6455 "message too big"): the browser sent a message over
     /// the relay's limit; the reason names the limit.
     MessageTooBig,
@@ -41,7 +44,7 @@ pub enum CloseCode {
 
 impl CloseCode {
     /// Every code, for tables and tests.
-    pub const ALL: [CloseCode; 12] = [
+    pub const ALL: [CloseCode; 13] = [
         CloseCode::ProcessExited,
         CloseCode::UpstreamClosed,
         CloseCode::UpstreamError,
@@ -53,10 +56,11 @@ impl CloseCode {
         CloseCode::RelayShutdown,
         CloseCode::NotResumable,
         CloseCode::ResumedElsewhere,
+        CloseCode::ViewerBehind,
         CloseCode::MessageTooBig,
     ];
 
-    /// The WebSocket close code: 4000..=4010, or 1009.
+    /// The WebSocket close code: 4000..=4011, or 1009.
     pub fn code(self) -> u16 {
         match self {
             CloseCode::ProcessExited => 4000,
@@ -70,6 +74,7 @@ impl CloseCode {
             CloseCode::RelayShutdown => 4008,
             CloseCode::NotResumable => 4009,
             CloseCode::ResumedElsewhere => 4010,
+            CloseCode::ViewerBehind => 4011,
             CloseCode::MessageTooBig => 1009,
         }
     }
@@ -93,6 +98,7 @@ impl CloseCode {
             CloseCode::RelayShutdown => "the server is shutting down",
             CloseCode::NotResumable => "this session can no longer be resumed",
             CloseCode::ResumedElsewhere => "this session was resumed from another connection",
+            CloseCode::ViewerBehind => "you fell too far behind the session's output: reload to watch again",
             CloseCode::MessageTooBig => "the browser sent a message larger than the server accepts",
         }
     }
@@ -146,6 +152,10 @@ pub enum End {
     /// Another connection resumed the session (the end of this attachment,
     /// not of the session).
     ResumedElsewhere,
+    /// A viewer asked for a session that is over or unknown.
+    NotViewable,
+    /// A viewer fell too far behind and was dropped.
+    ViewerBehind,
 }
 
 impl End {
@@ -177,6 +187,8 @@ impl End {
             }
             End::NotResumable => (CloseCode::NotResumable, CloseCode::NotResumable.default_reason().into()),
             End::ResumedElsewhere => (CloseCode::ResumedElsewhere, CloseCode::ResumedElsewhere.default_reason().into()),
+            End::NotViewable => (CloseCode::NotResumable, "this session has ended: there is nothing to watch".into()),
+            End::ViewerBehind => (CloseCode::ViewerBehind, CloseCode::ViewerBehind.default_reason().into()),
         }
     }
 
@@ -240,6 +252,8 @@ mod tests {
             End::ResumeExpired(60),
             End::NotResumable,
             End::ResumedElsewhere,
+            End::NotViewable,
+            End::ViewerBehind,
         ] {
             let (code, reason) = end.close();
             assert!((4000..5000).contains(&code.code()) || code == CloseCode::MessageTooBig);

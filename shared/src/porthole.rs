@@ -21,6 +21,11 @@
 //!   [`ServerMessage::Resumed`] and replays the output from the page's
 //!   offset — or from the oldest byte it still holds, saying how many were
 //!   lost — then goes on live.
+//! - Viewers: `?view=<id>` watches a session read-only (anyone the app lets
+//!   open that terminal): `connected`, then [`ServerMessage::Viewing`], the
+//!   output the relay still holds, then live output. A viewer's keystrokes
+//!   and resizes are dropped by the relay. The session's own page hears
+//!   [`ServerMessage::Viewers`] whenever the count changes.
 
 use crate::{DecodeError, Frame};
 use bytes::Bytes;
@@ -47,6 +52,10 @@ pub const RESTART_REASON: &str = "new session requested";
 
 /// The connect URL's query parameter naming the session to resume.
 pub const RESUME_PARAM: &str = "resume";
+
+/// The connect URL's (and the terminal page's) query parameter naming a
+/// session to watch read-only: `?view=<session id>`.
+pub const VIEW_PARAM: &str = "view";
 
 /// What a page needs to resume its session after its WebSocket drops.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +184,19 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<ResumeTicket>,
     },
+    /// To a viewer, after `connected`: whose session this is; the output
+    /// it still holds follows, then live output.
+    /// `{"type":"viewing","owner":"maintainer"}`.
+    Viewing {
+        /// The session's user; `null` when signed out.
+        owner: Option<String>,
+    },
+    /// To the session's own page: how many watch it now.
+    /// `{"type":"viewers","count":2}`.
+    Viewers {
+        /// Viewers attached now.
+        count: u32,
+    },
     /// The answer to [`ClientMessage::Resume`]; binary output from byte
     /// `offset` of the session follows:
     /// `{"type":"resumed","offset":123456,"lost":0}`.
@@ -280,6 +302,8 @@ mod tests {
                 resume: Some(ResumeTicket { id: "s1".into(), token: "t".into(), grace_seconds: 60 }),
             },
             ServerMessage::Resumed { offset: 10, lost: 3 },
+            ServerMessage::Viewing { owner: Some("maintainer".into()) },
+            ServerMessage::Viewers { count: 2 },
             ServerMessage::Exit { code: 42 },
             ServerMessage::End { code: 4000, reason: "process exited with status 42".into() },
         ] {

@@ -38,6 +38,10 @@ impl App {
         self.secret.verify(token).map_err(AppError::Unauthorized)?;
         let mut audit = db::AuditStart { project: project.to_string(), ..Default::default() };
         let result = self.channel(query, session, project, kind, id, &mut audit).await;
+        // A read-only viewer of someone's session is audited as such.
+        if query.is_some_and(|q| url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == shared::porthole::VIEW_PARAM)) {
+            audit.target.push_str(" (read-only view)");
+        }
         let user = audit.username.as_deref().and_then(|u| HeaderValue::from_str(u).ok());
         let response = |channel| {
             let mut response = ([(header::CONTENT_TYPE, WORKHORSE_CONTENT_TYPE)], Json(AuthorizeResponse { channel })).into_response();

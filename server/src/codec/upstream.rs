@@ -89,7 +89,10 @@ impl UpstreamCodec {
                     ServerMessage::Exit { code } => UpstreamEvent::Finished(Outcome::Exited(code)),
                     ServerMessage::End { reason, .. } => UpstreamEvent::Ended(reason),
                     // A relay upstream replays by itself; its offsets are its own.
-                    ServerMessage::Connected { .. } | ServerMessage::Resumed { .. } => UpstreamEvent::Nothing,
+                    ServerMessage::Connected { .. }
+                    | ServerMessage::Resumed { .. }
+                    | ServerMessage::Viewing { .. }
+                    | ServerMessage::Viewers { .. } => UpstreamEvent::Nothing,
                 },
             }),
         }

@@ -20,6 +20,7 @@ pub mod audit;
 pub mod authorize;
 pub mod dial;
 pub mod error;
+pub mod fanout;
 pub mod flow;
 pub mod goodbye;
 pub mod heartbeat;
@@ -28,6 +29,7 @@ pub mod recheck;
 pub mod recording;
 pub mod resume;
 pub mod session;
+pub mod viewer;
 
 use crate::codec::browser::{BrowserCodec, MAX_BROWSER_FRAME, MAX_BROWSER_MESSAGE};
 use crate::shutdown::Shutdown;
@@ -126,10 +128,19 @@ impl Relay {
         let (browser_codec, browser_protocol) =
             BrowserCodec::negotiate(&parts.headers, parts.uri.query().unwrap_or("")).map_err(RelayError::UnsupportedSubprotocols)?;
         let initial_size = TerminalSize::from_query(parts.uri.query().unwrap_or("")).map_err(RelayError::BadSize)?;
-        if let Some(id) = resume::resume_id(parts.uri.query().unwrap_or("")) {
-            if browser_codec != BrowserCodec::Porthole {
-                return Err(RelayError::ResumeUnsupported);
-            }
+        let query = parts.uri.query().unwrap_or("");
+        let joins = [shared::porthole::RESUME_PARAM, shared::porthole::VIEW_PARAM].map(|name| resume::query_param(query, name));
+        if joins.iter().any(Option::is_some) && browser_codec != BrowserCodec::Porthole {
+            return Err(RelayError::ResumeUnsupported);
+        }
+        if let Some(id) = joins[1] {
+            let upgrade = match browser_protocol {
+                Some(name) => upgrade.protocols([name]),
+                None => upgrade,
+            };
+            return self.view(upgrade, &parts, &id.to_string()).await;
+        }
+        if let Some(id) = joins[0] {
             let id = id.to_string();
             let upgrade = match browser_protocol {
                 Some(name) => upgrade.protocols([name]),
@@ -198,6 +209,24 @@ impl Relay {
             let (end, traffic) = session::run(socket, upstream, browser_codec, upstream_codec, params, recheck, shutdown).await;
             audit.ended(end, traffic);
         }))
+    }
+
+    /// A viewer of session `id` (`upgrade` has its subprotocol): authorized
+    /// as a new request for this terminal (the app's refusal passes through,
+    /// and the app records the viewer in its audit log), then attached
+    /// read-only ([`viewer::watch`]); 4009 when there is no such session.
+    async fn view(&self, upgrade: WebSocketUpgrade, parts: &http::request::Parts, id: &str) -> Result<Response, RelayError> {
+        let upgrade = upgrade.max_message_size(MAX_BROWSER_MESSAGE).max_frame_size(MAX_BROWSER_FRAME);
+        let authorized = self.authorizer.authorize(&authorize::AuthorizeRequest::new(parts)).await?;
+        let audit = Audit::new(self.authorizer.clone(), authorized.audit_id.clone(), self.pending.clone());
+        match self.sessions.find(id) {
+            Some(found) => Ok(upgrade.on_upgrade(move |socket| viewer::watch(socket, found, audit))),
+            None => {
+                tracing::info!("a viewer named no running session");
+                audit.ended(End::NotViewable, session::Traffic::default());
+                Ok(upgrade.on_upgrade(move |socket| goodbye::refuse(socket, BrowserCodec::Porthole, End::NotViewable)))
+            }
+        }
     }
 
     /// The session's recording, when the app asked for one and a

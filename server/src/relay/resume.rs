@@ -44,14 +44,32 @@ impl Default for ResumeSettings {
     }
 }
 
-/// A browser socket that resumed a session, for the session loop.
-pub struct Attachment {
-    /// The upgraded WebSocket, after the handshake.
-    pub browser: WebSocket,
-    /// Output bytes the page has parsed: replay from here.
-    pub offset: u64,
-    /// The page's terminal size now, from the resume URL.
-    pub size: Option<TerminalSize>,
+/// A browser that joins a running session, for the session loop.
+pub enum Attachment {
+    /// The session's own page, back after a drop.
+    Resume {
+        /// The upgraded WebSocket, after the handshake.
+        browser: WebSocket,
+        /// Output bytes the page has parsed: replay from here.
+        offset: u64,
+        /// The page's terminal size now, from the resume URL.
+        size: Option<TerminalSize>,
+    },
+    /// A read-only viewer: the session answers on `feed` with the channel
+    /// its output will come on ([`super::viewer`]).
+    Viewer {
+        /// Where the session sends the viewer's channel.
+        feed: tokio::sync::oneshot::Sender<mpsc::Receiver<ViewerEvent>>,
+    },
+}
+
+/// What the session sends a viewer.
+#[derive(Debug)]
+pub enum ViewerEvent {
+    /// Output bytes, in order.
+    Output(bytes::Bytes),
+    /// The session ended so.
+    End(End),
 }
 
 /// What the registry keeps of one session.
@@ -139,11 +157,6 @@ impl Sessions {
     }
 }
 
-/// The id in a connect URL's query (`resume=<id>`), if any.
-pub fn resume_id(query: &str) -> Option<&str> {
-    query.split('&').find_map(|pair| pair.strip_prefix(shared::porthole::RESUME_PARAM)?.strip_prefix('='))
-}
-
 /// The resuming page's first message, checked against the session `found`;
 /// on success the socket goes to the session, else the page is told why.
 pub async fn handshake(mut browser: WebSocket, found: Found, size: Option<TerminalSize>) {
@@ -163,10 +176,27 @@ pub async fn handshake(mut browser: WebSocket, found: Found, size: Option<Termin
         tracing::warn!("a resume gave the wrong token");
         return refuse(browser, End::NotResumable).await;
     }
-    if let Err(mpsc::error::SendError(back)) = found.attach.send(Attachment { browser, offset, size }).await {
+    if let Err(mpsc::error::SendError(Attachment::Resume { browser, .. })) =
+        found.attach.send(Attachment::Resume { browser, offset, size }).await
+    {
         // The session ended between the lookup and now.
-        refuse(back.browser, End::NotResumable).await;
+        refuse(browser, End::NotResumable).await;
     }
+}
+
+impl Found {
+    /// Joins the session as a viewer: the channel its output comes on, or
+    /// `None` when the session has ended meanwhile.
+    pub async fn watch(&self) -> Option<mpsc::Receiver<ViewerEvent>> {
+        let (feed, answer) = tokio::sync::oneshot::channel();
+        self.attach.send(Attachment::Viewer { feed }).await.ok()?;
+        answer.await.ok()
+    }
+}
+
+/// The value of query parameter `name`, if any.
+pub fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// Tells a resuming browser why it gets no session.
@@ -179,11 +209,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resume_ids_come_from_the_query() {
-        assert_eq!(resume_id("cols=80&rows=24&resume=abc"), Some("abc"));
-        assert_eq!(resume_id("resume=x"), Some("x"));
-        assert_eq!(resume_id("resumed=x&cols=1"), None);
-        assert_eq!(resume_id(""), None);
+    fn session_ids_come_from_the_query() {
+        assert_eq!(query_param("cols=80&rows=24&resume=abc", "resume"), Some("abc"));
+        assert_eq!(query_param("resume=x", "resume"), Some("x"));
+        assert_eq!(query_param("resumed=x&cols=1", "resume"), None);
+        assert_eq!(query_param("", "resume"), None);
+        assert_eq!(query_param("view=s1", "view"), Some("s1"));
     }
 
     #[test]

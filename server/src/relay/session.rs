@@ -25,6 +25,7 @@
 //!   finished, so the returning page still sees its last output and status.
 
 use super::dial::Upstream;
+use super::fanout::Viewers;
 use super::flow::FlowWindow;
 use super::goodbye::{refuse, tell_browser};
 use super::heartbeat::{self, Heard};
@@ -164,6 +165,7 @@ pub async fn run(
     let mut resume = params.resume.take().filter(|_| browser_codec == BrowserCodec::Porthole);
     let mut log = OutputLog::new(resume.as_ref().map_or(0, |r| r.buffer));
     let recording = Recording::new(params.recording.take());
+    let mut viewers = Viewers::default();
     let window = FlowWindow::new(browser_codec.acknowledges_output());
     let (input_tx, mut input_rx) = mpsc::channel(INPUT_QUEUE_FRAMES);
     let (limits_tx, mut limits_rx) = mpsc::channel(4);
@@ -204,6 +206,7 @@ pub async fn run(
                         connected: &|max| params.connected(started, max, None),
                         log: &mut log,
                         recording: &recording,
+                        viewers: &mut viewers,
                     };
                     tokio::select! {
                         step = downstream(&mut ustream, &mut b.sink, upstream_codec, d) => step,
@@ -218,7 +221,7 @@ pub async fn run(
                     let Some(r) = resume.as_mut() else { break End::BrowserGone };
                     let grace = r.grace;
                     tokio::select! {
-                        end = read_detached(&mut ustream, upstream_codec, (&mut log, &recording), &window, r.buffer, &counters), if finished.is_none() => {
+                        end = read_detached(&mut ustream, upstream_codec, (&mut log, &recording, &mut viewers), &window, r.buffer, &counters), if finished.is_none() => {
                             tracing::info!(end = ?end, "the process ended while its browser was away");
                             finished = Some(end);
                             continue;
@@ -244,13 +247,21 @@ pub async fn run(
                     tracing::info!(why, "browser lost");
                     break End::BrowserGone;
                 }
-                Step::Attach(a) => {
-                    let replay = match log.replay(a.offset) {
+                Step::Attach(Attachment::Viewer { feed }) => {
+                    // The viewer sees what the relay still holds, then live output.
+                    let replay = log.replay(log.start()).map(|r| r.frames).unwrap_or_default();
+                    let _ = feed.send(viewers.join(replay));
+                    if let Some(b) = browser.as_mut() {
+                        tell_viewer_count(&mut b.sink, browser_codec, viewers.count()).await;
+                    }
+                }
+                Step::Attach(Attachment::Resume { browser: socket, offset, size }) => {
+                    let replay = match log.replay(offset) {
                         Ok(replay) => replay,
                         Err(ahead) => {
                             tracing::info!(asked = ahead.asked, end = ahead.end, "a resume asked for output beyond the session's");
                             let why = End::BrowserProtocol("the resume offset is beyond the session's output".into());
-                            tokio::spawn(refuse(a.browser, browser_codec, why));
+                            tokio::spawn(refuse(socket, browser_codec, why));
                             continue;
                         }
                     };
@@ -259,16 +270,19 @@ pub async fn run(
                             tell_browser(&mut old.sink, &mut old.stream, browser_codec, &End::ResumedElsewhere).await;
                         });
                     }
-                    if let Some(size) = a.size {
+                    if let Some(size) = size {
                         recording.resize(size);
                         if let Some(frame) = upstream_codec.resize(size) {
                             let _ = input_tx.try_send(frame);
                         }
                     }
-                    tracing::info!(offset = a.offset, from = replay.from, lost = replay.lost, "browser resumed the session");
+                    tracing::info!(offset, from = replay.from, lost = replay.lost, "browser resumed the session");
                     window.reset(log.end() - replay.from);
-                    let (mut sink, stream) = a.browser.split();
+                    let (mut sink, stream) = socket.split();
                     if send_replay(&mut sink, browser_codec, replay).await {
+                        if viewers.count() > 0 {
+                            tell_viewer_count(&mut sink, browser_codec, viewers.count()).await;
+                        }
                         browser = Some(Browser { sink, stream });
                         if let Some(end) = finished.take() {
                             break end;
@@ -280,12 +294,13 @@ pub async fn run(
             }
         },
     };
-    // No resume from here on.
+    // No resume or viewer from here on.
     drop(resume);
 
     let end = if end.may_be_pod_gone() && recheck.terminal_is_gone().await { End::PodTerminated } else { end };
     tracing::info!(end = ?end, "session ended");
     recording.finish(&end.close().1);
+    viewers.end(&end);
     // Goodbye upstream: the process must not outlive the session.
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         for frame in upstream_codec.goodbye() {
@@ -310,6 +325,13 @@ async fn next_attachment(resume: &mut Option<Resumable>) -> Option<Attachment> {
     match resume {
         Some(r) => r.attachments.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Tells the session's page how many watch (errors are the next write's to find).
+async fn tell_viewer_count(sink: &mut BrowserSink, codec: BrowserCodec, count: u32) {
+    if let Some(frame) = codec.control(&ServerMessage::Viewers { count }) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), sink.send(to_axum(frame))).await;
     }
 }
 
@@ -342,6 +364,8 @@ struct Downstream<'a> {
     log: &'a mut OutputLog,
     /// Every output byte, for the recording.
     recording: &'a Recording,
+    /// Every output byte, for the viewers.
+    viewers: &'a mut Viewers,
 }
 
 /// What one upstream message means: output, nothing, or the session's end.
@@ -371,7 +395,7 @@ fn upstream_output(
 
 /// Upstream → browser, with pings, until the upstream finishes or a side fails.
 async fn downstream(ustream: &mut UpstreamStream, bsink: &mut BrowserSink, ucodec: UpstreamCodec, d: Downstream<'_>) -> Step {
-    let Downstream { codec: bcodec, window, ping_interval, heard, counters, limits, connected, log, recording } = d;
+    let Downstream { codec: bcodec, window, ping_interval, heard, counters, limits, connected, log, recording, viewers } = d;
     let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
     loop {
         let open = window.is_open();
@@ -405,6 +429,9 @@ async fn downstream(ustream: &mut UpstreamStream, bsink: &mut BrowserSink, ucode
                 // short by a resume, the replay carries these bytes.
                 log.append(&bytes);
                 recording.output(&bytes);
+                if viewers.output(&bytes) {
+                    tell_viewer_count(bsink, bcodec, viewers.count()).await;
+                }
                 window.sent(bytes.len());
                 counters.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 let sent = tokio::time::timeout(BROWSER_WRITE_TIMEOUT, bsink.send(to_axum(bcodec.output(bytes)))).await;
@@ -424,7 +451,7 @@ async fn downstream(ustream: &mut UpstreamStream, bsink: &mut BrowserSink, ucode
 async fn read_detached(
     ustream: &mut UpstreamStream,
     ucodec: UpstreamCodec,
-    (log, recording): (&mut OutputLog, &Recording),
+    (log, recording, viewers): (&mut OutputLog, &Recording, &mut Viewers),
     window: &FlowWindow,
     limit: usize,
     counters: &Counters,
@@ -437,6 +464,7 @@ async fn read_detached(
             Ok(Some(bytes)) => {
                 log.append(&bytes);
                 recording.output(&bytes);
+                viewers.output(&bytes);
                 window.sent(bytes.len());
                 counters.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
             }

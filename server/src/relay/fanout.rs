@@ -1,0 +1,84 @@
+//! The session loop's side of read-only viewers ([`super::viewer`]): one
+//! bounded channel each, filled without waiting. A viewer whose channel is
+//! full is dropped, so no viewer ever slows the session.
+
+use super::resume::ViewerEvent;
+use shared::close::End;
+
+/// Frames a viewer may lag behind the session, beyond the replay, before
+/// it is dropped.
+pub const VIEWER_QUEUE: usize = 64;
+
+/// The session loop's side: the channels of the viewers watching.
+#[derive(Default)]
+pub struct Viewers {
+    feeds: Vec<tokio::sync::mpsc::Sender<ViewerEvent>>,
+}
+
+impl Viewers {
+    /// Adds a viewer whose first frames are `replay`; returns its channel.
+    pub fn join(&mut self, replay: Vec<bytes::Bytes>) -> tokio::sync::mpsc::Receiver<ViewerEvent> {
+        let (tx, rx) = tokio::sync::mpsc::channel(replay.len() + VIEWER_QUEUE);
+        for frame in replay {
+            // Room was made for the whole replay.
+            let _ = tx.try_send(ViewerEvent::Output(frame));
+        }
+        self.feeds.push(tx);
+        rx
+    }
+
+    /// Sends output to every viewer; drops those that are full or gone.
+    /// Returns true when the count changed.
+    pub fn output(&mut self, bytes: &bytes::Bytes) -> bool {
+        if self.feeds.is_empty() {
+            return false;
+        }
+        let before = self.feeds.len();
+        self.feeds.retain(|tx| match tx.try_send(ViewerEvent::Output(bytes.clone())) {
+            Ok(()) => true,
+            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                tracing::info!("a viewer fell behind and was dropped");
+                false
+            }
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => false,
+        });
+        self.feeds.len() != before
+    }
+
+    /// Viewers now (those that left are counted until the next output).
+    pub fn count(&self) -> u32 {
+        self.feeds.iter().filter(|tx| !tx.is_closed()).count() as u32
+    }
+
+    /// Tells every viewer how the session ended.
+    pub fn end(&mut self, end: &End) {
+        for tx in self.feeds.drain(..) {
+            let _ = tx.try_send(ViewerEvent::End(end.clone()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_viewer_is_dropped_and_the_others_keep_up() {
+        let mut viewers = Viewers::default();
+        let mut fast = viewers.join(vec![bytes::Bytes::from_static(b"old")]);
+        let slow = viewers.join(vec![]);
+        assert_eq!(viewers.count(), 2);
+        let frame = bytes::Bytes::from_static(b"x");
+        let mut changed = false;
+        for _ in 0..VIEWER_QUEUE + 1 {
+            changed |= viewers.output(&frame);
+            // The fast one reads as it goes.
+            while let Ok(_) = fast.try_recv() {}
+        }
+        assert!(changed);
+        assert_eq!(viewers.count(), 1);
+        viewers.end(&End::Exited(0));
+        assert!(matches!(fast.recv().await, Some(ViewerEvent::End(End::Exited(0)))));
+        drop(slow);
+    }
+}
