@@ -95,3 +95,35 @@ test('a recorded session replays from the audit log', async ({ page }) => {
   await page.getByTestId('replay-seek').fill('0');
   await expect.poll(async () => (await rows(page)).some((r) => r === `${marker}-42`)).toBe(false);
 });
+
+test('a shared read-only link lets another user watch, and only watch', async ({ page, browser, baseURL }) => {
+  await signIn(page, 'maintainer');
+  await page.goto(TERMINAL);
+  await waitForPrompt(page);
+  await run(page, 'echo shared-$((5*5))');
+  await waitForRow(page, (r) => r === 'shared-25', 'the owner output');
+  await page.getByTestId('share').click();
+  const link = await page.getByTestId('share-link').inputValue();
+  expect(link).toMatch(/\?view=[A-Za-z0-9]+/);
+
+  const context = await browser.newContext({ baseURL });
+  const viewer = await context.newPage();
+  try {
+    await signIn(viewer, 'root');
+    await viewer.goto(link);
+    await expect(viewer.getByTestId('status')).toHaveText("Viewing maintainer's session, read-only");
+    await waitForRow(viewer, (r) => r === 'shared-25', 'the output from before the viewer came');
+    await expect(page.getByTestId('status')).toHaveText(/ · 1 watching$/);
+    await run(page, 'echo live-$((6*6))');
+    await waitForRow(viewer, (r) => r === 'live-36', 'live output');
+    // The viewer's keys go nowhere.
+    await viewer.locator('.xterm').click();
+    await viewer.keyboard.type('echo typed-by-viewer');
+    await viewer.keyboard.press('Enter');
+    await run(page, 'echo check-$((7*7))');
+    await waitForRow(page, (r) => r === 'check-49', 'the owner output after the viewer typed');
+    expect((await rows(page)).some((r) => r.includes('typed-by-viewer'))).toBe(false);
+  } finally {
+    await context.close();
+  }
+});

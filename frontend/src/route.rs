@@ -88,6 +88,8 @@ mod tests {
 
     #[test]
     fn pages() {
+        assert_eq!(Page::from_path("/admin/audit/a1_B-2/replay"), Page::Replay { id: "a1_B-2".into() });
+        assert_eq!(Page::from_path("/admin/audit/../replay"), Page::NotFound);
         assert_eq!(Page::from_path("/"), Page::Landing);
         assert_eq!(Page::from_path("/users/sign_in"), Page::SignIn);
         assert_eq!(Page::from_path(""), Page::Landing);

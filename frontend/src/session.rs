@@ -78,6 +78,8 @@ struct Inner {
     parent: HtmlElement,
     fit: FitAddon,
     ws_path: String,
+    /// The session watched read-only (`?view=<id>`), for a viewer's page.
+    view: Option<String>,
     /// The pod and container of the current session; `None` = the default.
     target: RefCell<Option<Target>>,
     set_status: WriteSignal<Status>,
@@ -189,8 +191,13 @@ impl Drop for Connection {
 
 impl TerminalView {
     /// Creates the terminal inside `parent`, fitted to it; not yet connected.
-    pub fn open(parent: &HtmlElement, ws_path: String, set_status: WriteSignal<Status>) -> TerminalView {
+    /// With `view`, the page watches that session read-only: nothing typed
+    /// or resized is sent.
+    pub fn open(parent: &HtmlElement, ws_path: String, view: Option<String>, set_status: WriteSignal<Status>) -> TerminalView {
         let options = js_sys::JSON::parse(TERMINAL_OPTIONS).expect("options are valid JSON");
+        if view.is_some() {
+            let _ = js_sys::Reflect::set(&options, &"disableStdin".into(), &JsValue::TRUE);
+        }
         let term = Terminal::new(&options);
         let fit = FitAddon::new();
         term.load_addon(&fit);
@@ -203,6 +210,7 @@ impl TerminalView {
             parent: parent.clone(),
             fit,
             ws_path,
+            view,
             target: RefCell::new(None),
             set_status,
             conn: RefCell::new(None),
@@ -228,6 +236,19 @@ impl TerminalView {
     /// Opens a new session to the same target, ending the current one first.
     pub fn reconnect(&self) {
         Inner::connect(&self.inner);
+    }
+
+    /// A link that lets others watch this session read-only (the same page
+    /// with `?view=<session id>`), once the relay has said the session's id.
+    pub fn share_link(&self) -> Option<String> {
+        let id = self.inner.resume.borrow().as_ref()?.ticket.id.clone();
+        let location = web_sys::window()?.location();
+        let mut link = format!("{}{}?{}={}", location.origin().ok()?, location.pathname().ok()?, porthole::VIEW_PARAM, id);
+        if let Some(target) = self.inner.target.borrow().as_ref() {
+            link.push('&');
+            link.push_str(&target.to_query());
+        }
+        Some(link)
     }
 
     /// Ends the session and removes the terminal.
@@ -314,6 +335,9 @@ impl Inner {
         if let Some(target) = self.target.borrow().as_ref() {
             query.push('&');
             query.push_str(&target.to_query());
+        }
+        if let Some(id) = &self.view {
+            query.push_str(&format!("&{}={}", porthole::VIEW_PARAM, String::from(js_sys::encode_uri_component(id))));
         }
         match DEV_WS_PREFIX {
             Some(prefix) => format!("{scheme}://{host}{prefix}{}?{query}&subprotocol={}", self.ws_path, porthole::SUBPROTOCOL),
@@ -460,7 +484,11 @@ impl Inner {
         } else if let Some(text) = data.as_string() {
             match porthole::decode_server(&text) {
                 Ok(ServerMessage::Connected { pod, container, expires_at, resume }) => {
-                    let status = Status::Connected { pod, container, expires_at };
+                    let viewers = match self.resume.borrow().as_ref().map(|r| &r.connected) {
+                        Some(Status::Connected { viewers, .. }) => *viewers,
+                        _ => 0,
+                    };
+                    let status = Status::Connected { pod, container, expires_at, viewers };
                     let mut kept = self.resume.borrow_mut();
                     match (resume, kept.as_mut()) {
                         (Some(ticket), _) => *kept = Some(Resume { ticket, connected: status.clone(), lost_at: 0.0, attempt: 0 }),
@@ -491,6 +519,18 @@ impl Inner {
                     let size = self.publish_size();
                     self.send_control(&ClientMessage::Resize { cols: size.cols, rows: size.rows });
                 }
+                Ok(ServerMessage::Viewing { owner }) => self.set_status.set(Status::Viewing { owner }),
+                Ok(ServerMessage::Viewers { count }) => {
+                    let status = self.resume.borrow_mut().as_mut().map(|r| {
+                        if let Status::Connected { viewers, .. } = &mut r.connected {
+                            *viewers = count;
+                        }
+                        r.connected.clone()
+                    });
+                    if let Some(status) = status {
+                        self.set_status.set(status);
+                    }
+                }
                 Ok(ServerMessage::Exit { code }) => state.borrow_mut().exit = Some(code),
                 Ok(ServerMessage::End { code, reason }) => state.borrow_mut().end = Some((code, reason)),
                 Err(e) => web_sys::console::warn_1(&format!("porthole: ignoring control message: {e}").into()),
@@ -516,7 +556,8 @@ impl Inner {
     fn on_close(self: &Rc<Self>, state: &Rc<RefCell<ConnState>>, event: CloseEvent) {
         // Dropped without an end from the relay: resume the same session
         // (the bytes held back are replayed, so they are not shown now).
-        let ended = state.borrow().end.is_some() || event.code() >= 4000;
+        // An exit status heard is an end too, even if the rest was cut off.
+        let ended = { let st = state.borrow(); st.end.is_some() || st.exit.is_some() } || event.code() >= 4000;
         if !ended && self.plan_resume() {
             return;
         }
@@ -544,6 +585,10 @@ impl Inner {
     }
 
     fn send_bytes(&self, bytes: &[u8]) {
+        // A viewer types nothing (the relay would drop it anyway).
+        if self.view.is_some() {
+            return;
+        }
         if let Some(conn) = self.conn.borrow().as_ref() {
             if conn.ws.ready_state() == WebSocket::OPEN {
                 let _ = conn.ws.send_with_u8_array(bytes);
@@ -552,6 +597,9 @@ impl Inner {
     }
 
     fn send_control(&self, msg: &ClientMessage) {
+        if self.view.is_some() && matches!(msg, ClientMessage::Resize { .. }) {
+            return;
+        }
         if let Some(conn) = self.conn.borrow().as_ref() {
             send_control_on(&conn.ws, msg);
         }

@@ -17,6 +17,13 @@ pub enum Status {
         /// When the relay will end the session (ms since the epoch), if a
         /// max session time applies.
         expires_at: Option<u64>,
+        /// Read-only viewers watching now.
+        viewers: u32,
+    },
+    /// Watching someone's session, read-only (`?view=`).
+    Viewing {
+        /// Whose session; `None` when signed out.
+        owner: Option<String>,
     },
     /// The WebSocket dropped without an end; the page is resuming the same
     /// session (attempt `n`, with backoff, within the relay's grace period).
@@ -52,12 +59,19 @@ impl Status {
         match self {
             Status::Connecting => "Connecting…".into(),
             Status::Reconnecting { attempt } => format!("Reconnecting… ({attempt})"),
-            Status::Connected { pod, container, expires_at } => {
+            Status::Viewing { owner: Some(owner) } => format!("Viewing {owner}'s session, read-only"),
+            Status::Viewing { owner: None } => "Viewing a session, read-only".into(),
+            Status::Connected { pod, container, expires_at, viewers } => {
                 let mut text = match (pod, container) {
                     (Some(pod), Some(container)) => format!("Connected to pod {pod}, container {container}"),
                     (Some(pod), None) => format!("Connected to pod {pod}"),
                     _ => "Connected".into(),
                 };
+                match viewers {
+                    0 => {}
+                    1 => text.push_str(" · 1 watching"),
+                    n => text.push_str(&format!(" · {n} watching")),
+                }
                 if let (Some(at), Some(now)) = (expires_at, now_ms) {
                     let left = ((*at as f64 - now) / 1000.0).round().max(0.0) as u64;
                     text.push_str(&format!(" · session ends in {}:{:02}", left / 60, left % 60));
@@ -79,7 +93,7 @@ impl Status {
     pub fn class(&self) -> &'static str {
         match self {
             Status::Connecting | Status::Reconnecting { .. } => "status connecting",
-            Status::Connected { .. } => "status connected",
+            Status::Connected { .. } | Status::Viewing { .. } => "status connected",
             Status::Ended { exit: Some(0), .. } => "status ended",
             Status::Ended { .. } => "status ended abnormal",
             Status::Failed | Status::Unavailable(_) => "status failed",
@@ -100,7 +114,7 @@ mod tests {
     fn texts() {
         assert_eq!(Status::Connecting.text(), "Connecting…");
         assert_eq!(
-            Status::Connected { pod: Some("web-1".into()), container: Some("app".into()), expires_at: None }.text(),
+            Status::Connected { pod: Some("web-1".into()), container: Some("app".into()), expires_at: None, viewers: 0 }.text(),
             "Connected to pod web-1, container app"
         );
         assert_eq!(
@@ -116,12 +130,15 @@ mod tests {
         assert_eq!(Status::Failed.text(), "Connection failed");
         assert!(Status::Failed.is_over() && !Status::Connecting.is_over());
         assert_eq!(Status::Reconnecting { attempt: 3 }.text(), "Reconnecting… (3)");
+        assert_eq!(Status::Viewing { owner: Some("maintainer".into()) }.text(), "Viewing maintainer's session, read-only");
+        let watched = Status::Connected { pod: Some("web-1".into()), container: None, expires_at: None, viewers: 2 };
+        assert_eq!(watched.text(), "Connected to pod web-1 · 2 watching");
         assert!(!Status::Reconnecting { attempt: 3 }.is_over());
     }
 
     #[test]
     fn countdown() {
-        let s = Status::Connected { pod: None, container: None, expires_at: Some(100_000) };
+        let s = Status::Connected { pod: None, container: None, expires_at: Some(100_000), viewers: 0 };
         assert_eq!(s.text_at(Some(100_000.0 - 61_600.0)), "Connected · session ends in 1:02");
         assert_eq!(s.text_at(Some(100_000.0 - 19_990.0)), "Connected · session ends in 0:20");
         assert_eq!(s.text_at(Some(200_000.0)), "Connected · session ends in 0:00");

@@ -8,6 +8,7 @@ use crate::session::{Target, TerminalView};
 use crate::status::Status;
 use crate::{FetchError, confirmed, encode, fetched};
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 use shared::api::{EnvironmentJson, MemberJson, Role, TerminalJson};
 use shared::jobs::JobJson;
 use shared::paths::{Suffix, TerminalKind, TerminalTarget};
@@ -33,7 +34,7 @@ fn JobTerminal(job: LocalResource<Result<JobJson, FetchError>>, ws_path: String)
     Effect::new(move |_| {
         let Some(element) = container.get() else { return };
         if view_slot.with_value(Option::is_none) {
-            let terminal = TerminalView::open(&element, ws_path.clone(), set_status);
+            let terminal = TerminalView::open(&element, ws_path.clone(), None, set_status);
             terminal.connect_to(None);
             view_slot.set_value(Some(terminal));
         }
@@ -68,6 +69,12 @@ fn terminal_label(terminal: &TerminalJson) -> String {
 }
 
 /// The pod and container the page's URL names (`?pod=…&container=…`).
+/// The session this page watches read-only (`?view=<id>`), if any.
+fn view_from_location() -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(shared::porthole::VIEW_PARAM).filter(|id| !id.is_empty())
+}
+
 fn target_from_location() -> Option<Target> {
     let search = web_sys::window()?.location().search().ok()?;
     let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
@@ -270,7 +277,7 @@ fn EnvironmentTerminal(terminals: LocalResource<Result<Vec<TerminalJson>, FetchE
     Effect::new(move |_| {
         let Some(element) = container.get() else { return };
         if view_slot.with_value(Option::is_none) {
-            view_slot.set_value(Some(TerminalView::open(&element, ws_path.clone(), set_status)));
+            view_slot.set_value(Some(TerminalView::open(&element, ws_path.clone(), view_from_location(), set_status)));
         }
         let list = match terminals.get() {
             None => return,
@@ -331,10 +338,49 @@ fn EnvironmentTerminal(terminals: LocalResource<Result<Vec<TerminalJson>, FetchE
             .collect_view()
     };
 
+    // "Share (read-only)": a link for others who may open this terminal.
+    let (share_link, set_share_link) = signal(None::<String>);
+    let share = move |_| {
+        let link = view_slot.with_value(|slot| slot.as_ref().and_then(TerminalView::share_link));
+        if let Some(link) = &link {
+            copy_to_clipboard(link);
+        }
+        set_share_link.set(link);
+    };
+    let viewing = view_from_location().is_some();
+    let can_share = move || !viewing && matches!(status.get(), Status::Connected { .. });
     view! {
         <StatusBar status=status on_reconnect=Callback::new(reconnect)>
-            <select data-testid="terminal-picker" on:change=on_pick>{options}</select>
+            <select data-testid="terminal-picker" on:change=on_pick disabled=viewing>{options}</select>
+            {move || can_share().then(|| view! {
+                <button data-testid="share" title="A link that lets others who may open this terminal watch it" on:click=share>
+                    "Share (read-only)"
+                </button>
+            })}
         </StatusBar>
+        {move || share_link.get().map(|link| view! {
+            <p class="notice share">
+                "Read-only link (copied): "
+                <input data-testid="share-link" readonly=true value=link on:focus=|ev| select_target(&ev)/>
+            </p>
+        })}
         <div class="terminal" data-testid="terminal" node_ref=container></div>
+    }
+}
+
+/// Copies `text` to the clipboard where the page may (a secure context).
+fn copy_to_clipboard(text: &str) {
+    let Some(window) = web_sys::window() else { return };
+    let clipboard = js_sys::Reflect::get(&window.navigator(), &"clipboard".into()).ok();
+    let write = clipboard.as_ref().and_then(|c| js_sys::Reflect::get(c, &"writeText".into()).ok());
+    if let (Some(clipboard), Some(write)) = (clipboard, write.and_then(|w| w.dyn_into::<js_sys::Function>().ok())) {
+        let _ = write.call1(&clipboard, &text.into());
+    }
+}
+
+/// Selects an input's text when it gets focus, for copying by hand.
+fn select_target(ev: &leptos::ev::FocusEvent) {
+    if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+        input.select();
     }
 }

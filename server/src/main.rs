@@ -63,7 +63,7 @@ struct Args {
     /// Seconds a terminal session waits for its page after the WebSocket
     /// drops without a Close (network blip, laptop lid, proxy restart);
     /// 0 = sessions end with their WebSocket.
-    #[arg(long, env = "PORTHOLE_RESUME_GRACE", default_value_t = 60)]
+    #[arg(long, env = "PORTHOLE_RESUME_GRACE", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     resume_grace: u64,
     /// Output bytes kept per session for a resuming page (older output is
     /// reported lost); suffixes K, M: 1M = 1 MiB.

@@ -76,14 +76,13 @@ async fn output_older_than_the_buffer_is_reported_lost_and_the_rest_follows() {
     let mut first = Client::connect(&url, "v1.porthole").await;
     first.expect_prompt().await;
     let ticket = first.ticket();
-    // A page that stops parsing: nothing is acknowledged, so the relay
-    // holds only the newest 64 KiB of what it sent.
-    first.auto_ack = false;
     first.send_input(b"seq 1 200000; echo DO''NE\r").await;
     first.read_until("400 KB of output", |c| c.output.len() > 400_000).await;
     let received = first.output.clone();
     first.drop_connection();
 
+    // A page that lost its screen and asks from byte 100: only the newest
+    // 64 KiB are still held.
     let mut second = Client::resume(&url, &ticket, 100, &[]).await;
     second.expect_output("DONE").await;
     let (from, lost) = resumed(&second);
@@ -236,4 +235,27 @@ async fn bad_resumes_are_refused_with_a_reason() {
     // GitLab's subprotocols count no output: they cannot resume.
     let refused = Client::try_connect(&format!("{url}?resume={}", ticket.id), "terminal.gitlab.com").await;
     assert!(refused.err().expect("refused").to_string().contains("400"));
+}
+
+#[tokio::test]
+async fn resumes_and_viewers_are_authorized_for_the_session_s_own_terminal() {
+    let porthole = start().await;
+    let url = porthole.ws_url(ENV_WS);
+    let mut first = Client::connect(&url, "v1.porthole").await;
+    first.expect_prompt().await;
+    first.run("export MARK=own-terminal", "$ ").await;
+    let ticket = first.ticket();
+    let offset = first.output.len() as u64;
+    first.drop_connection();
+    // The path a request names does not choose what is authorized: the
+    // session's own terminal is (here another path would be a 404).
+    let elsewhere = porthole.ws_url("/demo/shop/-/environments/999/terminal.ws");
+    let mut second = Client::resume(&elsewhere, &ticket, offset, &[]).await;
+    second.run("echo $MARK", "own-terminal\r\n").await;
+    let root = sign_in(&porthole.url(), "root").await;
+    let mut viewer = Client::try_connect_with(&format!("{elsewhere}?view={}", ticket.id), "v1.porthole", &[("cookie", &root)]).await.unwrap();
+    viewer.expect_output("own-terminal").await;
+    let db = server::app::db::Database::connect(&format!("sqlite://{}", porthole.data.path().join("porthole.db").display())).await.unwrap();
+    let targets: Vec<String> = db.audit_events(10, 0).await.unwrap().into_iter().map(|e| e.target).collect();
+    assert_eq!(targets, ["environment production (read-only view)", "environment production"]);
 }

@@ -240,12 +240,16 @@ pub struct ApplicationSettings {
     #[serde(default = "on")]
     pub terminal_recording: bool,
     /// Days recordings are kept; 0 = forever. Default 30.
-    #[serde(default)]
+    #[serde(default = "default_retention")]
     pub recording_retention_days: u64,
 }
 
 fn on() -> bool {
     true
+}
+
+fn default_retention() -> u64 {
+    DEFAULT_RECORDING_RETENTION_DAYS
 }
 
 /// The default of [`ApplicationSettings::recording_retention_days`].

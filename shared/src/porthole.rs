@@ -81,8 +81,8 @@ pub fn lost_notice(bytes: u64) -> String {
         }
         grouped.push(c);
     }
-    let unit = if bytes == 1 { "byte" } else { "bytes" };
-    format!("… {grouped} {unit} of output were lost …")
+    let words = if bytes == 1 { "byte of output was" } else { "bytes of output were" };
+    format!("… {grouped} {words} lost …")
 }
 
 /// A terminal size in character cells.
@@ -158,8 +158,9 @@ pub enum ClientMessage {
     Resume {
         /// The [`ResumeTicket::token`].
         token: String,
-        /// Output bytes the page has parsed since the session began
-        /// (replays, not notices, included): the relay sends what follows.
+        /// Output bytes the page has handed to its terminal since the
+        /// session began (replays, not notices, included; xterm.js parses
+        /// all it is handed): the relay sends what follows.
         offset: u64,
     },
 }
@@ -354,7 +355,7 @@ mod tests {
 
     #[test]
     fn lost_notices_group_digits() {
-        assert_eq!(lost_notice(1), "… 1 byte of output were lost …");
+        assert_eq!(lost_notice(1), "… 1 byte of output was lost …");
         assert_eq!(lost_notice(999), "… 999 bytes of output were lost …");
         assert_eq!(lost_notice(12345), "… 12\u{2009}345 bytes of output were lost …");
         assert_eq!(lost_notice(1234567), "… 1\u{2009}234\u{2009}567 bytes of output were lost …");

@@ -53,6 +53,13 @@ impl AuthorizeRequest {
         AuthorizeRequest { uri: parts.uri.clone(), headers: forwarded_headers(&parts.headers) }
     }
 
+    /// The same headers (cookies) asking about `uri` instead: a resume or a
+    /// viewer is authorized for the terminal of the session it joins.
+    pub fn with_uri(mut self, uri: http::Uri) -> AuthorizeRequest {
+        self.uri = uri;
+        self
+    }
+
     /// The same request, marked as a re-authorization of the session the
     /// app recorded as `audit_id` (so the app records no new one).
     pub fn again(&self, audit_id: Option<&str>) -> AuthorizeRequest {

@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 /// Output bytes in flight to the browser but not yet acknowledged.
 pub struct FlowWindow {
     enabled: bool,
+    limit: u64,
     unacked: AtomicU64,
     /// Notified at each ack.
     pub acked: Notify,
@@ -18,12 +19,19 @@ pub struct FlowWindow {
 impl FlowWindow {
     /// A window; `enabled` = false for subprotocols without acks (always open).
     pub fn new(enabled: bool) -> FlowWindow {
-        FlowWindow { enabled, unacked: AtomicU64::new(0), acked: Notify::new() }
+        FlowWindow::with_limit(enabled, FLOW_WINDOW)
     }
 
-    /// True while fewer than [`FLOW_WINDOW`] bytes are unacknowledged.
+    /// A window of `limit` bytes (a resumable session's: no larger than its
+    /// resume buffer).
+    pub fn with_limit(enabled: bool, limit: u64) -> FlowWindow {
+        FlowWindow { enabled, limit, unacked: AtomicU64::new(0), acked: Notify::new() }
+    }
+
+    /// True while fewer than the limit ([`FLOW_WINDOW`] by default) bytes
+    /// are unacknowledged.
     pub fn is_open(&self) -> bool {
-        !self.enabled || self.unacked.load(Ordering::Acquire) < FLOW_WINDOW
+        !self.enabled || self.unacked.load(Ordering::Acquire) < self.limit
     }
 
     /// Output bytes not yet acknowledged.

@@ -188,7 +188,7 @@ impl Relay {
 
         let resume = (browser_codec == BrowserCodec::Porthole && !self.resume.grace.is_zero()).then(|| {
             let (ticket, registration, attachments) =
-                self.sessions.register(authorized.user.clone(), audit.id.clone(), self.resume.grace);
+                self.sessions.register(authorized.user.clone(), audit.id.clone(), parts.uri.clone(), self.resume.grace);
             Resumable { ticket, grace: self.resume.grace, buffer: self.resume.buffer, attachments, registration }
         });
         let params = SessionParams {
@@ -212,21 +212,23 @@ impl Relay {
     }
 
     /// A viewer of session `id` (`upgrade` has its subprotocol): authorized
-    /// as a new request for this terminal (the app's refusal passes through,
-    /// and the app records the viewer in its audit log), then attached
-    /// read-only ([`viewer::watch`]); 4009 when there is no such session.
+    /// as a new request for the session's own terminal, whatever path it
+    /// names (the app's refusal passes through, and the app records the
+    /// viewer in its audit log), then attached read-only
+    /// ([`viewer::watch`]); 4009 when there is no such session.
     async fn view(&self, upgrade: WebSocketUpgrade, parts: &http::request::Parts, id: &str) -> Result<Response, RelayError> {
         let upgrade = upgrade.max_message_size(MAX_BROWSER_MESSAGE).max_frame_size(MAX_BROWSER_FRAME);
-        let authorized = self.authorizer.authorize(&authorize::AuthorizeRequest::new(parts)).await?;
+        let Some(found) = self.sessions.find(id) else {
+            tracing::info!("a viewer named no running session");
+            return Ok(upgrade.on_upgrade(move |socket| goodbye::refuse(socket, BrowserCodec::Porthole, End::NotViewable)));
+        };
+        // The session's own terminal, marked as a view for the audit log.
+        let view = format!("{}={id}", shared::porthole::VIEW_PARAM);
+        let query = found.uri.query().map_or_else(|| view.clone(), |q| format!("{q}&{view}"));
+        let uri = http::Uri::try_from(format!("{}?{query}", found.uri.path())).map_err(|e| RelayError::InvalidChannel(e.to_string()))?;
+        let authorized = self.authorizer.authorize(&authorize::AuthorizeRequest::new(parts).with_uri(uri)).await?;
         let audit = Audit::new(self.authorizer.clone(), authorized.audit_id.clone(), self.pending.clone());
-        match self.sessions.find(id) {
-            Some(found) => Ok(upgrade.on_upgrade(move |socket| viewer::watch(socket, found, audit))),
-            None => {
-                tracing::info!("a viewer named no running session");
-                audit.ended(End::NotViewable, session::Traffic::default());
-                Ok(upgrade.on_upgrade(move |socket| goodbye::refuse(socket, BrowserCodec::Porthole, End::NotViewable)))
-            }
-        }
+        Ok(upgrade.on_upgrade(move |socket| viewer::watch(socket, found, audit)))
     }
 
     /// The session's recording, when the app asked for one and a
@@ -264,7 +266,7 @@ impl Relay {
             tracing::info!("a resume named no running session");
             return Ok(Err(End::NotResumable));
         };
-        let request = authorize::AuthorizeRequest::new(parts).again(found.audit_id.as_deref());
+        let request = authorize::AuthorizeRequest::new(parts).with_uri(found.uri.clone()).again(found.audit_id.as_deref());
         let authorized = match self.authorizer.authorize(&request).await {
             Ok(authorized) => authorized,
             Err(RelayError::Refused { status, .. }) => {

@@ -6,10 +6,12 @@
 //! the page's WebSocket drops without a Close, the session loop keeps the
 //! upstream for `--resume-grace` and waits for an [`Attachment`]. A resuming
 //! page opens `…/terminal.ws?resume=<id>`; the relay authorizes it like any
-//! request (a refusal is 4004), checks that the same user asks, upgrades,
-//! reads `{"type":"resume","token":…,"offset":…}` ([`handshake`]) and hands
-//! the socket to the session. Unknown ids, ended sessions and wrong tokens
-//! all get the same 4009, so a guess learns nothing.
+//! request — for the terminal that opened the session, whatever path the
+//! resume names — (a refusal is 4004), checks that the same user asks,
+//! upgrades, reads `{"type":"resume","token":…,"offset":…}` ([`handshake`])
+//! and hands the socket to the session. Unknown ids, ended sessions, other
+//! users and wrong tokens all get the same 4009 (a live id asked for without
+//! access gets 4004; ids are 22 random characters).
 
 use crate::codec::browser::BrowserCodec;
 use crate::codec::wsframe::from_axum;
@@ -78,6 +80,7 @@ struct Entry {
     token: String,
     user: Option<String>,
     audit_id: Option<String>,
+    uri: http::Uri,
     attach: mpsc::Sender<Attachment>,
 }
 
@@ -115,6 +118,8 @@ pub struct Found {
     /// The session's audit log entry, so re-authorizing a resume records
     /// no new session.
     pub audit_id: Option<String>,
+    /// The request (path and query) that opened the session.
+    pub uri: http::Uri,
     attach: mpsc::Sender<Attachment>,
 }
 
@@ -123,17 +128,20 @@ impl Sessions {
     /// upstream for `grace` after its browser is lost. Returns the ticket
     /// for the page, the registration (drop it when the session ends) and
     /// where resumed browsers arrive.
+    /// `uri` is the request that opened it: resumes and viewers are
+    /// authorized for that terminal, whatever path they name.
     pub fn register(
         &self,
         user: Option<String>,
         audit_id: Option<String>,
+        uri: http::Uri,
         grace: Duration,
     ) -> (ResumeTicket, Registration, mpsc::Receiver<Attachment>) {
         let (attach, attachments) = mpsc::channel(1);
         let id = random_id(22);
         let token = random_id(43);
         if let Ok(mut entries) = self.entries.lock() {
-            entries.insert(id.clone(), Entry { token: token.clone(), user, audit_id, attach });
+            entries.insert(id.clone(), Entry { token: token.clone(), user, audit_id, uri, attach });
         }
         let ticket = ResumeTicket { id: id.clone(), token, grace_seconds: grace.as_secs() };
         (ticket, Registration { id, sessions: self.clone() }, attachments)
@@ -143,7 +151,7 @@ impl Sessions {
     pub fn find(&self, id: &str) -> Option<Found> {
         let entries = self.entries.lock().ok()?;
         let e = entries.get(id)?.clone();
-        Some(Found { token: e.token, user: e.user, audit_id: e.audit_id, attach: e.attach })
+        Some(Found { token: e.token, user: e.user, audit_id: e.audit_id, uri: e.uri, attach: e.attach })
     }
 
     /// Sessions registered now.
@@ -220,7 +228,7 @@ mod tests {
     #[test]
     fn registrations_end_with_their_session() {
         let sessions = Sessions::default();
-        let (ticket, registration, _rx) = sessions.register(Some("alice".into()), Some("7".into()), Duration::from_secs(60));
+        let (ticket, registration, _rx) = sessions.register(Some("alice".into()), Some("7".into()), http::Uri::from_static("/t.ws"), Duration::from_secs(60));
         assert_eq!(ticket.grace_seconds, 60);
         assert_ne!(ticket.id, ticket.token);
         let found = sessions.find(&ticket.id).expect("registered");

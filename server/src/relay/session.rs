@@ -19,9 +19,12 @@
 //!   byte also goes to the [`OutputLog`]. A browser lost without a Close
 //!   (read error, silence, a stalled write) does not end the session: the
 //!   loop goes on without one for the grace period — reading output into
-//!   the log until it holds `--resume-buffer` unacknowledged bytes, then
-//!   letting the process wait — until a resumed browser is attached and
-//!   sent what it missed. A process that exits meanwhile is kept as
+//!   the log until it holds `--resume-buffer` unacknowledged bytes (less a
+//!   frame's room), then letting the process wait — until a resumed browser
+//!   is attached and sent what it missed. The flow window of a resumable
+//!   session is never larger than the log, so what a lost page had not
+//!   parsed is still there (a page that resumes from further back hears how
+//!   much is gone). A process that exits meanwhile is kept as
 //!   finished, so the returning page still sees its last output and status.
 
 use super::dial::Upstream;
@@ -42,7 +45,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use shared::close::End;
 use shared::k8s::Outcome;
-use shared::porthole::{ResumeTicket, ServerMessage, TerminalSize};
+use shared::porthole::{FLOW_WINDOW, ResumeTicket, ServerMessage, TerminalSize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
@@ -55,6 +58,13 @@ use tokio_tungstenite::tungstenite::Message as TungMessage;
 /// paste; a browser that sends more than this faster than the process reads
 /// it ends the session (4003).
 pub const INPUT_QUEUE_FRAMES: usize = 256;
+
+/// Room kept in a resume buffer of `buffer` bytes for the upstream frame
+/// read after the flow window's check: 64 KiB (upstream frames are
+/// smaller), or half of a smaller buffer.
+fn frame_room(buffer: usize) -> u64 {
+    (64u64 << 10).min(buffer as u64 / 2)
+}
 
 /// A write to the browser that takes longer than this ends the session: the
 /// browser stopped reading.
@@ -166,7 +176,12 @@ pub async fn run(
     let mut log = OutputLog::new(resume.as_ref().map_or(0, |r| r.buffer));
     let recording = Recording::new(params.recording.take());
     let mut viewers = Viewers::default();
-    let window = FlowWindow::new(browser_codec.acknowledges_output());
+    // A resumable session keeps everything in flight in its log: the window
+    // never outgrows the log, less a frame's room.
+    let window = match &resume {
+        Some(r) => FlowWindow::with_limit(true, (r.buffer as u64 - frame_room(r.buffer)).clamp(1, FLOW_WINDOW)),
+        None => FlowWindow::new(browser_codec.acknowledges_output()),
+    };
     let (input_tx, mut input_rx) = mpsc::channel(INPUT_QUEUE_FRAMES);
     let (limits_tx, mut limits_rx) = mpsc::channel(4);
     let watch = recheck.watch(Instant::now(), limits_tx);
@@ -227,8 +242,9 @@ pub async fn run(
                             continue;
                         }
                         end = write_upstream(&mut usink, &mut input_rx), if finished.is_none() => Step::End(end),
-                        end = &mut watch => Step::End(end),
-                        () = shutdown.wait() => Step::End(End::Shutdown),
+                        // An exit while away stays the end: it is what happened.
+                        end = &mut watch => Step::End(finished.take().unwrap_or(end)),
+                        () = shutdown.wait() => Step::End(finished.take().unwrap_or(End::Shutdown)),
                         () = tokio::time::sleep_until(lost_at + grace) => {
                             Step::End(finished.take().unwrap_or(End::ResumeExpired(grace.as_secs())))
                         }
@@ -279,7 +295,8 @@ pub async fn run(
                     tracing::info!(offset, from = replay.from, lost = replay.lost, "browser resumed the session");
                     window.reset(log.end() - replay.from);
                     let (mut sink, stream) = socket.split();
-                    if send_replay(&mut sink, browser_codec, replay).await {
+                    let replayed = tokio::time::timeout(BROWSER_WRITE_TIMEOUT, send_replay(&mut sink, browser_codec, replay)).await;
+                    if replayed == Ok(true) {
                         if viewers.count() > 0 {
                             tell_viewer_count(&mut sink, browser_codec, viewers.count()).await;
                         }
@@ -336,13 +353,13 @@ async fn tell_viewer_count(sink: &mut BrowserSink, codec: BrowserCodec, count: u
 }
 
 /// Sends a resumed browser `resumed` and the output it missed; false when
-/// the browser is lost on the way.
+/// the browser is lost on the way. The caller bounds the whole replay
+/// (the loop waits for it).
 async fn send_replay(sink: &mut BrowserSink, codec: BrowserCodec, replay: super::output_log::Replay) -> bool {
     let resumed = ServerMessage::Resumed { offset: replay.from, lost: replay.lost };
     let frames = codec.control(&resumed).into_iter().chain(replay.frames.into_iter().map(|bytes| codec.output(bytes)));
     for frame in frames {
-        let sent = tokio::time::timeout(BROWSER_WRITE_TIMEOUT, sink.send(to_axum(frame))).await;
-        if !matches!(sent, Ok(Ok(()))) {
+        if sink.send(to_axum(frame)).await.is_err() {
             return false;
         }
     }
@@ -457,7 +474,7 @@ async fn read_detached(
     counters: &Counters,
 ) -> End {
     loop {
-        if window.unacked() >= limit as u64 {
+        if window.unacked() + frame_room(limit) >= limit as u64 {
             return std::future::pending().await;
         }
         match upstream_output(ustream.next().await, ucodec) {
