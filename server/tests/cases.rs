@@ -134,14 +134,25 @@ async fn case_004_binary_and_invalid_utf8_output() {
 
 #[tokio::test]
 async fn unacknowledged_output_stops_at_the_flow_window_and_resumes_on_ack() {
-    use shared::porthole::{ClientMessage, FLOW_WINDOW};
+    use shared::porthole::FLOW_WINDOW;
+    // Sessions that cannot resume: the protocol's window.
+    let porthole = start_configured(|c| c.resume.grace = Duration::ZERO).await;
+    stops_at_the_window_and_resumes_on_ack(&porthole, FLOW_WINDOW).await;
+    // Resumable sessions: no more in flight than the resume buffer keeps.
     let porthole = start().await;
+    let window = server::relay::session::resumable_window(server::relay::resume::ResumeSettings::default().buffer);
+    assert!(window < FLOW_WINDOW && window >= FLOW_WINDOW - (64 << 10));
+    stops_at_the_window_and_resumes_on_ack(&porthole, window).await;
+}
+
+async fn stops_at_the_window_and_resumes_on_ack(porthole: &TestPorthole, window: u64) {
+    use shared::porthole::ClientMessage;
     let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
     client.expect_prompt().await;
     client.auto_ack = false;
     let from = client.output.len();
     client.send_input(b"seq 1 2000000; echo DONE\r").await;
-    client.read_until("a window of output", |c| (c.output.len() - from) as u64 >= FLOW_WINDOW).await;
+    client.read_until("a window of output", |c| (c.output.len() - from) as u64 >= window).await;
     // Nothing more arrives until the client acknowledges: the relay stopped reading.
     let stalled = tokio::time::timeout(Duration::from_millis(700), async {
         while client.read_one().await {}
@@ -150,7 +161,7 @@ async fn unacknowledged_output_stops_at_the_flow_window_and_resumes_on_ack() {
     assert!(stalled.is_err(), "the session ended while stalled: {:?}", client.close);
     let received = (client.output.len() - from) as u64;
     // At most one more PTY read (32 KiB) than the window.
-    assert!(received <= FLOW_WINDOW + (32 << 10), "received {received} bytes unacknowledged");
+    assert!(received <= window + (32 << 10), "received {received} bytes unacknowledged");
     client.send_control(&ClientMessage::Ack { bytes: client.output.len() as u64 }).await;
     client.auto_ack = true;
     client.expect_output_after(from, "\r\nDONE\r\n").await;

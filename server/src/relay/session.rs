@@ -59,6 +59,13 @@ use tokio_tungstenite::tungstenite::Message as TungMessage;
 /// it ends the session (4003).
 pub const INPUT_QUEUE_FRAMES: usize = 256;
 
+/// The flow window of a resumable session with a resume buffer of
+/// `buffer` bytes: [`FLOW_WINDOW`], or less so that everything in flight
+/// stays in the buffer (1 MiB − 64 KiB with the default buffer).
+pub fn resumable_window(buffer: usize) -> u64 {
+    (buffer as u64 - frame_room(buffer)).clamp(1, FLOW_WINDOW)
+}
+
 /// Room kept in a resume buffer of `buffer` bytes for the upstream frame
 /// read after the flow window's check: 64 KiB (upstream frames are
 /// smaller), or half of a smaller buffer.
@@ -179,7 +186,7 @@ pub async fn run(
     // A resumable session keeps everything in flight in its log: the window
     // never outgrows the log, less a frame's room.
     let window = match &resume {
-        Some(r) => FlowWindow::with_limit(true, (r.buffer as u64 - frame_room(r.buffer)).clamp(1, FLOW_WINDOW)),
+        Some(r) => FlowWindow::with_limit(true, resumable_window(r.buffer)),
         None => FlowWindow::new(browser_codec.acknowledges_output()),
     };
     let (input_tx, mut input_rx) = mpsc::channel(INPUT_QUEUE_FRAMES);
