@@ -28,6 +28,8 @@ fi
 
 missing_debs=()
 [ -x /usr/bin/chromium ] || missing_debs+=(chromium)
+# A real reverse proxy in front of several relays (server/tests/nginx.rs).
+[ -x /usr/sbin/nginx ] || missing_debs+=(nginx)
 if [ ${#missing_debs[@]} -gt 0 ]; then
   say "apt-get install ${missing_debs[*]}"
   apt-get update -qq

@@ -74,6 +74,11 @@ pub struct Config {
     /// How long a session outlives a lost browser, and how much output it
     /// keeps for the page's return (`--resume-grace`, `--resume-buffer`).
     pub resume: crate::relay::resume::ResumeSettings,
+    /// This relay's URL for other relays (`--relay-url`), when several run
+    /// behind one proxy with a shared database: sessions are registered
+    /// with the app, and resumes and viewers reaching another relay are
+    /// forwarded here. `None` = it runs alone.
+    pub relay_url: Option<url::Url>,
     /// Where session recordings go (`--recordings-dir`); `None` =
     /// `<data dir>/recordings`. A relay apart from its app must share it.
     pub recordings_dir: Option<PathBuf>,
@@ -119,6 +124,7 @@ impl Config {
             reauthorize_interval: Duration::from_secs(30),
             browser_ping_interval: Duration::from_secs(30),
             resume: crate::relay::resume::ResumeSettings::default(),
+            relay_url: None,
             recordings_dir: None,
             recording_max_bytes: 64 << 20,
             kill_grace: Duration::from_secs(2),

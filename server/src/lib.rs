@@ -169,6 +169,7 @@ impl Porthole {
         )
         .allow_missing_origin(config.allow_missing_origin)
         .with_resume(config.resume)
+        .with_relay_url(config.relay_url.clone())
         .with_recordings(relay::recording::RecordingSettings { dir: recordings, max_bytes: config.recording_max_bytes });
         let pending = relay.pending.clone();
         let sessions = relay.sessions.clone();

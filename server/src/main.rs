@@ -69,6 +69,12 @@ struct Args {
     /// reported lost); suffixes K, M: 1M = 1 MiB.
     #[arg(long, env = "PORTHOLE_RESUME_BUFFER", default_value = "1M", value_parser = parse_size)]
     resume_buffer: usize,
+    /// This relay's URL for the other relays, when several run behind one
+    /// proxy (and share the database and the workhorse secret), e.g.
+    /// http://10.0.0.5:8080: a resume or a viewer reaching any relay then
+    /// reaches the session.
+    #[arg(long, env = "PORTHOLE_RELAY_URL")]
+    relay_url: Option<url::Url>,
     /// Where session recordings are written and served from (default:
     /// `<data dir>/recordings`); a relay apart from its app must share it.
     #[arg(long, env = "PORTHOLE_RECORDINGS_DIR")]
@@ -146,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
     };
     config.reauthorize_interval = std::time::Duration::from_secs(args.reauthorize_interval.max(1));
     config.recordings_dir = args.recordings_dir;
+    config.relay_url = args.relay_url;
     config.recording_max_bytes = args.recording_max_bytes as u64;
     config.resume = server::relay::resume::ResumeSettings {
         grace: std::time::Duration::from_secs(args.resume_grace),

@@ -371,6 +371,21 @@ pub const AUDIT_ID_HEADER: &str = "porthole-audit-id";
 /// user resume a session.
 pub const USER_HEADER: &str = "porthole-user";
 
+/// Where a resumable session runs, for relays that do not hold it:
+/// `PUT`/`GET`/`DELETE /api/v4/internal/relay_sessions/:id` (signed with
+/// the relay JWT). `{"owner":"http://10.0.0.5:8080","token_sha256":"…","username":"maintainer"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelaySession {
+    /// The owner relay's internal URL (`--relay-url`), where other relays
+    /// forward a resume or a viewer.
+    pub owner: String,
+    /// The resume token's SHA-256, lowercase hex: a relay checks a token
+    /// before forwarding, without knowing it.
+    pub token_sha256: String,
+    /// The session's user.
+    pub username: Option<String>,
+}
+
 /// Response header of a first authorize when sessions are recorded: the
 /// recording's title (`demo/shop · environment production · pod web-1 ·
 /// container app`), percent-encoded. The relay then writes

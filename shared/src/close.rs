@@ -156,6 +156,9 @@ pub enum End {
     NotViewable,
     /// A viewer fell too far behind and was dropped.
     ViewerBehind,
+    /// The relay that holds the session could not be reached (from a
+    /// relay that forwards to it).
+    OwnerGone,
 }
 
 impl End {
@@ -189,6 +192,7 @@ impl End {
             End::ResumedElsewhere => (CloseCode::ResumedElsewhere, CloseCode::ResumedElsewhere.default_reason().into()),
             End::NotViewable => (CloseCode::NotResumable, "this session has ended: there is nothing to watch".into()),
             End::ViewerBehind => (CloseCode::ViewerBehind, CloseCode::ViewerBehind.default_reason().into()),
+            End::OwnerGone => (CloseCode::NotResumable, "the relay holding this session went away; start a new session".into()),
         }
     }
 
@@ -254,6 +258,7 @@ mod tests {
             End::ResumedElsewhere,
             End::NotViewable,
             End::ViewerBehind,
+            End::OwnerGone,
         ] {
             let (code, reason) = end.close();
             assert!((4000..5000).contains(&code.code()) || code == CloseCode::MessageTooBig);

@@ -10,7 +10,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use shared::api::SessionEnded;
+use shared::api::{RelaySession, SessionEnded};
 use std::sync::Arc;
 use tower_sessions::Session;
 
@@ -62,11 +62,45 @@ pub async fn session_ended(
     Path(id): Path<String>,
     ApiJson(ended): ApiJson<SessionEnded>,
 ) -> ApiResult<StatusCode> {
-    let token = headers.get(shared::channel::API_REQUEST_HEADER).and_then(|v| v.to_str().ok());
-    app.secret.verify(token).map_err(AppError::Unauthorized)?;
+    relay_only(&app, &headers)?;
     if app.db.audit_end(&id, &ended).await.map_err(db_error)? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound("no open terminal session with this id".into()))
     }
+}
+
+/// Checks the relay JWT of an internal request.
+fn relay_only(app: &App, headers: &HeaderMap) -> ApiResult<()> {
+    let token = headers.get(shared::channel::API_REQUEST_HEADER).and_then(|v| v.to_str().ok());
+    app.secret.verify(token).map_err(AppError::Unauthorized)
+}
+
+/// `PUT /api/v4/internal/relay_sessions/:id` (relays): where a resumable
+/// session runs; 204.
+pub async fn put_relay_session(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiJson(session): ApiJson<RelaySession>,
+) -> ApiResult<StatusCode> {
+    relay_only(&app, &headers)?;
+    app.db.put_relay_session(&id, &session).await.map_err(db_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v4/internal/relay_sessions/:id` (relays): where it runs; 404
+/// when it is not registered.
+pub async fn get_relay_session(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<RelaySession>> {
+    relay_only(&app, &headers)?;
+    let found = app.db.relay_session(&id).await.map_err(db_error)?;
+    found.map(Json).ok_or_else(|| AppError::NotFound("no such relay session".into()))
+}
+
+/// `DELETE /api/v4/internal/relay_sessions/:id` (relays): the session
+/// ended; 204 (also when it was not registered).
+pub async fn delete_relay_session(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    relay_only(&app, &headers)?;
+    app.db.delete_relay_session(&id).await.map_err(db_error)?;
+    Ok(StatusCode::NO_CONTENT)
 }

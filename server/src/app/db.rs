@@ -41,7 +41,7 @@ macro_rules! on_pool {
     };
 }
 
-const SCHEMA: [&str; 8] = [
+const SCHEMA: [&str; 9] = [
     "CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, admin BIGINT NOT NULL DEFAULT 0)",
     "CREATE TABLE IF NOT EXISTS memberships (username TEXT NOT NULL, project TEXT NOT NULL, access_level BIGINT NOT NULL, PRIMARY KEY (username, project))",
     "CREATE TABLE IF NOT EXISTS projects (id BIGINT PRIMARY KEY, path TEXT NOT NULL UNIQUE)",
@@ -53,6 +53,8 @@ const SCHEMA: [&str; 8] = [
      pod TEXT, container TEXT, outcome TEXT NOT NULL, started_at BIGINT NOT NULL, ended_at BIGINT, bytes_in BIGINT NOT NULL DEFAULT 0, \
      bytes_out BIGINT NOT NULL DEFAULT 0, reason TEXT, close_code BIGINT, exit_code BIGINT)",
     "CREATE INDEX IF NOT EXISTS audit_events_started_at ON audit_events (started_at)",
+    "CREATE TABLE IF NOT EXISTS relay_sessions (id TEXT PRIMARY KEY, owner TEXT NOT NULL, token_sha256 TEXT NOT NULL, username TEXT, \
+     created_at BIGINT NOT NULL)",
 ];
 
 /// A query with its `$n` placeholders bound, for whichever engine.
@@ -652,6 +654,32 @@ impl Database {
         ];
         self.execute(sql, &binds).await?;
         Ok(id)
+    }
+
+    /// Records where resumable session `id` runs (replacing an old record).
+    pub async fn put_relay_session(&self, id: &str, session: &shared::api::RelaySession) -> sqlx::Result<()> {
+        let sql = "INSERT INTO relay_sessions (id, owner, token_sha256, username, created_at) VALUES ($1, $2, $3, $4, $5) \
+                   ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, token_sha256 = excluded.token_sha256, username = excluded.username";
+        let binds = [
+            Bind::Text(id),
+            Bind::Text(&session.owner),
+            Bind::Text(&session.token_sha256),
+            Bind::OptText(session.username.as_deref()),
+            Bind::Int(now_ms()),
+        ];
+        self.execute(sql, &binds).await.map(drop)
+    }
+
+    /// Where resumable session `id` runs, if it is registered.
+    pub async fn relay_session(&self, id: &str) -> sqlx::Result<Option<shared::api::RelaySession>> {
+        let sql = "SELECT owner, token_sha256, username FROM relay_sessions WHERE id = $1";
+        let row: Option<(String, String, Option<String>)> = on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
+        Ok(row.map(|(owner, token_sha256, username)| shared::api::RelaySession { owner, token_sha256, username }))
+    }
+
+    /// Forgets resumable session `id`; false when it was not registered.
+    pub async fn delete_relay_session(&self, id: &str) -> sqlx::Result<bool> {
+        Ok(self.execute("DELETE FROM relay_sessions WHERE id = $1", &[Bind::Text(id)]).await? > 0)
     }
 
     /// Records how an opened session ended; false when there is no such

@@ -74,6 +74,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         .route("/api/v4/audit_events", get(audit::audit_events))
         .route("/api/v4/audit_events/{id}/recording", get(recordings::recording))
         .route("/api/v4/internal/terminal_sessions/{id}", post(audit::session_ended))
+        .route(
+            "/api/v4/internal/relay_sessions/{id}",
+            get(audit::get_relay_session).put(audit::put_relay_session).delete(audit::delete_relay_session),
+        )
         .route("/api/v4/projects/{id}/jobs", get(jobs_api::list_jobs).post(jobs_api::create_job))
         .route("/api/v4/projects/{id}/jobs/{job_id}", get(jobs_api::get_job))
         .route("/api/v4/jobs/request", post(jobs_api::request_job))

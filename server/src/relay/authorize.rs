@@ -135,6 +135,52 @@ impl Authorizer {
         Ok(Authorized { channel: parsed.channel, audit_id, user, recording })
     }
 
+    /// The relay JWT, for an internal hop to another relay.
+    pub fn sign(&self) -> String {
+        self.secret.sign()
+    }
+
+    /// True when `token` is a fresh relay JWT (an internal hop's).
+    pub fn verify(&self, token: Option<&str>) -> bool {
+        self.secret.verify(token).is_ok()
+    }
+
+    fn relay_session_url(&self, id: &str) -> url::Url {
+        let mut url = self.app_url.clone();
+        url.set_path(&format!("/api/v4/internal/relay_sessions/{id}"));
+        url.set_query(None);
+        url
+    }
+
+    /// Registers resumable session `id` with the app, for other relays;
+    /// failures are logged (the session still resumes on this relay).
+    pub async fn register_session(&self, id: &str, session: &shared::api::RelaySession) {
+        let sent = self.http.put(self.relay_session_url(id)).header(API_REQUEST_HEADER, self.secret.sign()).json(session).send().await;
+        match sent {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => tracing::warn!(status = r.status().as_u16(), "registering a session with the app failed"),
+            Err(e) => tracing::warn!(error = %e, "registering a session with the app failed"),
+        }
+    }
+
+    /// Forgets session `id` at the app.
+    pub async fn unregister_session(&self, id: &str) {
+        let sent = self.http.delete(self.relay_session_url(id)).header(API_REQUEST_HEADER, self.secret.sign()).send().await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "unregistering a session with the app failed");
+        }
+    }
+
+    /// Where session `id` runs, as the app knows; `None` when nowhere (or
+    /// the app cannot say).
+    pub async fn find_session(&self, id: &str) -> Option<shared::api::RelaySession> {
+        let response = self.http.get(self.relay_session_url(id)).header(API_REQUEST_HEADER, self.secret.sign()).send().await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        response.json().await.ok()
+    }
+
     /// Tells the app how the session recorded as `audit_id` ended
     /// (`POST /api/v4/internal/terminal_sessions/:id`), trying three times
     /// when the app cannot be reached or fails; failures are logged.

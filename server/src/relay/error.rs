@@ -18,6 +18,9 @@ pub enum RelayError {
     ForbiddenOrigin(String),
     /// 400: `cols`/`rows` in the URL are not a valid size.
     BadSize(shared::DecodeError),
+    /// 403: a request marked as forwarded by a relay without a valid
+    /// relay JWT.
+    BadHop,
     /// 400: `?resume=` over a subprotocol that cannot resume (only
     /// `v1.porthole` counts the output it parsed).
     ResumeUnsupported,
@@ -55,6 +58,7 @@ impl IntoResponse for RelayError {
                 format!("unsupported subprotocols {offered:?}; this endpoint speaks {:?}", BrowserCodec::SUBPROTOCOLS),
             ),
             RelayError::BadSize(e) => (StatusCode::BAD_REQUEST, format!("bad terminal size in the URL: {e}")),
+            RelayError::BadHop => (StatusCode::FORBIDDEN, "a forwarded terminal request needs a valid relay token".to_string()),
             RelayError::ResumeUnsupported => {
                 (StatusCode::BAD_REQUEST, format!("only the {} subprotocol can resume a session", shared::porthole::SUBPROTOCOL))
             }

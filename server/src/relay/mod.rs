@@ -22,6 +22,7 @@ pub mod dial;
 pub mod error;
 pub mod fanout;
 pub mod flow;
+pub mod forward;
 pub mod goodbye;
 pub mod heartbeat;
 pub mod output_log;
@@ -58,6 +59,8 @@ pub struct Relay {
     shutdown: Shutdown,
     resume: ResumeSettings,
     recordings: Option<recording::RecordingSettings>,
+    /// This relay's URL for other relays (`--relay-url`); `None` = it runs alone.
+    relay_url: Option<url::Url>,
     /// Sessions a page may resume, by id.
     pub sessions: Sessions,
     /// Session ends not yet reported to the app.
@@ -86,6 +89,7 @@ impl Relay {
             shutdown,
             resume: ResumeSettings::default(),
             recordings: None,
+            relay_url: None,
             sessions: Sessions::default(),
             pending: Pending::default(),
         }
@@ -95,6 +99,14 @@ impl Relay {
     /// `--resume-buffer`); a zero grace turns resuming off.
     pub fn with_resume(mut self, settings: ResumeSettings) -> Relay {
         self.resume = settings;
+        self
+    }
+
+    /// Runs among several relays, reachable by them at `url`: resumable
+    /// sessions are registered with the app, and resumes and viewers of
+    /// sessions held elsewhere are forwarded ([`forward`]).
+    pub fn with_relay_url(mut self, url: Option<url::Url>) -> Relay {
+        self.relay_url = url;
         self
     }
 
@@ -113,10 +125,15 @@ impl Relay {
 
     /// Handles a terminal WebSocket request from `peer`.
     pub async fn handle(&self, request: axum::extract::Request, peer: SocketAddr) -> Response {
-        match self.connect(request, peer).await {
+        let mut response = match self.connect(request, peer).await {
             Ok(response) => response,
             Err(e) => e.into_response(),
+        };
+        // Which relay answered, among several.
+        if let Some(value) = self.relay_url.as_ref().and_then(|u| http::HeaderValue::from_str(u.as_str()).ok()) {
+            response.headers_mut().insert("porthole-relay", value);
         }
+        response
     }
 
     async fn connect(&self, request: axum::extract::Request, peer: SocketAddr) -> Result<Response, RelayError> {
@@ -125,6 +142,10 @@ impl Relay {
             .await
             .map_err(|rejection| RelayError::NotWebSocket(rejection.body_text()))?;
         check_origin(&parts.headers, &self.allowed_origins, self.allow_missing_origin)?;
+        let forwarded = parts.headers.contains_key(forward::FORWARDED_BY_HEADER);
+        if forwarded && !self.authorizer.verify(parts.headers.get(shared::channel::API_REQUEST_HEADER).and_then(|v| v.to_str().ok())) {
+            return Err(RelayError::BadHop);
+        }
         let (browser_codec, browser_protocol) =
             BrowserCodec::negotiate(&parts.headers, parts.uri.query().unwrap_or("")).map_err(RelayError::UnsupportedSubprotocols)?;
         let initial_size = TerminalSize::from_query(parts.uri.query().unwrap_or("")).map_err(RelayError::BadSize)?;
@@ -138,7 +159,7 @@ impl Relay {
                 Some(name) => upgrade.protocols([name]),
                 None => upgrade,
             };
-            return self.view(upgrade, &parts, &id.to_string()).await;
+            return self.view(upgrade, &parts, &id.to_string(), peer).await;
         }
         if let Some(id) = joins[0] {
             let id = id.to_string();
@@ -146,7 +167,7 @@ impl Relay {
                 Some(name) => upgrade.protocols([name]),
                 None => upgrade,
             };
-            return self.join_session(upgrade, &parts, &id, initial_size).await;
+            return self.join_session(upgrade, &parts, &id, initial_size, peer).await;
         }
 
         let request = authorize::AuthorizeRequest::new(&parts);
@@ -201,12 +222,28 @@ impl Relay {
             recording: self.recorder(&authorized, initial_size),
         };
         let shutdown = self.shutdown.clone();
+        let registered = match (&params.resume, &self.relay_url) {
+            (Some(r), Some(url)) => {
+                let session = shared::api::RelaySession {
+                    owner: url.to_string(),
+                    token_sha256: forward::sha256_hex(&r.ticket.token),
+                    username: authorized.user.clone(),
+                };
+                let (authorizer, id) = (self.authorizer.clone(), r.ticket.id.clone());
+                tokio::spawn(async move { authorizer.register_session(&id, &session).await });
+                Some((self.authorizer.clone(), r.ticket.id.clone()))
+            }
+            _ => None,
+        };
         let request = request.again(audit.id.as_deref());
         let app = authorize::Reauthorizer { authorizer: self.authorizer.clone(), request };
         let recheck = Recheck { app, channel, interval: self.reauthorize_interval };
         // A failed upgrade drops this closure, and `audit` reports the drop.
         Ok(upgrade.on_upgrade(move |socket| async move {
             let (end, traffic) = session::run(socket, upstream, browser_codec, upstream_codec, params, recheck, shutdown).await;
+            if let Some((authorizer, id)) = registered {
+                tokio::spawn(async move { authorizer.unregister_session(&id).await });
+            }
             audit.ended(end, traffic);
         }))
     }
@@ -216,8 +253,16 @@ impl Relay {
     /// names (the app's refusal passes through, and the app records the
     /// viewer in its audit log), then attached read-only
     /// ([`viewer::watch`]); 4009 when there is no such session.
-    async fn view(&self, upgrade: WebSocketUpgrade, parts: &http::request::Parts, id: &str) -> Result<Response, RelayError> {
+    async fn view(&self, upgrade: WebSocketUpgrade, parts: &http::request::Parts, id: &str, peer: SocketAddr) -> Result<Response, RelayError> {
         let upgrade = upgrade.max_message_size(MAX_BROWSER_MESSAGE).max_frame_size(MAX_BROWSER_FRAME);
+        if self.sessions.find(id).is_none() {
+            if let Some(hop) = self.elsewhere(parts, id, peer).await {
+                return Ok(match hop {
+                    Ok((_, hop)) => upgrade.on_upgrade(move |socket| forward::view(socket, hop)),
+                    Err(_) => upgrade.on_upgrade(move |socket| goodbye::refuse(socket, BrowserCodec::Porthole, End::NotViewable)),
+                });
+            }
+        }
         let Some(found) = self.sessions.find(id) else {
             tracing::info!("a viewer named no running session");
             return Ok(upgrade.on_upgrade(move |socket| goodbye::refuse(socket, BrowserCodec::Porthole, End::NotViewable)));
@@ -229,6 +274,42 @@ impl Relay {
         let authorized = self.authorizer.authorize(&authorize::AuthorizeRequest::new(parts).with_uri(uri)).await?;
         let audit = Audit::new(self.authorizer.clone(), authorized.audit_id.clone(), self.pending.clone());
         Ok(upgrade.on_upgrade(move |socket| viewer::watch(socket, found, audit)))
+    }
+
+    /// Where session `id`, not held here, runs: `None` when this relay runs
+    /// alone or the request was already forwarded once; else the hop to
+    /// its owner, or why there is none (4009).
+    async fn elsewhere(&self, parts: &http::request::Parts, id: &str, peer: SocketAddr) -> Option<Result<(shared::api::RelaySession, forward::Hop), End>> {
+        let me = self.relay_url.as_ref()?;
+        if parts.headers.contains_key(forward::FORWARDED_BY_HEADER) {
+            return None;
+        }
+        let Some(session) = self.authorizer.find_session(id).await else {
+            tracing::info!("no relay holds the session");
+            return Some(Err(End::NotResumable));
+        };
+        if session.owner == me.as_str() {
+            // Registered here, but over: the record outlived it.
+            let (authorizer, id) = (self.authorizer.clone(), id.to_string());
+            tokio::spawn(async move { authorizer.unregister_session(&id).await });
+            return Some(Err(End::NotResumable));
+        }
+        let path = parts.uri.path_and_query().map_or("", |p| p.as_str());
+        let Some(url) = forward::owner_url(&session.owner, path) else { return Some(Err(End::OwnerGone)) };
+        let mut headers = HeaderMap::new();
+        for name in [header::COOKIE, header::ORIGIN, header::HOST] {
+            for value in parts.headers.get_all(&name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        let pass = |v: String| http::HeaderValue::from_str(&v).ok();
+        headers.extend([
+            (http::HeaderName::from_static("x-forwarded-for"), pass(forwarded_for(&parts.headers, peer))),
+            (header::SEC_WEBSOCKET_PROTOCOL, pass(shared::porthole::SUBPROTOCOL.to_string())),
+            (http::HeaderName::from_static("gitlab-workhorse-api-request"), pass(self.authorizer.sign())),
+            (http::HeaderName::from_static(forward::FORWARDED_BY_HEADER), pass(me.to_string())),
+        ].into_iter().filter_map(|(k, v)| Some((k, v?))));
+        Some(Ok((session, forward::Hop { url, headers, ping_interval: self.ping_interval })))
     }
 
     /// The session's recording, when the app asked for one and a
@@ -252,8 +333,17 @@ impl Relay {
         parts: &http::request::Parts,
         id: &str,
         size: Option<TerminalSize>,
+        peer: SocketAddr,
     ) -> Result<Response, RelayError> {
         let upgrade = upgrade.max_message_size(MAX_BROWSER_MESSAGE).max_frame_size(MAX_BROWSER_FRAME);
+        if self.sessions.find(id).is_none() {
+            if let Some(hop) = self.elsewhere(parts, id, peer).await {
+                return Ok(match hop {
+                    Ok((session, hop)) => upgrade.on_upgrade(move |socket| forward::resume(socket, session, hop)),
+                    Err(end) => upgrade.on_upgrade(move |socket| goodbye::refuse(socket, BrowserCodec::Porthole, end)),
+                });
+            }
+        }
         match self.find_for_resume(parts, id).await? {
             Ok(found) => Ok(upgrade.on_upgrade(move |socket| resume::handshake(socket, found, size))),
             Err(end) => Ok(upgrade.on_upgrade(move |socket| goodbye::refuse(socket, BrowserCodec::Porthole, end))),

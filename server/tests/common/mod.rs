@@ -251,6 +251,8 @@ pub struct Client {
     pub pings: usize,
     /// Acknowledge output (v1.porthole flow control), as the frontend does.
     pub auto_ack: bool,
+    /// The relay that answered the upgrade (`Porthole-Relay`), when it says.
+    pub relay: Option<String>,
 }
 
 impl Client {
@@ -287,8 +289,9 @@ impl Client {
         if !protocol.is_empty() {
             request.headers_mut().insert("sec-websocket-protocol", protocol.parse().unwrap());
         }
-        let (ws, _) = tokio_tungstenite::connect_async(request).await?;
-        Ok(Client { ws, protocol: protocol.to_string(), output: vec![], controls: vec![], close: None, pings: 0, auto_ack: true })
+        let (ws, response) = tokio_tungstenite::connect_async(request).await?;
+        let relay = response.headers().get("porthole-relay").and_then(|v| v.to_str().ok()).map(str::to_string);
+        Ok(Client { ws, protocol: protocol.to_string(), output: vec![], controls: vec![], close: None, pings: 0, auto_ack: true, relay })
     }
 
     pub fn output_text(&self) -> String {

@@ -1,0 +1,196 @@
+//! Several relays behind a real nginx (Debian's, round robin, no sticky
+//! sessions), sharing this machine's PostgreSQL: a session dropped in the
+//! middle of a flood resumes through another relay with every line once,
+//! in order; a viewer reaching another relay watches it; a dead owner is
+//! told as such. Everything runs on 127.0.0.1 with free ports, and stops.
+
+mod common;
+
+use common::*;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A free port on 127.0.0.1 (the kernel's pick, released for the child).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A database of its own on the machine's PostgreSQL, dropped at the end.
+struct TestDatabase {
+    name: String,
+}
+
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+
+impl TestDatabase {
+    async fn create() -> TestDatabase {
+        let name = format!("porthole_relays_{}_{}", std::process::id(), rand_suffix());
+        let admin = sqlx::PgPool::connect(&format!("{POSTGRES}/postgres")).await.expect("PostgreSQL on 127.0.0.1:5432");
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+        TestDatabase { name }
+    }
+
+    fn url(&self) -> String {
+        format!("{POSTGRES}/{}", self.name)
+    }
+
+    async fn drop_it(self) {
+        let admin = sqlx::PgPool::connect(&format!("{POSTGRES}/postgres")).await.unwrap();
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&admin).await;
+    }
+}
+
+fn rand_suffix() -> String {
+    format!("{:08x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos())
+}
+
+/// One porthole process: app and relay, with its own local cluster.
+async fn start_relay(dir: &std::path::Path, db: &str, secret: &std::path::Path) -> (Child, u16) {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_porthole"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--relay-url", &url, "--database-url", db, "--demo-password", DEMO_PASSWORD])
+        .args(["--trusted-proxies", "127.0.0.1"])
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--workhorse-secret-file")
+        .arg(secret)
+        .env("PORTHOLE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the porthole binary");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let started = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("porthole listening on") {
+                return;
+            }
+        }
+        panic!("porthole exited before listening");
+    });
+    started.await.expect("porthole listening within 60 s");
+    // Keep reading its stdout so it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, port)
+}
+
+/// nginx in front of `ports`, round robin, WebSocket upgrades passed on.
+async fn start_nginx(dir: &std::path::Path, ports: &[u16]) -> (Child, u16) {
+    let port = free_port();
+    let servers: String = ports.iter().map(|p| format!("server 127.0.0.1:{p};\n")).collect();
+    let d = dir.display();
+    let conf = format!(
+        // One process (no master): stopping the child stops nginx, even
+        // when a failing test drops it.
+        "master_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n\
+         access_log off;\nclient_body_temp_path {d}/body;\nproxy_temp_path {d}/proxy;\nfastcgi_temp_path {d}/fastcgi;\n\
+         uwsgi_temp_path {d}/uwsgi;\nscgi_temp_path {d}/scgi;\n\
+         upstream relays {{\n{servers}}}\n\
+         map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}\n\
+         server {{\nlisten 127.0.0.1:{port};\nlocation / {{\nproxy_pass http://relays;\nproxy_http_version 1.1;\n\
+         proxy_set_header Upgrade $http_upgrade;\nproxy_set_header Connection $connection_upgrade;\n\
+         proxy_set_header Host $http_host;\nproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
+         proxy_read_timeout 1h;\n}}\n}}\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).exists()).expect("nginx (scripts/install-tools.sh installs it)");
+    let child = Command::new(nginx)
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .args(["-g", "daemon off;"])
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "nginx did not listen: {:?}", std::fs::read_to_string(dir.join("error.log")));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, port)
+}
+
+fn numbered_lines(output: &[u8]) -> Vec<u64> {
+    String::from_utf8_lossy(output)
+        .split("\r\n")
+        .filter_map(|l| l.rsplit('\r').next())
+        .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+        .map(|l| l.parse().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn three_relays_behind_nginx_resume_and_view_through_any_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create().await;
+    let secret = dir.path().join("workhorse_secret");
+    server::jwt::WorkhorseSecret::load_or_create(&secret).unwrap();
+    let mut relays = Vec::new();
+    for i in 0..3 {
+        let data = dir.path().join(format!("relay-{i}"));
+        relays.push(start_relay(&data, &db.url(), &secret).await);
+    }
+    let ports: Vec<u16> = relays.iter().map(|(_, p)| *p).collect();
+    let (mut nginx, port) = start_nginx(dir.path(), &ports).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let url = format!("ws://127.0.0.1:{port}{ENV_WS}");
+
+    let cookie = sign_in(&base, "maintainer").await;
+    let with_cookie = [("cookie", cookie.as_str())];
+    let mut first = Client::try_connect_with(&url, "v1.porthole", &with_cookie).await.unwrap();
+    first.expect_prompt().await;
+    let owner = first.relay.clone().expect("relays say who they are");
+    let ticket = first.ticket();
+    first.send_input(b"seq 1 2000000; echo DO''NE\r").await;
+    first.read_until("300 KB of output", |c| c.output.len() > 300_000).await;
+    let mut seen = first.output.clone();
+    first.drop_connection();
+
+    // Resume through nginx until another relay answers (round robin: the next one).
+    let mut second = None;
+    for _ in 0..3 {
+        let c = Client::resume(&url, &ticket, seen.len() as u64, &with_cookie).await;
+        if c.relay.as_deref() != Some(owner.as_str()) {
+            second = Some(c);
+            break;
+        }
+        c.drop_connection();
+    }
+    let mut second = second.expect("a resume answered by another relay");
+    let at_end = second.expect_output("DONE").await;
+    seen.extend_from_slice(&second.output[..at_end]);
+    let lines = numbered_lines(&seen);
+    let want: Vec<u64> = (1..=2_000_000).collect();
+    assert!(lines == want, "{} lines, first differences near {:?}", lines.len(), lines.iter().zip(&want).position(|(a, b)| a != b));
+
+    // A viewer reaching any relay watches the same session.
+    let root = sign_in(&base, "root").await;
+    let mut viewer = Client::try_connect_with(&format!("{url}?view={}", ticket.id), "v1.porthole", &[("cookie", &root)]).await.unwrap();
+    second.run("echo watched-$((8*8))", "watched-64").await;
+    viewer.expect_output("watched-64").await;
+
+    // The owner dies: a resume through another relay hears so.
+    let owner_index = ports.iter().position(|p| owner.ends_with(&format!(":{p}/"))).expect("the owner is one of the relays");
+    relays[owner_index].0.kill().await.unwrap();
+    second.drop_connection();
+    let mut late = None;
+    for _ in 0..3 {
+        let mut c = Client::resume(&url, &ticket, 0, &with_cookie).await;
+        if c.relay.as_deref() != Some(owner.as_str()) {
+            late = Some(c.expect_close().await);
+            break;
+        }
+    }
+    assert_eq!(late, Some((4009, "the relay holding this session went away; start a new session".to_string())));
+
+    nginx.kill().await.unwrap();
+    for (mut relay, _) in relays {
+        let _ = relay.kill().await;
+    }
+    db.drop_it().await;
+}
