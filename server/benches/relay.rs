@@ -10,7 +10,12 @@
 //! - echo latency, p50/p99 over 300 keys through `cat` in raw mode;
 //! - throughput of 100 MB of output;
 //! - 50 sessions × 2 MB at once, every byte delivered;
-//! - server RSS idle, with 100 idle sessions, per session; peak RSS.
+//! - server RSS idle, with 100 idle sessions, per session; peak RSS;
+//! - Porthole only: the cost of durable sessions — RSS per idle session
+//!   with resuming off (`--resume-grace 0`) beside the default (a 1 MiB
+//!   resume buffer each, filled only as output comes), and the 100 MB
+//!   throughput while 1 and 10 read-only viewers watch (each viewer gets
+//!   every byte).
 //!
 //! Prints a table with the ratio to the baseline, and JSON to
 //! `target/bench.json`. Speed is reported, never asserted: it is not part
@@ -48,7 +53,12 @@ fn main() {
             eprintln!("bench: measuring {}", target.name);
             rows.push(measure(target).await);
         }
-        report(&rows[0], &rows[1]);
+        let durable = durable_costs(&porthole).await;
+        drop(porthole);
+        let resume_off = Target::porthole_with(&["--resume-grace", "0"]).await;
+        eprintln!("bench: measuring porthole with --resume-grace 0");
+        let (_, per_session_resume_off) = idle_sessions(&resume_off).await;
+        report(&rows[0], &rows[1], &Durable { per_session_resume_off, ..durable });
     });
 }
 
@@ -70,10 +80,15 @@ impl Drop for Target {
 
 impl Target {
     async fn porthole() -> Target {
+        Target::porthole_with(&[]).await
+    }
+
+    async fn porthole_with(args: &[&str]) -> Target {
         let data = tempfile::tempdir().unwrap();
         let port = free_port();
         let process = Command::new(env!("CARGO_BIN_EXE_porthole"))
             .args(["--listen", &format!("127.0.0.1:{port}"), "--dist-dir", "/nonexistent"])
+            .args(args)
             .arg("--data-dir")
             .arg(data.path())
             .env("PORTHOLE_DEMO_PASSWORD", "bench-password")
@@ -143,18 +158,24 @@ struct Session {
     unacked: u64,
     /// The last bytes received, to find markers in.
     tail: Vec<u8>,
+    /// The session's id, from `connected` (Porthole's, when resumable).
+    id: Option<String>,
 }
 
 impl Session {
     async fn open(target: &Target) -> (Session, Duration) {
+        Session::open_url(target, &target.url).await
+    }
+
+    async fn open_url(target: &Target, url: &str) -> (Session, Duration) {
         let started = Instant::now();
-        let mut request = target.url.as_str().into_client_request().unwrap();
+        let mut request = url.into_client_request().unwrap();
         request.headers_mut().insert("sec-websocket-protocol", "v1.porthole".parse().unwrap());
         for (name, value) in &target.headers {
             request.headers_mut().insert(*name, value.parse().unwrap());
         }
         let (ws, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
-        (Session { ws, received: 0, unacked: 0, tail: Vec::new() }, started.elapsed())
+        (Session { ws, received: 0, unacked: 0, tail: Vec::new(), id: None }, started.elapsed())
     }
 
     /// Reads one message; true for output.
@@ -173,6 +194,12 @@ impl Session {
                     self.ws.send(Message::Text(ack.into())).await.unwrap();
                 }
                 true
+            }
+            Some(Ok(Message::Text(text))) => {
+                if let Ok(shared::porthole::ServerMessage::Connected { resume: Some(ticket), .. }) = shared::porthole::decode_server(&text) {
+                    self.id = Some(ticket.id);
+                }
+                false
             }
             Some(Ok(_)) => false,
             other => panic!("the session ended: {other:?}"),
@@ -283,6 +310,15 @@ async fn measure(target: &Target) -> Figures {
     f.aggregate_mb_s = delivered.iter().sum::<u64>() as f64 / started.elapsed().as_secs_f64() / 1e6;
     f.every_byte_delivered = delivered.iter().all(|n| *n >= SESSION_OUTPUT);
 
+    (f.rss_idle_sessions_kib, f.per_session_kib) = idle_sessions(target).await;
+    f.peak_rss_kib = target.rss_kib().1;
+    f
+}
+
+/// RSS with 100 idle sessions open, and per session (KiB). The sessions
+/// are closed with a Close (a resumable one would otherwise wait for its
+/// page).
+async fn idle_sessions(target: &Target) -> (u64, u64) {
     let before = target.rss_kib().0;
     let mut idle = Vec::new();
     for _ in 0..IDLE_SESSIONS {
@@ -290,15 +326,57 @@ async fn measure(target: &Target) -> Figures {
         s.run("echo ready").await;
         idle.push(s);
     }
-    let (with_idle, peak) = target.rss_kib();
-    f.rss_idle_sessions_kib = with_idle;
-    f.per_session_kib = with_idle.saturating_sub(before) / IDLE_SESSIONS as u64;
-    f.peak_rss_kib = peak;
-    drop(idle);
-    f
+    let with_idle = target.rss_kib().0;
+    for mut s in idle {
+        let _ = s.ws.close(None).await;
+    }
+    (with_idle, with_idle.saturating_sub(before) / IDLE_SESSIONS as u64)
 }
 
-fn report(porthole: &Figures, baseline: &Figures) {
+/// What durable sessions cost, measured on Porthole alone.
+#[derive(Debug, Default, serde::Serialize)]
+struct Durable {
+    /// 100 MB throughput (MB/s) with 1 and with 10 viewers watching.
+    viewers_1_mb_s: f64,
+    viewers_10_mb_s: f64,
+    /// RSS per idle session with `--resume-grace 0` (KiB).
+    per_session_resume_off: u64,
+}
+
+async fn durable_costs(target: &Target) -> Durable {
+    eprintln!("bench: measuring viewers");
+    Durable { viewers_1_mb_s: with_viewers(target, 1).await, viewers_10_mb_s: with_viewers(target, 10).await, per_session_resume_off: 0 }
+}
+
+/// The 100 MB throughput of a session while `n` viewers watch it; every
+/// viewer reads to the end.
+async fn with_viewers(target: &Target, n: usize) -> f64 {
+    let (mut s, _) = Session::open(target).await;
+    s.run("echo ready").await;
+    let id = s.id.clone().expect("a resumable session's id");
+    let mut viewers = Vec::new();
+    for _ in 0..n {
+        let (mut v, _) = Session::open_url(target, &format!("{}&view={id}", target.url)).await;
+        viewers.push(tokio::spawn(async move {
+            v.until(b"VIEWED-7").await;
+            v.received
+        }));
+    }
+    let (from, started) = (s.received, Instant::now());
+    s.send(format!("head -c {BIG_OUTPUT} /dev/zero | tr '\\0' x; echo VIEWED-$((3+4))\r").as_bytes()).await;
+    s.until(b"VIEWED-7").await;
+    let mb_s = (s.received - from) as f64 / started.elapsed().as_secs_f64() / 1e6;
+    // A viewer that fell behind was dropped (4011): its task ends in a panic.
+    let mut kept_up = 0;
+    for v in viewers {
+        kept_up += usize::from(matches!(v.await, Ok(n) if n >= BIG_OUTPUT));
+    }
+    eprintln!("bench: {kept_up} of {n} viewers kept up");
+    let _ = s.ws.close(None).await;
+    mb_s
+}
+
+fn report(porthole: &Figures, baseline: &Figures, durable: &Durable) {
     let ratio = |a: f64, b: f64| if b > 0.0 { format!("{:.2}×", a / b) } else { "-".into() };
     let rows: [(&str, f64, f64); 11] = [
         ("WebSocket open p50 (ms)", porthole.open_p50_ms, baseline.open_p50_ms),
@@ -319,7 +397,14 @@ fn report(porthole: &Figures, baseline: &Figures) {
         println!("| {name} | {p:.1} | {b:.1} | {} |", ratio(p, b));
     }
     println!("| every byte delivered | {} | {} | |", porthole.every_byte_delivered, baseline.every_byte_delivered);
-    let json = serde_json::json!({ "porthole": porthole, "baseline": baseline });
+    println!();
+    println!("| durable sessions (porthole) | |");
+    println!("|---|---|");
+    println!("| throughput, 100 MB, 1 viewer (MB/s) | {:.1} |", durable.viewers_1_mb_s);
+    println!("| throughput, 100 MB, 10 viewers (MB/s) | {:.1} |", durable.viewers_10_mb_s);
+    println!("| RSS per idle session, resume on (KiB) | {} |", porthole.per_session_kib);
+    println!("| RSS per idle session, --resume-grace 0 (KiB) | {} |", durable.per_session_resume_off);
+    let json = serde_json::json!({ "porthole": porthole, "baseline": baseline, "durable": durable });
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench.json");
     if std::fs::write(path, serde_json::to_string_pretty(&json).unwrap()).is_ok() {
         println!("\nJSON: target/bench.json");
