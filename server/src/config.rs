@@ -74,6 +74,9 @@ pub struct Config {
     /// How long a session outlives a lost browser, and how much output it
     /// keeps for the page's return (`--resume-grace`, `--resume-buffer`).
     pub resume: crate::relay::resume::ResumeSettings,
+    /// Where Prometheus scrapes `/metrics` (`--metrics-listen`); `None` =
+    /// no metrics. Never the public listener.
+    pub metrics_listen: Option<SocketAddr>,
     /// This relay's URL for other relays (`--relay-url`), when several run
     /// behind one proxy with a shared database: sessions are registered
     /// with the app, and resumes and viewers reaching another relay are
@@ -125,6 +128,7 @@ impl Config {
             browser_ping_interval: Duration::from_secs(30),
             resume: crate::relay::resume::ResumeSettings::default(),
             relay_url: None,
+            metrics_listen: None,
             recordings_dir: None,
             recording_max_bytes: 64 << 20,
             kill_grace: Duration::from_secs(2),

@@ -26,9 +26,11 @@
 pub mod app;
 pub mod codec;
 pub mod config;
+pub mod health;
 pub mod exec_server;
 pub mod jwt;
 pub mod local_cluster;
+pub mod prometheus;
 pub mod proxy;
 pub mod pty;
 pub mod relay;
@@ -71,6 +73,8 @@ pub struct Porthole {
     pending: relay::audit::Pending,
     sessions: relay::resume::Sessions,
     server: tokio::task::JoinHandle<()>,
+    /// Where `/metrics` is served, when `--metrics-listen` asked for it.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// What the catch-all handler dispatches to.
@@ -181,7 +185,8 @@ impl Porthole {
             let dist = dist.clone();
             async move { static_files(&dist, request).await }
         });
-        let router = app::router(app, accounts, sign_in_page).fallback(dispatch).with_state(services);
+        let health = health::router(health::Health { db: db.clone(), shutdown: shutdown.clone() });
+        let router = app::router(app, accounts, sign_in_page).merge(health).fallback(dispatch).with_state(services);
         let router = with_sessions(router, &db, config.secure_cookies, &shutdown)
             .await?
             .layer(axum::middleware::from_fn(routes::deny_websocket))
@@ -197,6 +202,23 @@ impl Porthole {
             }
         });
         tracing::debug!(url = %format!("http://{addr}"), "porthole listening");
+        let metrics_addr = match (config.metrics_listen, prometheus::install()) {
+            (Some(listen), Some(handle)) => {
+                let listener = tokio::net::TcpListener::bind(listen).await?;
+                let metrics_addr = listener.local_addr()?;
+                let stop = stop_serving.clone();
+                tokio::spawn(async move {
+                    let served = axum::serve(listener, prometheus::router(handle)).with_graceful_shutdown(async move { stop.wait().await });
+                    if let Err(e) = served.await {
+                        tracing::error!(error = %e, "the metrics server failed");
+                    }
+                });
+                tracing::info!(addr = %metrics_addr, "metrics at /metrics");
+                Some(metrics_addr)
+            }
+            (Some(_), None) => anyhow::bail!("the metrics recorder could not be installed"),
+            (None, _) => None,
+        };
         // Job terminals: the demo runs a session server unless a config file
         // leaves out its `[session_server]` section.
         let session_server_config = match &file {
@@ -217,7 +239,7 @@ impl Porthole {
             ),
             None => None,
         };
-        Ok(Porthole { addr, cluster, session_server, demo, shutdown, stop_serving, pending, sessions, server })
+        Ok(Porthole { addr, cluster, session_server, demo, shutdown, stop_serving, pending, sessions, server, metrics_addr })
     }
 
     /// True when the demo project is served.

@@ -69,11 +69,15 @@ struct Args {
     /// reported lost); suffixes K, M: 1M = 1 MiB.
     #[arg(long, env = "PORTHOLE_RESUME_BUFFER", default_value = "1M", value_parser = parse_size)]
     resume_buffer: usize,
+    /// Serve Prometheus metrics at /metrics on this address (e.g.
+    /// 127.0.0.1:9229); off by default, and never on --listen.
+    #[arg(long, env = "PORTHOLE_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// This relay's URL for the other relays, when several run behind one
     /// proxy (and share the database and the workhorse secret), e.g.
     /// http://10.0.0.5:8080: a resume or a viewer reaching any relay then
     /// reaches the session.
-    #[arg(long, env = "PORTHOLE_RELAY_URL")]
+    #[arg(long, env = "PORTHOLE_RELAY_URL", value_parser = parse_relay_url)]
     relay_url: Option<url::Url>,
     /// Where session recordings are written and served from (default:
     /// `<data dir>/recordings`); a relay apart from its app must share it.
@@ -153,6 +157,7 @@ async fn main() -> anyhow::Result<()> {
     config.reauthorize_interval = std::time::Duration::from_secs(args.reauthorize_interval.max(1));
     config.recordings_dir = args.recordings_dir;
     config.relay_url = args.relay_url;
+    config.metrics_listen = args.metrics_listen;
     config.recording_max_bytes = args.recording_max_bytes as u64;
     config.resume = server::relay::resume::ResumeSettings {
         grace: std::time::Duration::from_secs(args.resume_grace),
@@ -197,6 +202,15 @@ async fn run_session_server(
     // Report every job's end before the process goes.
     ss.jobs_ended(std::time::Duration::from_secs(10)).await;
     Ok(())
+}
+
+/// `--relay-url`: `http://host:port` — relays talk over a private network.
+fn parse_relay_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("{text:?}: {e}"))?;
+    if url.scheme() != "http" || url.host().is_none() {
+        return Err(format!("{text:?}: an http://host:port URL (relays reach each other over a private network)"));
+    }
+    Ok(url)
 }
 
 /// A byte count: digits with an optional K (KiB) or M (MiB) suffix, at most 1 GiB.

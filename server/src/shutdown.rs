@@ -28,6 +28,11 @@ impl Shutdown {
         self.tx.send_replace(true);
     }
 
+    /// True once the signal was triggered.
+    pub fn is_triggered(&self) -> bool {
+        *self.rx.borrow()
+    }
+
     /// Resolves when the signal is triggered (at once if it already was).
     pub async fn wait(&self) {
         let mut rx = self.rx.clone();

@@ -59,6 +59,9 @@ async fn viewers_need_the_same_access_and_a_running_session() {
     assert_eq!(unknown.expect_close().await, (4009, "this session has ended: there is nothing to watch".to_string()));
     let gitlab = Client::try_connect(&view_url, "terminal.gitlab.com").await;
     assert!(gitlab.err().expect("refused").to_string().contains("400"));
+    // Only session ids: nothing that could walk to another URL.
+    let odd = Client::try_connect(&format!("{url}?view=..%2F..%2Fx"), "v1.porthole").await;
+    assert!(odd.err().expect("refused").to_string().contains("400"));
     // A viewer that leaves is counted out at the next output.
     let viewer = Client::connect(&view_url, "v1.porthole").await;
     owner.read_until("one viewer", |c| viewers_told(c).last() == Some(&1)).await;
@@ -83,4 +86,25 @@ async fn a_slow_viewer_is_dropped_and_never_slows_the_session() {
     owner.read_until("the viewer dropped", |c| viewers_told(c).last() == Some(&0)).await;
     let (code, _) = viewer.expect_close().await;
     assert_eq!(code, 4011);
+}
+
+#[tokio::test]
+async fn a_viewer_whose_access_is_revoked_stops_watching() {
+    let porthole = start_configured(|c| c.reauthorize_interval = std::time::Duration::from_millis(300)).await;
+    let url = porthole.ws_url(ENV_WS);
+    let mut owner = Client::connect(&url, "v1.porthole").await;
+    owner.expect_prompt().await;
+    let ticket = owner.ticket();
+    // The developer is made a Maintainer, watches, and is made a Developer again.
+    let root = client_with_cookie(&sign_in(&porthole.url(), "root").await);
+    let members = format!("{}/api/v4/projects/1/members", porthole.url());
+    let grant = |level: u32| root.post(&members).json(&serde_json::json!({"username": "developer", "access_level": level})).send();
+    assert!(grant(40).await.unwrap().status().is_success());
+    let developer = sign_in(&porthole.url(), "developer").await;
+    let mut viewer = Client::try_connect_with(&format!("{url}?view={}", ticket.id), "v1.porthole", &[("cookie", &developer)]).await.unwrap();
+    owner.read_until("one viewer", |c| viewers_told(c).last() == Some(&1)).await;
+    assert!(grant(30).await.unwrap().status().is_success());
+    assert_eq!(viewer.expect_close().await, (4004, "your access to this terminal was revoked".to_string()));
+    // The owner's session goes on.
+    owner.run("echo still-$((2+2))", "still-4").await;
 }

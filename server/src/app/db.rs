@@ -656,6 +656,11 @@ impl Database {
         Ok(id)
     }
 
+    /// Asks the database a trivial question (readiness).
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))
+    }
+
     /// Records where resumable session `id` runs (replacing an old record).
     pub async fn put_relay_session(&self, id: &str, session: &shared::api::RelaySession) -> sqlx::Result<()> {
         let sql = "INSERT INTO relay_sessions (id, owner, token_sha256, username, created_at) VALUES ($1, $2, $3, $4, $5) \

@@ -60,6 +60,7 @@ impl IntoResponse for AppError {
 
 /// A database failure, as a 503.
 pub fn db_error(e: impl std::fmt::Display) -> AppError {
+    metrics::counter!(crate::prometheus::DATABASE_ERRORS).increment(1);
     AppError::Database(e.to_string())
 }
 

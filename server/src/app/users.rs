@@ -83,6 +83,7 @@ pub async fn sign_in(
     }
     if let Some(secs) = accounts.limiter.retry_after(&form.username, client) {
         tracing::warn!(user = form.username, %client, "sign-in rate-limited");
+        metrics::counter!(crate::prometheus::SIGN_IN_RATE_LIMITED).increment(1);
         return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, secs.to_string())], "Too many failed sign-in attempts; try again later.\n")
             .into_response();
     }
@@ -90,6 +91,7 @@ pub async fn sign_in(
         Ok(user) => user,
         Err(e) => {
             tracing::error!(error = %e, "user lookup failed");
+            metrics::counter!(crate::prometheus::DATABASE_ERRORS).increment(1);
             return (StatusCode::SERVICE_UNAVAILABLE, "the user database is unavailable\n").into_response();
         }
     };
@@ -106,6 +108,7 @@ pub async fn sign_in(
     if !ok {
         accounts.limiter.failed(&form.username, client);
         tracing::info!(user = form.username, %client, "sign-in failed");
+        metrics::counter!(crate::prometheus::SIGN_IN_FAILURES).increment(1);
         return see_other("/users/sign_in?failed=1");
     }
     accounts.limiter.succeeded(&form.username);

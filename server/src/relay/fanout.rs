@@ -18,7 +18,8 @@ pub struct Viewers {
 impl Viewers {
     /// Adds a viewer whose first frames are `replay`; returns its channel.
     pub fn join(&mut self, replay: Vec<bytes::Bytes>) -> tokio::sync::mpsc::Receiver<ViewerEvent> {
-        let (tx, rx) = tokio::sync::mpsc::channel(replay.len() + VIEWER_QUEUE);
+        // One slot more, kept for the end: a lagging viewer still hears it.
+        let (tx, rx) = tokio::sync::mpsc::channel(replay.len() + VIEWER_QUEUE + 1);
         for frame in replay {
             // Room was made for the whole replay.
             let _ = tx.try_send(ViewerEvent::Output(frame));
@@ -34,13 +35,18 @@ impl Viewers {
             return false;
         }
         let before = self.feeds.len();
-        self.feeds.retain(|tx| match tx.try_send(ViewerEvent::Output(bytes.clone())) {
-            Ok(()) => true,
-            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+        self.feeds.retain(|tx| match (tx.capacity() > 1).then(|| tx.try_send(ViewerEvent::Output(bytes.clone()))) {
+            // The last slot is the end's: this viewer is behind.
+            None => {
                 tracing::info!("a viewer fell behind and was dropped");
                 false
             }
-            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => false,
+            Some(Ok(())) => true,
+            Some(Err(tokio::sync::mpsc::error::TrySendError::Full(_))) => {
+                tracing::info!("a viewer fell behind and was dropped");
+                false
+            }
+            Some(Err(tokio::sync::mpsc::error::TrySendError::Closed(_))) => false,
         });
         self.feeds.len() != before
     }
@@ -70,7 +76,7 @@ mod tests {
         assert_eq!(viewers.count(), 2);
         let frame = bytes::Bytes::from_static(b"x");
         let mut changed = false;
-        for _ in 0..VIEWER_QUEUE + 1 {
+        for _ in 0..VIEWER_QUEUE + 2 {
             changed |= viewers.output(&frame);
             // The fast one reads as it goes.
             while let Ok(_) = fast.try_recv() {}

@@ -11,7 +11,12 @@
 //! both ways. The owner authorizes and checks everything as for a direct
 //! request. The hop pings the page itself: a page gone silent drops the hop
 //! without a Close, so the owner keeps the session for another resume.
-//! An owner that cannot be reached ends with 4009 and words that say so.
+//! An owner that cannot be reached ends with 4009 and words that say so; a
+//! hop that breaks mid-session drops the page without a Close, so it
+//! resumes (through whichever relay) and finds out.
+//!
+//! The hop carries the page's cookies and a relay JWT: relays must reach
+//! each other over a private network (`--relay-url` is `http://` only).
 
 use super::goodbye::refuse;
 use super::heartbeat::{self, Heard};
@@ -101,7 +106,13 @@ async fn pipe(browser: WebSocket, hop: Hop, first: Option<Message>) {
         }
     };
     for (name, value) in &hop.headers {
-        request.headers_mut().insert(name, value.clone());
+        // A browser may send several Cookie headers: keep them all; the
+        // rest (Host first) replace the request's own.
+        if name == http::header::COOKIE {
+            request.headers_mut().append(name, value.clone());
+        } else {
+            request.headers_mut().insert(name, value.clone());
+        }
     }
     let dialed = tokio::time::timeout(DIAL_TIMEOUT, tokio_tungstenite::connect_async(request)).await;
     let mut owner = match dialed {
@@ -166,10 +177,11 @@ async fn pipe(browser: WebSocket, hop: Hop, first: Option<Message>) {
                         break;
                     }
                 }
+                // The hop broke (the owner may live on): drop the page
+                // without a Close, so it resumes; a dead owner is then told
+                // at the next dial.
                 None | Some(Err(_)) => {
-                    tracing::warn!(url = hop.url, "the owner relay went away during a forwarded session");
-                    let mut browser_half = (bsink, bstream);
-                    super::goodbye::tell_browser(&mut browser_half.0, &mut browser_half.1, BrowserCodec::Porthole, &End::OwnerGone).await;
+                    tracing::warn!(url = hop.url, "the hop to the owner relay broke");
                     return;
                 }
             },
@@ -177,7 +189,8 @@ async fn pipe(browser: WebSocket, hop: Hop, first: Option<Message>) {
                 if heartbeat::is_gone(heard.since(), hop.ping_interval) {
                     break;
                 }
-                if bsink.send(Message::Ping(Default::default())).await.is_err() {
+                let sent = tokio::time::timeout(BROWSER_WRITE_TIMEOUT, bsink.send(Message::Ping(Default::default()))).await;
+                if !matches!(sent, Ok(Ok(()))) {
                     break;
                 }
             }

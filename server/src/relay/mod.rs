@@ -129,8 +129,13 @@ impl Relay {
             Ok(response) => response,
             Err(e) => e.into_response(),
         };
-        // Which relay answered, among several.
-        if let Some(value) = self.relay_url.as_ref().and_then(|u| http::HeaderValue::from_str(u.as_str()).ok()) {
+        let status = response.status();
+        if status != http::StatusCode::SWITCHING_PROTOCOLS {
+            metrics::counter!(crate::prometheus::SESSIONS_REFUSED, "status" => status.as_str().to_string()).increment(1);
+        }
+        // Which relay answered, among several: an opaque name (a hash of
+        // its URL), not its internal address.
+        if let Some(value) = self.relay_url.as_ref().and_then(|u| http::HeaderValue::from_str(&relay_name(u)).ok()) {
             response.headers_mut().insert("porthole-relay", value);
         }
         response
@@ -154,6 +159,9 @@ impl Relay {
         if joins.iter().any(Option::is_some) && browser_codec != BrowserCodec::Porthole {
             return Err(RelayError::ResumeUnsupported);
         }
+        if joins.iter().flatten().any(|id| !resume::valid_id(id)) {
+            return Err(RelayError::BadSessionId);
+        }
         if let Some(id) = joins[1] {
             let upgrade = match browser_protocol {
                 Some(name) => upgrade.protocols([name]),
@@ -171,7 +179,10 @@ impl Relay {
         }
 
         let request = authorize::AuthorizeRequest::new(&parts);
-        let authorized = self.authorizer.authorize(&request).await?;
+        let asked = std::time::Instant::now();
+        let authorized = self.authorizer.authorize(&request).await;
+        metrics::histogram!(crate::prometheus::AUTHORIZE_SECONDS).record(asked.elapsed());
+        let authorized = authorized?;
         let audit = Audit::new(self.authorizer.clone(), authorized.audit_id.clone(), self.pending.clone());
         let channel = authorized.channel.clone();
         if let Err(e) = channel.validate() {
@@ -185,7 +196,10 @@ impl Relay {
         }
         .max_message_size(MAX_BROWSER_MESSAGE)
         .max_frame_size(MAX_BROWSER_FRAME);
-        let (upstream, upstream_codec) = match dial::dial(&channel, &forwarded_for(&parts.headers, peer)).await.map_err(RelayError::from) {
+        let dialing = std::time::Instant::now();
+        let dialed = dial::dial(&channel, &forwarded_for(&parts.headers, peer)).await.map_err(RelayError::from);
+        metrics::histogram!(crate::prometheus::DIAL_SECONDS).record(dialing.elapsed());
+        let (upstream, upstream_codec) = match dialed {
             Ok(pair) => pair,
             // The user is authorized: a Porthole page can be told why in
             // words, over the WebSocket, instead of a bare HTTP status.
@@ -230,20 +244,36 @@ impl Relay {
                     username: authorized.user.clone(),
                 };
                 let (authorizer, id) = (self.authorizer.clone(), r.ticket.id.clone());
-                tokio::spawn(async move { authorizer.register_session(&id, &session).await });
-                Some((self.authorizer.clone(), r.ticket.id.clone()))
+                let (ended, session_over) = tokio::sync::oneshot::channel::<()>();
+                // In order, in one task: a short session never unregisters
+                // before it registered; a failed upgrade drops `ended`.
+                tokio::spawn(async move {
+                    authorizer.register_session(&id, &session).await;
+                    let _ = session_over.await;
+                    authorizer.unregister_session(&id).await;
+                });
+                Some(ended)
             }
             _ => None,
         };
         let request = request.again(audit.id.as_deref());
         let app = authorize::Reauthorizer { authorizer: self.authorizer.clone(), request };
         let recheck = Recheck { app, channel, interval: self.reauthorize_interval };
+        let kind = match shared::paths::TerminalTarget::parse_as(parts.uri.path(), shared::paths::Suffix::TerminalWs) {
+            Some(t) if t.kind == shared::paths::TerminalKind::Job => "job",
+            _ => "environment",
+        };
         // A failed upgrade drops this closure, and `audit` reports the drop.
         Ok(upgrade.on_upgrade(move |socket| async move {
+            metrics::counter!(crate::prometheus::SESSIONS_OPENED, "kind" => kind).increment(1);
+            let active = metrics::gauge!(crate::prometheus::SESSIONS_ACTIVE, "kind" => kind);
+            active.increment(1.0);
             let (end, traffic) = session::run(socket, upstream, browser_codec, upstream_codec, params, recheck, shutdown).await;
-            if let Some((authorizer, id)) = registered {
-                tokio::spawn(async move { authorizer.unregister_session(&id).await });
-            }
+            active.decrement(1.0);
+            metrics::counter!(crate::prometheus::SESSIONS_ENDED, "close_code" => end.close().0.code().to_string()).increment(1);
+            metrics::counter!(crate::prometheus::BYTES_IN).increment(traffic.bytes_in);
+            metrics::counter!(crate::prometheus::BYTES_OUT).increment(traffic.bytes_out);
+            drop(registered);
             audit.ended(end, traffic);
         }))
     }
@@ -271,9 +301,13 @@ impl Relay {
         let view = format!("{}={id}", shared::porthole::VIEW_PARAM);
         let query = found.uri.query().map_or_else(|| view.clone(), |q| format!("{q}&{view}"));
         let uri = http::Uri::try_from(format!("{}?{query}", found.uri.path())).map_err(|e| RelayError::InvalidChannel(e.to_string()))?;
-        let authorized = self.authorizer.authorize(&authorize::AuthorizeRequest::new(parts).with_uri(uri)).await?;
+        let request = authorize::AuthorizeRequest::new(parts).with_uri(uri);
+        let authorized = self.authorizer.authorize(&request).await?;
         let audit = Audit::new(self.authorizer.clone(), authorized.audit_id.clone(), self.pending.clone());
-        Ok(upgrade.on_upgrade(move |socket| viewer::watch(socket, found, audit)))
+        let app = authorize::Reauthorizer { authorizer: self.authorizer.clone(), request: request.again(authorized.audit_id.as_deref()) };
+        let recheck = Recheck { app, channel: authorized.channel, interval: self.reauthorize_interval };
+        let ping_interval = self.ping_interval;
+        Ok(upgrade.on_upgrade(move |socket| viewer::watch(socket, found, audit, recheck, ping_interval)))
     }
 
     /// Where session `id`, not held here, runs: `None` when this relay runs
@@ -371,6 +405,11 @@ impl Relay {
         }
         Ok(Ok(found))
     }
+}
+
+/// A relay's public name: the first 12 hex digits of its URL's SHA-256.
+pub fn relay_name(url: &url::Url) -> String {
+    forward::sha256_hex(url.as_str())[..12].to_string()
 }
 
 /// Cross-site WebSocket hijacking defence ([`crate::routes::classify_origin`]):

@@ -75,8 +75,10 @@ impl<A: Reauthorize> Recheck<A> {
             match tokio::time::timeout(RECHECK_TIMEOUT, self.app.reauthorize()).await {
                 Ok(Ok(new)) if same_but_max_session_time(&new, &self.channel) => {
                     if new.max_session_time == max {
+                        reauthorized("ok");
                         continue;
                     }
+                    reauthorized("limit_changed");
                     max = new.max_session_time;
                     tracing::info!(max_session_time = max, "the maximum session time changed");
                     if max > 0 && started.elapsed() >= Duration::from_secs(max) {
@@ -84,17 +86,23 @@ impl<A: Reauthorize> Recheck<A> {
                     }
                     let _ = limits.try_send(max);
                 }
-                Ok(Ok(_)) => return End::SettingsChanged,
+                Ok(Ok(_)) => {
+                    reauthorized("settings_changed");
+                    return End::SettingsChanged;
+                }
                 Ok(Err(Refusal::Refused(status))) => {
                     tracing::info!(status = status.as_u16(), "re-authorization refused");
+                    reauthorized("refused");
                     return End::AccessRevoked;
                 }
                 Ok(Err(Refusal::Unreachable(e))) => {
                     tracing::warn!(error = e, "re-authorization failed");
+                    reauthorized("unreachable");
                     return End::AccessUnchecked;
                 }
                 Err(_) => {
                     tracing::warn!("re-authorization timed out");
+                    reauthorized("unreachable");
                     return End::AccessUnchecked;
                 }
             }
@@ -108,6 +116,11 @@ impl<A: Reauthorize> Recheck<A> {
             Ok(Err(Refusal::Refused(status))) if status == http::StatusCode::NOT_FOUND
         )
     }
+}
+
+/// Counts a re-authorization by outcome ([`crate::prometheus::REAUTHORIZATIONS`]).
+fn reauthorized(outcome: &'static str) {
+    metrics::counter!(crate::prometheus::REAUTHORIZATIONS, "outcome" => outcome).increment(1);
 }
 
 /// Sleeps until `deadline`, or forever without one.

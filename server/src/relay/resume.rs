@@ -202,6 +202,12 @@ impl Found {
     }
 }
 
+/// True for what a session id can be: 1 to 64 letters, digits, `-`, `_`
+/// (ours are 22); anything else is refused before it reaches a URL.
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The value of query parameter `name`, if any.
 pub fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
     query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
@@ -223,6 +229,7 @@ mod tests {
         assert_eq!(query_param("resumed=x&cols=1", "resume"), None);
         assert_eq!(query_param("", "resume"), None);
         assert_eq!(query_param("view=s1", "view"), Some("s1"));
+        assert!(valid_id("aZ0_-") && !valid_id("../x") && !valid_id("") && !valid_id("a%2F") && !valid_id(&"a".repeat(65)));
     }
 
     #[test]

@@ -304,6 +304,7 @@ pub async fn run(
                     let (mut sink, stream) = socket.split();
                     let replayed = tokio::time::timeout(BROWSER_WRITE_TIMEOUT, send_replay(&mut sink, browser_codec, replay)).await;
                     if replayed == Ok(true) {
+                        metrics::counter!(crate::prometheus::SESSIONS_RESUMED).increment(1);
                         if viewers.count() > 0 {
                             tell_viewer_count(&mut sink, browser_codec, viewers.count()).await;
                         }
@@ -428,6 +429,7 @@ async fn downstream(ustream: &mut UpstreamStream, bsink: &mut BrowserSink, ucode
                 // Browsers answer pings by themselves: silence for two
                 // intervals means the browser (or the network) is gone.
                 if heartbeat::is_gone(heard.since(), ping_interval) {
+                    metrics::counter!(crate::prometheus::PINGS_MISSED).increment(1);
                     return Step::Lost("no answer to pings");
                 }
                 let sent = tokio::time::timeout(Duration::from_secs(5), bsink.send(Message::Ping(Default::default()))).await;

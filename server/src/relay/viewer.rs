@@ -9,6 +9,9 @@
 //! whatever its page does.
 
 use super::audit::Audit;
+use super::authorize::Reauthorizer;
+use super::heartbeat::{self, Heard};
+use super::recheck::Recheck;
 use super::goodbye::tell_browser;
 use super::resume::{Found, ViewerEvent};
 use super::session::{BROWSER_WRITE_TIMEOUT, Traffic};
@@ -19,8 +22,19 @@ use futures_util::{SinkExt, StreamExt};
 use shared::close::End;
 use shared::porthole::ServerMessage;
 
-/// Runs one viewer to its end and reports it to `audit`.
-pub async fn watch(browser: WebSocket, found: Found, audit: Audit) {
+/// Counts a viewer out when it goes, whichever way.
+struct Watching(metrics::Gauge);
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
+/// Runs one viewer to its end and reports it to `audit`. The viewer is
+/// re-authorized as a session is (`recheck`: a revoked viewer stops
+/// watching, 4004) and pinged every `ping_interval` (a silent one goes).
+pub async fn watch(browser: WebSocket, found: Found, audit: Audit, recheck: Recheck<Reauthorizer>, ping_interval: std::time::Duration) {
     let codec = BrowserCodec::Porthole;
     let (mut sink, mut stream) = browser.split();
     let mut traffic = Traffic::default();
@@ -28,6 +42,9 @@ pub async fn watch(browser: WebSocket, found: Found, audit: Audit) {
         None => End::NotViewable,
         Some(mut feed) => {
             tracing::info!(owner = ?found.user, "a viewer joined a session");
+            let viewers = metrics::gauge!(crate::prometheus::VIEWERS_ACTIVE);
+            viewers.increment(1.0);
+            let _watching = Watching(viewers);
             let hello = [
                 ServerMessage::Connected { pod: None, container: None, expires_at: None, resume: None },
                 ServerMessage::Viewing { owner: found.user.clone() },
@@ -40,10 +57,25 @@ pub async fn watch(browser: WebSocket, found: Found, audit: Audit) {
                     }
                 }
             }
+            let (limits, _) = tokio::sync::mpsc::channel(1);
+            let rechecked = recheck.watch(tokio::time::Instant::now(), limits);
+            tokio::pin!(rechecked);
+            let heard = Heard::new();
+            let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
             match end {
                 Some(end) => end,
                 None => loop {
                     tokio::select! {
+                        end = &mut rechecked => break end,
+                        _ = ping.tick() => {
+                            if heartbeat::is_gone(heard.since(), ping_interval) {
+                                break End::BrowserGone;
+                            }
+                            let sent = tokio::time::timeout(BROWSER_WRITE_TIMEOUT, sink.send(Message::Ping(Default::default()))).await;
+                            if !matches!(sent, Ok(Ok(()))) {
+                                break End::BrowserGone;
+                            }
+                        }
                         event = feed.recv() => match event {
                             Some(ViewerEvent::Output(bytes)) => {
                                 traffic.bytes_out += bytes.len() as u64;
@@ -56,7 +88,7 @@ pub async fn watch(browser: WebSocket, found: Found, audit: Audit) {
                             // The session dropped this viewer for lagging.
                             None => break End::ViewerBehind,
                         },
-                        msg = stream.next() => match msg {
+                        msg = stream.next() => match msg.inspect(|m| if m.is_ok() { heard.now() }) {
                             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break End::BrowserGone,
                             Some(Ok(Message::Binary(bytes))) => {
                                 tracing::debug!(bytes = bytes.len(), "a viewer's keystrokes were dropped");

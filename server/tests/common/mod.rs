@@ -485,3 +485,33 @@ pub fn pids_running(argv: &[&str]) -> Vec<i32> {
         .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).map(|c| c == want).unwrap_or(false))
         .collect()
 }
+
+/// A database of its own on the machine's PostgreSQL, dropped at the end.
+pub struct TestDatabase {
+    pub name: String,
+}
+
+pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+
+impl TestDatabase {
+    pub async fn create() -> TestDatabase {
+        let name = format!("porthole_test_{}_{}", std::process::id(), rand_suffix());
+        let admin = sqlx::PgPool::connect(&format!("{POSTGRES}/postgres")).await.expect("PostgreSQL on 127.0.0.1:5432");
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+        TestDatabase { name }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{POSTGRES}/{}", self.name)
+    }
+
+    pub async fn drop_it(self) {
+        let admin = sqlx::PgPool::connect(&format!("{POSTGRES}/postgres")).await.unwrap();
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&admin).await;
+    }
+}
+
+fn rand_suffix() -> String {
+    format!("{:08x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos())
+}
+
