@@ -86,15 +86,6 @@ async fn start_nginx(dir: &std::path::Path, ports: &[u16]) -> (Child, u16) {
     (child, port)
 }
 
-fn numbered_lines(output: &[u8]) -> Vec<u64> {
-    String::from_utf8_lossy(output)
-        .split("\r\n")
-        .filter_map(|l| l.rsplit('\r').next())
-        .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
-        .map(|l| l.parse().unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn three_relays_behind_nginx_resume_and_view_through_any_relay() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,18 +10,6 @@ use shared::api::AuditOutcome;
 use shared::porthole::{ClientMessage, ServerMessage};
 use std::time::Duration;
 
-/// The numbers of the lines that are only digits (`seq`'s output). What
-/// a line's last carriage return overwrites does not count (bash ends
-/// bracketed paste with `ESC[?2004l` and `\r` before the command's output).
-fn numbered_lines(output: &[u8]) -> Vec<u64> {
-    String::from_utf8_lossy(output)
-        .split("\r\n")
-        .filter_map(|l| l.rsplit('\r').next())
-        .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
-        .map(|l| l.parse().unwrap())
-        .collect()
-}
-
 /// Fails unless `lines` is exactly `first..=last`, naming the first gap.
 fn assert_consecutive(lines: &[u64], first: u64, last: u64) {
     let expected: Vec<u64> = (first..=last).collect();

@@ -515,3 +515,14 @@ fn rand_suffix() -> String {
     format!("{:08x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos())
 }
 
+/// The numbers of the lines that are only digits (`seq`'s output). What
+/// a line's last carriage return overwrites does not count (bash ends
+/// bracketed paste with `ESC[?2004l` and `\r` before the command's output).
+pub fn numbered_lines(output: &[u8]) -> Vec<u64> {
+    String::from_utf8_lossy(output)
+        .split("\r\n")
+        .filter_map(|l| l.rsplit('\r').next())
+        .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+        .map(|l| l.parse().unwrap())
+        .collect()
+}
