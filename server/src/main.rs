@@ -170,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
     if porthole.has_demo() {
         println!("open {}/demo/shop/-/environments/1/terminal", porthole.url());
     }
-    tokio::signal::ctrl_c().await?;
+    stop_signal().await?;
     tracing::info!("shutting down");
     porthole.shutdown().await;
     Ok(())
@@ -197,11 +197,21 @@ async fn run_session_server(
     let grace = std::time::Duration::from_secs(2);
     let ss = server::session_server::SessionServer::start(section, app_url, token, sandbox, grace, shutdown.clone()).await?;
     println!("session server listening on {} (advertised as https://{})", ss.addr, ss.advertise);
-    tokio::signal::ctrl_c().await?;
+    stop_signal().await?;
     shutdown.trigger();
     // Report every job's end before the process goes.
     ss.jobs_ended(std::time::Duration::from_secs(10)).await;
     Ok(())
+}
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM (systemd, Kubernetes, Docker):
+/// either one shuts down cleanly (sessions end with 4008 and are audited).
+async fn stop_signal() -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        signal = tokio::signal::ctrl_c() => signal,
+        _ = term.recv() => Ok(()),
+    }
 }
 
 /// `--relay-url`: `http://host:port` — relays talk over a private network.

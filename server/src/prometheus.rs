@@ -76,6 +76,11 @@ pub fn install() -> Option<PrometheusHandle> {
 }
 
 fn describe() {
+    // Counters without labels start at 0, so a first scrape lists them.
+    for name in [SESSIONS_RESUMED, BYTES_IN, BYTES_OUT, PINGS_MISSED, SIGN_IN_FAILURES, SIGN_IN_RATE_LIMITED, DATABASE_ERRORS] {
+        metrics::counter!(name).absolute(0);
+    }
+    metrics::gauge!(VIEWERS_ACTIVE).set(0.0);
     metrics::describe_gauge!(SESSIONS_ACTIVE, "Terminal sessions running now, by kind.");
     metrics::describe_counter!(SESSIONS_OPENED, "Terminal sessions upgraded, by kind.");
     metrics::describe_counter!(SESSIONS_REFUSED, "Terminal requests refused before the upgrade, by HTTP status.");

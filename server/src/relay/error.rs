@@ -63,7 +63,7 @@ impl IntoResponse for RelayError {
             RelayError::BadHop => (StatusCode::FORBIDDEN, "a forwarded terminal request needs a valid relay token".to_string()),
             RelayError::BadSessionId => (StatusCode::BAD_REQUEST, "resume= and view= take a session id".to_string()),
             RelayError::ResumeUnsupported => {
-                (StatusCode::BAD_REQUEST, format!("only the {} subprotocol can resume a session", shared::porthole::SUBPROTOCOL))
+                (StatusCode::BAD_REQUEST, format!("only the {} subprotocol can resume or watch a session", shared::porthole::SUBPROTOCOL))
             }
             RelayError::ForbiddenOrigin(origin) if origin.is_empty() => (
                 StatusCode::FORBIDDEN,

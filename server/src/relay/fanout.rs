@@ -2,7 +2,9 @@
 //! bounded channel each, filled without waiting. A viewer whose channel is
 //! full is dropped, so no viewer ever slows the session.
 
-use super::resume::ViewerEvent;
+use super::resume::{ViewerChannel, ViewerEvent};
+use std::sync::Arc;
+use tokio::sync::Notify;
 use shared::close::End;
 
 /// Frames a viewer may lag behind the session, beyond the replay, before
@@ -13,11 +15,13 @@ pub const VIEWER_QUEUE: usize = 64;
 #[derive(Default)]
 pub struct Viewers {
     feeds: Vec<tokio::sync::mpsc::Sender<ViewerEvent>>,
+    /// Notified by a viewer that leaves.
+    left: Arc<Notify>,
 }
 
 impl Viewers {
     /// Adds a viewer whose first frames are `replay`; returns its channel.
-    pub fn join(&mut self, replay: Vec<bytes::Bytes>) -> tokio::sync::mpsc::Receiver<ViewerEvent> {
+    pub fn join(&mut self, replay: Vec<bytes::Bytes>) -> ViewerChannel {
         // One slot more, kept for the end: a lagging viewer still hears it.
         let (tx, rx) = tokio::sync::mpsc::channel(replay.len() + VIEWER_QUEUE + 1);
         for frame in replay {
@@ -25,7 +29,19 @@ impl Viewers {
             let _ = tx.try_send(ViewerEvent::Output(frame));
         }
         self.feeds.push(tx);
-        rx
+        (rx, self.left.clone())
+    }
+
+    /// What a leaving viewer notifies.
+    pub fn left(&self) -> Arc<Notify> {
+        self.left.clone()
+    }
+
+    /// Forgets viewers that left; true when there were any.
+    pub fn prune(&mut self) -> bool {
+        let before = self.feeds.len();
+        self.feeds.retain(|tx| !tx.is_closed());
+        self.feeds.len() != before
     }
 
     /// Sends output to every viewer; drops those that are full or gone.
@@ -71,8 +87,8 @@ mod tests {
     #[tokio::test]
     async fn a_full_viewer_is_dropped_and_the_others_keep_up() {
         let mut viewers = Viewers::default();
-        let mut fast = viewers.join(vec![bytes::Bytes::from_static(b"old")]);
-        let slow = viewers.join(vec![]);
+        let (mut fast, _) = viewers.join(vec![bytes::Bytes::from_static(b"old")]);
+        let (slow, left) = viewers.join(vec![]);
         assert_eq!(viewers.count(), 2);
         let frame = bytes::Bytes::from_static(b"x");
         let mut changed = false;
@@ -86,5 +102,7 @@ mod tests {
         viewers.end(&End::Exited(0));
         assert!(matches!(fast.recv().await, Some(ViewerEvent::End(End::Exited(0)))));
         drop(slow);
+        left.notify_one();
+        assert!(!viewers.prune());
     }
 }

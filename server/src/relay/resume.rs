@@ -61,9 +61,13 @@ pub enum Attachment {
     /// its output will come on ([`super::viewer`]).
     Viewer {
         /// Where the session sends the viewer's channel.
-        feed: tokio::sync::oneshot::Sender<mpsc::Receiver<ViewerEvent>>,
+        feed: tokio::sync::oneshot::Sender<ViewerChannel>,
     },
 }
+
+/// A viewer's side of its feed: the events, and what to notify when it
+/// leaves (so the session's page hears the new count at once).
+pub type ViewerChannel = (mpsc::Receiver<ViewerEvent>, std::sync::Arc<tokio::sync::Notify>);
 
 /// What the session sends a viewer.
 #[derive(Debug)]
@@ -195,7 +199,7 @@ pub async fn handshake(mut browser: WebSocket, found: Found, size: Option<Termin
 impl Found {
     /// Joins the session as a viewer: the channel its output comes on, or
     /// `None` when the session has ended meanwhile.
-    pub async fn watch(&self) -> Option<mpsc::Receiver<ViewerEvent>> {
+    pub async fn watch(&self) -> Option<ViewerChannel> {
         let (feed, answer) = tokio::sync::oneshot::channel();
         self.attach.send(Attachment::Viewer { feed }).await.ok()?;
         answer.await.ok()

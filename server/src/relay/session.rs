@@ -163,6 +163,8 @@ enum Step {
     Lost(&'static str),
     /// A resumed browser arrived.
     Attach(Attachment),
+    /// A viewer left.
+    ViewerLeft,
 }
 
 /// Runs a session to its end and returns how it ended and what it moved.
@@ -218,6 +220,7 @@ pub async fn run(
             let step = match browser.as_mut() {
                 Some(b) => {
                     let heard = Heard::new();
+                    let left = viewers.left();
                     let d = Downstream {
                         codec: browser_codec,
                         window: &window,
@@ -237,6 +240,7 @@ pub async fn run(
                         end = &mut watch => Step::End(end),
                         () = shutdown.wait() => Step::End(End::Shutdown),
                         Some(a) = next_attachment(&mut resume) => Step::Attach(a),
+                        () = left.notified() => Step::ViewerLeft,
                     }
                 }
                 None => {
@@ -269,6 +273,11 @@ pub async fn run(
                 Step::Lost(why) => {
                     tracing::info!(why, "browser lost");
                     break End::BrowserGone;
+                }
+                Step::ViewerLeft => {
+                    if let (true, Some(b)) = (viewers.prune(), browser.as_mut()) {
+                        tell_viewer_count(&mut b.sink, browser_codec, viewers.count()).await;
+                    }
                 }
                 Step::Attach(Attachment::Viewer { feed }) => {
                     // The viewer sees what the relay still holds, then live output.

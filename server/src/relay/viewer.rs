@@ -38,9 +38,11 @@ pub async fn watch(browser: WebSocket, found: Found, audit: Audit, recheck: Rech
     let codec = BrowserCodec::Porthole;
     let (mut sink, mut stream) = browser.split();
     let mut traffic = Traffic::default();
+    let mut left = None;
     let end = match found.watch().await {
         None => End::NotViewable,
-        Some(mut feed) => {
+        Some((mut feed, leaving)) => {
+            left = Some(leaving);
             tracing::info!(owner = ?found.user, "a viewer joined a session");
             let viewers = metrics::gauge!(crate::prometheus::VIEWERS_ACTIVE);
             viewers.increment(1.0);
@@ -102,6 +104,10 @@ pub async fn watch(browser: WebSocket, found: Found, audit: Audit, recheck: Rech
         }
     };
     tracing::info!(end = ?end, "a viewer left");
+    // The feed is gone by now: the session counts this viewer out at once.
+    if let Some(left) = left {
+        left.notify_one();
+    }
     if end != End::BrowserGone {
         tell_browser(&mut sink, &mut stream, codec, &end).await;
     }
