@@ -34,7 +34,7 @@ export default defineConfig({
     trace: 'off',
   },
   webServer: {
-    command: `../target/debug/porthole --listen 127.0.0.1:${port} --data-dir ${dataDir} --dist-dir ../frontend/dist --demo-password e2e-password`,
+    command: `../target/debug/porthole --listen 127.0.0.1:${port} --data-dir ${dataDir} --dist-dir ../frontend/dist --demo-password e2e-password --shutdown-grace 0`,
     url: `http://127.0.0.1:${port}/users/sign_in`,
     reuseExistingServer: false,
     timeout: 60_000,

@@ -531,6 +531,20 @@ impl Inner {
                         self.set_status.set(status);
                     }
                 }
+                Ok(ServerMessage::Draining { ends_at }) => {
+                    // The status line counts down to the end, as for a max session time.
+                    let left = ((ends_at as f64 - js_sys::Date::now()) / 1000.0).round().max(0.0);
+                    self.term.write_text(&format!("\r\n\x1b[33m[The server is restarting: this session ends in {left} s]\x1b[0m\r\n"));
+                    let status = self.resume.borrow_mut().as_mut().map(|r| {
+                        if let Status::Connected { expires_at, .. } = &mut r.connected {
+                            *expires_at = Some(expires_at.map_or(ends_at, |at| at.min(ends_at)));
+                        }
+                        r.connected.clone()
+                    });
+                    if let Some(status) = status {
+                        self.set_status.set(status);
+                    }
+                }
                 Ok(ServerMessage::Exit { code }) => state.borrow_mut().exit = Some(code),
                 Ok(ServerMessage::End { code, reason }) => state.borrow_mut().end = Some((code, reason)),
                 Err(e) => web_sys::console::warn_1(&format!("porthole: ignoring control message: {e}").into()),

@@ -74,6 +74,9 @@ pub struct Config {
     /// How long a session outlives a lost browser, and how much output it
     /// keeps for the page's return (`--resume-grace`, `--resume-buffer`).
     pub resume: crate::relay::resume::ResumeSettings,
+    /// On shutdown, how long running sessions may go on (told when they
+    /// end) before the rest end with 4008 (`--shutdown-grace`, default 30 s).
+    pub shutdown_grace: Duration,
     /// Where Prometheus scrapes `/metrics` (`--metrics-listen`); `None` =
     /// no metrics. Never the public listener.
     pub metrics_listen: Option<SocketAddr>,
@@ -129,6 +132,7 @@ impl Config {
             resume: crate::relay::resume::ResumeSettings::default(),
             relay_url: None,
             metrics_listen: None,
+            shutdown_grace: Duration::from_secs(30),
             recordings_dir: None,
             recording_max_bytes: 64 << 20,
             kill_grace: Duration::from_secs(2),

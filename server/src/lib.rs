@@ -68,6 +68,9 @@ pub struct Porthole {
     pub session_server: Option<session_server::SessionServer>,
     demo: bool,
     shutdown: Shutdown,
+    /// Begins shutdown: readiness fails, no new terminals, sessions told.
+    draining: Shutdown,
+    shutdown_grace: std::time::Duration,
     /// Stops the web server, after sessions have ended and been reported.
     stop_serving: Shutdown,
     pending: relay::audit::Pending,
@@ -96,6 +99,7 @@ impl Porthole {
         let pods = sandbox::Sandbox::prepare(&config.data_dir, config.sandbox_user.as_deref(), sandbox::POD_USER)?;
         let jobs = sandbox::Sandbox::prepare(&config.data_dir, config.job_user.as_deref(), sandbox::JOB_USER)?;
         let shutdown = Shutdown::new();
+        let draining = Shutdown::new();
         let secret = config.workhorse_secret()?;
         let cluster_options =
             local_cluster::Options {
@@ -173,6 +177,7 @@ impl Porthole {
         )
         .allow_missing_origin(config.allow_missing_origin)
         .with_resume(config.resume)
+        .with_drain(draining.clone(), config.shutdown_grace)
         .with_relay_url(config.relay_url.clone())
         .with_recordings(relay::recording::RecordingSettings { dir: recordings, max_bytes: config.recording_max_bytes });
         let pending = relay.pending.clone();
@@ -185,7 +190,7 @@ impl Porthole {
             let dist = dist.clone();
             async move { static_files(&dist, request).await }
         });
-        let health = health::router(health::Health { db: db.clone(), shutdown: shutdown.clone() });
+        let health = health::router(health::Health { db: db.clone(), shutdown: draining.clone() });
         let router = app::router(app, accounts, sign_in_page).merge(health).fallback(dispatch).with_state(services);
         let router = with_sessions(router, &db, config.secure_cookies, &shutdown)
             .await?
@@ -239,7 +244,20 @@ impl Porthole {
             ),
             None => None,
         };
-        Ok(Porthole { addr, cluster, session_server, demo, shutdown, stop_serving, pending, sessions, server, metrics_addr })
+        Ok(Porthole {
+            addr,
+            cluster,
+            session_server,
+            demo,
+            shutdown,
+            draining,
+            shutdown_grace: config.shutdown_grace,
+            stop_serving,
+            pending,
+            sessions,
+            server,
+            metrics_addr,
+        })
     }
 
     /// True when the demo project is served.
@@ -252,10 +270,20 @@ impl Porthole {
         format!("http://{}", self.addr)
     }
 
-    /// Ends every session (close code 4008 to browsers; every exec's
-    /// processes hung up), waits until their ends are in the audit log and
-    /// stops serving.
+    /// Drains, then ends every session: readiness fails and new terminals
+    /// get 503 at once; running sessions are told they end after the
+    /// shutdown grace and may end by themselves until then; the rest end
+    /// with 4008 (every exec's processes hung up). Waits until every end is
+    /// in the audit log, then stops serving.
     pub async fn shutdown(self) {
+        // Drain first: readiness fails, new terminals get 503, and running
+        // sessions hear when they end; those that end by themselves within
+        // the grace period end as they would have.
+        self.draining.trigger();
+        if !self.shutdown_grace.is_zero() {
+            tracing::info!(grace = ?self.shutdown_grace, "draining terminal sessions");
+            self.pending.reported(self.shutdown_grace).await;
+        }
         self.shutdown.trigger();
         self.cluster.execs_ended(std::time::Duration::from_secs(5)).await;
         if let Some(ss) = &self.session_server {

@@ -69,6 +69,10 @@ struct Args {
     /// reported lost); suffixes K, M: 1M = 1 MiB.
     #[arg(long, env = "PORTHOLE_RESUME_BUFFER", default_value = "1M", value_parser = parse_size)]
     resume_buffer: usize,
+    /// On SIGTERM/SIGINT: seconds running sessions may go on (their pages
+    /// are told when they end) before the rest end with 4008.
+    #[arg(long, env = "PORTHOLE_SHUTDOWN_GRACE", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    shutdown_grace: u64,
     /// Serve Prometheus metrics at /metrics on this address (e.g.
     /// 127.0.0.1:9229); off by default, and never on --listen.
     #[arg(long, env = "PORTHOLE_METRICS_LISTEN")]
@@ -158,6 +162,7 @@ async fn main() -> anyhow::Result<()> {
     config.recordings_dir = args.recordings_dir;
     config.relay_url = args.relay_url;
     config.metrics_listen = args.metrics_listen;
+    config.shutdown_grace = std::time::Duration::from_secs(args.shutdown_grace);
     config.recording_max_bytes = args.recording_max_bytes as u64;
     config.resume = server::relay::resume::ResumeSettings {
         grace: std::time::Duration::from_secs(args.resume_grace),

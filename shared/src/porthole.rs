@@ -192,6 +192,13 @@ pub enum ServerMessage {
         /// The session's user; `null` when signed out.
         owner: Option<String>,
     },
+    /// The relay is shutting down: the session ends at `ends_at` unless it
+    /// ends by itself first (`--shutdown-grace`).
+    /// `{"type":"draining","ends_at":1764860000000}`.
+    Draining {
+        /// Milliseconds since the Unix epoch.
+        ends_at: u64,
+    },
     /// To the session's own page: how many watch it now.
     /// `{"type":"viewers","count":2}`.
     Viewers {
@@ -305,6 +312,7 @@ mod tests {
             ServerMessage::Resumed { offset: 10, lost: 3 },
             ServerMessage::Viewing { owner: Some("maintainer".into()) },
             ServerMessage::Viewers { count: 2 },
+            ServerMessage::Draining { ends_at: 5 },
             ServerMessage::Exit { code: 42 },
             ServerMessage::End { code: 4000, reason: "process exited with status 42".into() },
         ] {

@@ -92,7 +92,8 @@ impl UpstreamCodec {
                     ServerMessage::Connected { .. }
                     | ServerMessage::Resumed { .. }
                     | ServerMessage::Viewing { .. }
-                    | ServerMessage::Viewers { .. } => UpstreamEvent::Nothing,
+                    | ServerMessage::Viewers { .. }
+                    | ServerMessage::Draining { .. } => UpstreamEvent::Nothing,
                 },
             }),
         }

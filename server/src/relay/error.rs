@@ -21,6 +21,8 @@ pub enum RelayError {
     /// 403: a request marked as forwarded by a relay without a valid
     /// relay JWT.
     BadHop,
+    /// 503: the relay is draining: no new terminals.
+    Draining,
     /// 400: `?resume=`/`?view=` with something that is no session id.
     BadSessionId,
     /// 400: `?resume=` over a subprotocol that cannot resume (only
@@ -61,6 +63,9 @@ impl IntoResponse for RelayError {
             ),
             RelayError::BadSize(e) => (StatusCode::BAD_REQUEST, format!("bad terminal size in the URL: {e}")),
             RelayError::BadHop => (StatusCode::FORBIDDEN, "a forwarded terminal request needs a valid relay token".to_string()),
+            RelayError::Draining => {
+                (StatusCode::SERVICE_UNAVAILABLE, "the server is restarting: open the terminal again in a moment".to_string())
+            }
             RelayError::BadSessionId => (StatusCode::BAD_REQUEST, "resume= and view= take a session id".to_string()),
             RelayError::ResumeUnsupported => {
                 (StatusCode::BAD_REQUEST, format!("only the {} subprotocol can resume or watch a session", shared::porthole::SUBPROTOCOL))

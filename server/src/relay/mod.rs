@@ -57,6 +57,8 @@ pub struct Relay {
     ping_interval: Duration,
     reauthorize_interval: Duration,
     shutdown: Shutdown,
+    /// Shutdown has begun: no new terminals, sessions are told when they end.
+    draining: Option<(Shutdown, Duration)>,
     resume: ResumeSettings,
     recordings: Option<recording::RecordingSettings>,
     /// This relay's URL for other relays (`--relay-url`); `None` = it runs alone.
@@ -87,6 +89,7 @@ impl Relay {
             ping_interval,
             reauthorize_interval,
             shutdown,
+            draining: None,
             resume: ResumeSettings::default(),
             recordings: None,
             relay_url: None,
@@ -99,6 +102,13 @@ impl Relay {
     /// `--resume-buffer`); a zero grace turns resuming off.
     pub fn with_resume(mut self, settings: ResumeSettings) -> Relay {
         self.resume = settings;
+        self
+    }
+
+    /// Drains on `signal`: new terminals get 503, running sessions hear
+    /// that they end after `grace` (then `shutdown` ends them with 4008).
+    pub fn with_drain(mut self, signal: Shutdown, grace: Duration) -> Relay {
+        self.draining = Some((signal, grace));
         self
     }
 
@@ -178,6 +188,10 @@ impl Relay {
             return self.join_session(upgrade, &parts, &id, initial_size, peer).await;
         }
 
+        // Pages of running sessions may still resume and watch; nothing new.
+        if self.draining.as_ref().is_some_and(|(signal, _)| signal.is_triggered()) {
+            return Err(RelayError::Draining);
+        }
         let request = authorize::AuthorizeRequest::new(&parts);
         let asked = std::time::Instant::now();
         let authorized = self.authorizer.authorize(&request).await;
@@ -234,6 +248,7 @@ impl Relay {
             ping_interval: self.ping_interval,
             resume,
             recording: self.recorder(&authorized, initial_size),
+            draining: self.draining.clone(),
         };
         let shutdown = self.shutdown.clone();
         let registered = match (&params.resume, &self.relay_url) {

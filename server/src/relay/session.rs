@@ -93,6 +93,9 @@ pub struct SessionParams {
     pub resume: Option<Resumable>,
     /// Where output and resizes are recorded; `None` = not recorded.
     pub recording: Option<Recorder>,
+    /// The relay's drain signal and grace: the page is told when the
+    /// session will end.
+    pub draining: Option<(Shutdown, Duration)>,
 }
 
 /// A session that a page may resume ([`super::resume`]).
@@ -165,6 +168,8 @@ enum Step {
     Attach(Attachment),
     /// A viewer left.
     ViewerLeft,
+    /// The relay began draining.
+    Draining,
 }
 
 /// Runs a session to its end and returns how it ended and what it moved.
@@ -213,6 +218,8 @@ pub async fn run(
 
     // The upstream's end while no browser was attached, told to the next.
     let mut finished: Option<End> = None;
+    let draining = params.draining.take();
+    let mut drain_told = false;
     let mut lost_at = Instant::now();
     let end = match first {
         Some(end) => end,
@@ -241,6 +248,7 @@ pub async fn run(
                         () = shutdown.wait() => Step::End(End::Shutdown),
                         Some(a) = next_attachment(&mut resume) => Step::Attach(a),
                         () = left.notified() => Step::ViewerLeft,
+                        () = drain_signal(&draining), if !drain_told => Step::Draining,
                     }
                 }
                 None => {
@@ -273,6 +281,15 @@ pub async fn run(
                 Step::Lost(why) => {
                     tracing::info!(why, "browser lost");
                     break End::BrowserGone;
+                }
+                Step::Draining => {
+                    drain_told = true;
+                    let grace = draining.as_ref().map_or(Duration::ZERO, |(_, grace)| *grace);
+                    let ends_at = SystemTime::now().checked_add(grace).and_then(|t| t.duration_since(UNIX_EPOCH).ok());
+                    let ends_at = ends_at.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                    if let (Some(b), Some(frame)) = (browser.as_mut(), browser_codec.control(&ServerMessage::Draining { ends_at })) {
+                        let _ = tokio::time::timeout(Duration::from_secs(5), b.sink.send(to_axum(frame))).await;
+                    }
                 }
                 Step::ViewerLeft => {
                     if let (true, Some(b)) = (viewers.prune(), browser.as_mut()) {
@@ -352,6 +369,14 @@ pub async fn run(
         }
     }
     (end, counters.total())
+}
+
+/// Resolves when the relay starts draining (never without a drain signal).
+async fn drain_signal(draining: &Option<(Shutdown, Duration)>) {
+    match draining {
+        Some((signal, _)) => signal.wait().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The next resumed browser, or never for a session that cannot resume.

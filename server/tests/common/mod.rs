@@ -140,6 +140,8 @@ pub fn test_config(data: &std::path::Path) -> Config {
     let mut config = Config::new(data);
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.kill_grace = Duration::from_millis(500);
+    // Shutdown ends sessions at once unless a test drains.
+    config.shutdown_grace = Duration::ZERO;
     config.demo_password = Some(DEMO_PASSWORD.into());
     config
 }
