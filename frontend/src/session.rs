@@ -508,47 +508,47 @@ impl Inner {
                     if lost > 0 {
                         self.term.write_text(&format!("\r\n\x1b[33m{}\x1b[0m\r\n", porthole::lost_notice(lost)));
                     }
-                    let status = self.resume.borrow_mut().as_mut().map(|r| {
+                    self.update_connected(|r| {
                         r.lost_at = 0.0;
                         r.attempt = 0;
-                        r.connected.clone()
                     });
-                    if let Some(status) = status {
-                        self.set_status.set(status);
-                    }
                     let size = self.publish_size();
                     self.send_control(&ClientMessage::Resize { cols: size.cols, rows: size.rows });
                 }
                 Ok(ServerMessage::Viewing { owner }) => self.set_status.set(Status::Viewing { owner }),
                 Ok(ServerMessage::Viewers { count }) => {
-                    let status = self.resume.borrow_mut().as_mut().map(|r| {
+                    self.update_connected(|r| {
                         if let Status::Connected { viewers, .. } = &mut r.connected {
                             *viewers = count;
                         }
-                        r.connected.clone()
                     });
-                    if let Some(status) = status {
-                        self.set_status.set(status);
-                    }
                 }
                 Ok(ServerMessage::Draining { ends_at }) => {
                     // The status line counts down to the end, as for a max session time.
                     let left = ((ends_at as f64 - js_sys::Date::now()) / 1000.0).round().max(0.0);
                     self.term.write_text(&format!("\r\n\x1b[33m[The server is restarting: this session ends in {left} s]\x1b[0m\r\n"));
-                    let status = self.resume.borrow_mut().as_mut().map(|r| {
+                    self.update_connected(|r| {
                         if let Status::Connected { expires_at, .. } = &mut r.connected {
                             *expires_at = Some(expires_at.map_or(ends_at, |at| at.min(ends_at)));
                         }
-                        r.connected.clone()
                     });
-                    if let Some(status) = status {
-                        self.set_status.set(status);
-                    }
                 }
                 Ok(ServerMessage::Exit { code }) => state.borrow_mut().exit = Some(code),
                 Ok(ServerMessage::End { code, reason }) => state.borrow_mut().end = Some((code, reason)),
                 Err(e) => web_sys::console::warn_1(&format!("porthole: ignoring control message: {e}").into()),
             }
+        }
+    }
+
+    /// Changes the kept session state with `change`, then shows its
+    /// connected status (nothing without a resumable session).
+    fn update_connected(&self, change: impl FnOnce(&mut Resume)) {
+        let status = self.resume.borrow_mut().as_mut().map(|r| {
+            change(r);
+            r.connected.clone()
+        });
+        if let Some(status) = status {
+            self.set_status.set(status);
         }
     }
 

@@ -161,10 +161,16 @@ impl Relay {
         if forwarded && !self.authorizer.verify(parts.headers.get(shared::channel::API_REQUEST_HEADER).and_then(|v| v.to_str().ok())) {
             return Err(RelayError::BadHop);
         }
-        let (browser_codec, browser_protocol) =
-            BrowserCodec::negotiate(&parts.headers, parts.uri.query().unwrap_or("")).map_err(RelayError::UnsupportedSubprotocols)?;
-        let initial_size = TerminalSize::from_query(parts.uri.query().unwrap_or("")).map_err(RelayError::BadSize)?;
         let query = parts.uri.query().unwrap_or("");
+        let (browser_codec, browser_protocol) = BrowserCodec::negotiate(&parts.headers, query).map_err(RelayError::UnsupportedSubprotocols)?;
+        let initial_size = TerminalSize::from_query(query).map_err(RelayError::BadSize)?;
+        // The chosen subprotocol and the size limits, for every path below.
+        let upgrade = match browser_protocol {
+            Some(name) => upgrade.protocols([name]),
+            None => upgrade,
+        }
+        .max_message_size(MAX_BROWSER_MESSAGE)
+        .max_frame_size(MAX_BROWSER_FRAME);
         let joins = [shared::porthole::RESUME_PARAM, shared::porthole::VIEW_PARAM].map(|name| resume::query_param(query, name));
         if joins.iter().any(Option::is_some) && browser_codec != BrowserCodec::Porthole {
             return Err(RelayError::ResumeUnsupported);
@@ -173,19 +179,10 @@ impl Relay {
             return Err(RelayError::BadSessionId);
         }
         if let Some(id) = joins[1] {
-            let upgrade = match browser_protocol {
-                Some(name) => upgrade.protocols([name]),
-                None => upgrade,
-            };
             return self.view(upgrade, &parts, &id.to_string(), peer).await;
         }
         if let Some(id) = joins[0] {
-            let id = id.to_string();
-            let upgrade = match browser_protocol {
-                Some(name) => upgrade.protocols([name]),
-                None => upgrade,
-            };
-            return self.join_session(upgrade, &parts, &id, initial_size, peer).await;
+            return self.join_session(upgrade, &parts, &id.to_string(), initial_size, peer).await;
         }
 
         // Pages of running sessions may still resume and watch; nothing new.
@@ -204,12 +201,6 @@ impl Relay {
             return Err(RelayError::InvalidChannel(e.to_string()));
         }
 
-        let upgrade = match browser_protocol {
-            Some(name) => upgrade.protocols([name]),
-            None => upgrade,
-        }
-        .max_message_size(MAX_BROWSER_MESSAGE)
-        .max_frame_size(MAX_BROWSER_FRAME);
         let dialing = std::time::Instant::now();
         let dialed = dial::dial(&channel, &forwarded_for(&parts.headers, peer)).await.map_err(RelayError::from);
         metrics::histogram!(crate::prometheus::DIAL_SECONDS).record(dialing.elapsed());
@@ -293,13 +284,12 @@ impl Relay {
         }))
     }
 
-    /// A viewer of session `id` (`upgrade` has its subprotocol): authorized
+    /// A viewer of session `id` (`upgrade` has its subprotocol and limits): authorized
     /// as a new request for the session's own terminal, whatever path it
     /// names (the app's refusal passes through, and the app records the
     /// viewer in its audit log), then attached read-only
     /// ([`viewer::watch`]); 4009 when there is no such session.
     async fn view(&self, upgrade: WebSocketUpgrade, parts: &http::request::Parts, id: &str, peer: SocketAddr) -> Result<Response, RelayError> {
-        let upgrade = upgrade.max_message_size(MAX_BROWSER_MESSAGE).max_frame_size(MAX_BROWSER_FRAME);
         if self.sessions.find(id).is_none() {
             if let Some(hop) = self.elsewhere(parts, id, peer).await {
                 return Ok(match hop {
@@ -372,7 +362,8 @@ impl Relay {
             .ok()
     }
 
-    /// A page resuming session `id` (`upgrade` has its subprotocol): authorized like a new request (a
+    /// A page resuming session `id` (`upgrade` has its subprotocol and
+    /// limits): authorized like a new request (a
     /// refusal is 4004, told over the WebSocket so the page stops trying),
     /// only for the user the session was opened by; then the socket joins
     /// the session ([`resume::handshake`]). Anything else is 4009.
@@ -384,7 +375,6 @@ impl Relay {
         size: Option<TerminalSize>,
         peer: SocketAddr,
     ) -> Result<Response, RelayError> {
-        let upgrade = upgrade.max_message_size(MAX_BROWSER_MESSAGE).max_frame_size(MAX_BROWSER_FRAME);
         if self.sessions.find(id).is_none() {
             if let Some(hop) = self.elsewhere(parts, id, peer).await {
                 return Ok(match hop {

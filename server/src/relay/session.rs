@@ -287,13 +287,13 @@ pub async fn run(
                     let grace = draining.as_ref().map_or(Duration::ZERO, |(_, grace)| *grace);
                     let ends_at = SystemTime::now().checked_add(grace).and_then(|t| t.duration_since(UNIX_EPOCH).ok());
                     let ends_at = ends_at.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                    if let (Some(b), Some(frame)) = (browser.as_mut(), browser_codec.control(&ServerMessage::Draining { ends_at })) {
-                        let _ = tokio::time::timeout(Duration::from_secs(5), b.sink.send(to_axum(frame))).await;
+                    if let Some(b) = browser.as_mut() {
+                        tell(&mut b.sink, browser_codec, &ServerMessage::Draining { ends_at }).await;
                     }
                 }
                 Step::ViewerLeft => {
                     if let (true, Some(b)) = (viewers.prune(), browser.as_mut()) {
-                        tell_viewer_count(&mut b.sink, browser_codec, viewers.count()).await;
+                        tell(&mut b.sink, browser_codec, &ServerMessage::Viewers { count: viewers.count() }).await;
                     }
                 }
                 Step::Attach(Attachment::Viewer { feed }) => {
@@ -301,7 +301,7 @@ pub async fn run(
                     let replay = log.replay(log.start()).map(|r| r.frames).unwrap_or_default();
                     let _ = feed.send(viewers.join(replay));
                     if let Some(b) = browser.as_mut() {
-                        tell_viewer_count(&mut b.sink, browser_codec, viewers.count()).await;
+                        tell(&mut b.sink, browser_codec, &ServerMessage::Viewers { count: viewers.count() }).await;
                     }
                 }
                 Step::Attach(Attachment::Resume { browser: socket, offset, size }) => {
@@ -332,7 +332,7 @@ pub async fn run(
                     if replayed == Ok(true) {
                         metrics::counter!(crate::prometheus::SESSIONS_RESUMED).increment(1);
                         if viewers.count() > 0 {
-                            tell_viewer_count(&mut sink, browser_codec, viewers.count()).await;
+                            tell(&mut sink, browser_codec, &ServerMessage::Viewers { count: viewers.count() }).await;
                         }
                         browser = Some(Browser { sink, stream });
                         if let Some(end) = finished.take() {
@@ -387,9 +387,10 @@ async fn next_attachment(resume: &mut Option<Resumable>) -> Option<Attachment> {
     }
 }
 
-/// Tells the session's page how many watch (errors are the next write's to find).
-async fn tell_viewer_count(sink: &mut BrowserSink, codec: BrowserCodec, count: u32) {
-    if let Some(frame) = codec.control(&ServerMessage::Viewers { count }) {
+/// Sends the session's page a control message (`viewers`, `draining`);
+/// a failure is the next write's to find.
+async fn tell(sink: &mut BrowserSink, codec: BrowserCodec, msg: &ServerMessage) {
+    if let Some(frame) = codec.control(msg) {
         let _ = tokio::time::timeout(Duration::from_secs(5), sink.send(to_axum(frame))).await;
     }
 }
@@ -490,7 +491,7 @@ async fn downstream(ustream: &mut UpstreamStream, bsink: &mut BrowserSink, ucode
                 log.append(&bytes);
                 recording.output(&bytes);
                 if viewers.output(&bytes) {
-                    tell_viewer_count(bsink, bcodec, viewers.count()).await;
+                    tell(bsink, bcodec, &ServerMessage::Viewers { count: viewers.count() }).await;
                 }
                 window.sent(bytes.len());
                 counters.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
