@@ -18,8 +18,8 @@
 //!
 //! [`Porthole::start`] starts all three on the addresses in [`Config`] (port 0
 //! is fine: tests do that) and [`Porthole::shutdown`] ends every session.
-// One exception, in `pty.rs`: switching a pod's process to its own
-// hostname and user between fork and exec (`pre_exec` is unsafe).
+// The exceptions: setting a pod's or job's process apart between fork and
+// exec (`pre_exec` hooks, in `pty.rs` and `sandbox/enclosure.rs`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -96,8 +96,11 @@ impl Porthole {
     /// Starts the local cluster, the app and the relay.
     pub async fn start(config: Config) -> anyhow::Result<Porthole> {
         tls::install_default_provider();
-        let pods = sandbox::Sandbox::prepare(&config.data_dir, config.sandbox_user.as_deref(), sandbox::POD_USER)?;
-        let jobs = sandbox::Sandbox::prepare(&config.data_dir, config.job_user.as_deref(), sandbox::JOB_USER)?;
+        let mut pods = sandbox::Sandbox::prepare(&config.data_dir, config.sandbox_user.as_deref(), sandbox::POD_USER)?;
+        let mut jobs = sandbox::Sandbox::prepare(&config.data_dir, config.job_user.as_deref(), sandbox::JOB_USER)?;
+        // Recordings hold other people's sessions.
+        pods.hide(&config.recordings_dir())?;
+        jobs.hide(&config.recordings_dir())?;
         let shutdown = Shutdown::new();
         let draining = Shutdown::new();
         let secret = config.workhorse_secret()?;

@@ -28,9 +28,9 @@ pub struct Spec {
     pub size: TerminalSize,
     /// Whom it runs as; `None` = Porthole's own user.
     pub user: Option<crate::sandbox::SandboxUser>,
-    /// A hostname of its own (a UTS namespace, as a pod has), when Porthole
-    /// runs as root; `None` = the host's.
-    pub hostname: Option<String>,
+    /// Its own hostname, process table and mount table, as a pod's
+    /// ([`crate::sandbox::Enclosure`]; as root); `None` = the host's.
+    pub enclosure: Option<crate::sandbox::Enclosure>,
 }
 
 /// A running process and both halves of its PTY master.
@@ -72,7 +72,8 @@ pub fn spawn(spec: &Spec) -> std::io::Result<PtyProcess> {
         Apart::Nothing => {}
         // std drops the supplementary groups too when it switches user.
         Apart::User(user) => command = command.uid(user.uid).gid(user.gid),
-        // SAFETY: as in `set_apart`: system calls only, in the child.
+        // SAFETY: as in `set_apart`: system calls only, in the child,
+        // after pty-process's own hook made it lead the terminal's session.
         #[allow(unsafe_code)]
         Apart::Hook(hook) => command = unsafe { command.pre_exec(hook) },
     }
@@ -89,50 +90,26 @@ pub fn spawn(spec: &Spec) -> std::io::Result<PtyProcess> {
 }
 
 /// How a process is set apart from Porthole: nothing, another user (std's
-/// own uid/gid switch), or a hook that also gives it a hostname.
+/// own uid/gid switch, which drops supplementary groups too), or a hook
+/// that encloses it and then switches user (std switches user before any
+/// hook runs, and only root may make namespaces).
 enum Apart {
     Nothing,
     User(crate::sandbox::SandboxUser),
-    Hook(Box<dyn FnMut() -> std::io::Result<()> + Send + Sync>),
+    Hook(crate::sandbox::enclosure::Hook),
 }
 
-/// `spec`'s user and, as root, its own hostname. The hostname needs a UTS
-/// namespace, which only root may create, and std switches user before any
-/// `pre_exec` hook runs: so with a hostname the hook does both, in that
-/// order. A failed `unshare` (no CAP_SYS_ADMIN, say in a container) leaves
-/// the host's name: the user switch is what keeps Porthole's files safe.
+/// `spec`'s user and enclosure.
 fn apart(spec: &Spec) -> Apart {
-    use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
-    // At most 63 bytes (a DNS label; Linux takes 64): a pod name is.
-    let hostname = spec.hostname.as_deref().filter(|_| nix::unistd::geteuid().is_root()).map(|h| {
-        let mut end = h.len().min(63);
-        while !h.is_char_boundary(end) {
-            end -= 1;
-        }
-        h[..end].to_string()
-    });
-    let (hostname, user) = match (hostname, spec.user) {
-        (None, None) => return Apart::Nothing,
-        (None, Some(user)) => return Apart::User(user),
-        (Some(hostname), user) => (hostname, user),
-    };
-    // It runs in the forked child: system calls only, nothing allocated
-    // (the hostname is moved in now).
-    Apart::Hook(Box::new(move || {
-        if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUTS).is_ok() {
-            let _ = nix::unistd::sethostname(&hostname);
-        }
-        if let Some(user) = user {
-            setgroups(&[]).map_err(std::io::Error::from)?;
-            setgid(Gid::from_raw(user.gid)).map_err(std::io::Error::from)?;
-            setuid(Uid::from_raw(user.uid)).map_err(std::io::Error::from)?;
-        }
-        Ok(())
-    }))
+    match (crate::sandbox::enclosure::hook(spec.enclosure.as_ref(), spec.user), spec.user) {
+        (Some(hook), _) => Apart::Hook(hook),
+        (None, Some(user)) => Apart::User(user),
+        (None, None) => Apart::Nothing,
+    }
 }
 
 /// Sets a process spawned with pipes (an exec without a TTY) apart as
-/// [`spawn`] does a PTY's: the same user and hostname.
+/// [`spawn`] does a PTY's: the same user and enclosure.
 #[allow(unsafe_code)]
 pub fn set_apart(command: &mut tokio::process::Command, spec: &Spec) {
     match apart(spec) {
@@ -142,8 +119,8 @@ pub fn set_apart(command: &mut tokio::process::Command, spec: &Spec) {
             command.uid(user.uid).gid(user.gid);
         }
         // SAFETY: the hook runs in the forked child before exec and makes
-        // only async-signal-safe system calls (unshare, sethostname,
-        // setgroups, setgid, setuid); it allocates nothing.
+        // only async-signal-safe system calls; it allocates nothing
+        // (`crate::sandbox::enclosure::hook`).
         Apart::Hook(hook) => unsafe {
             command.pre_exec(hook);
         },
@@ -230,7 +207,7 @@ mod tests {
             cwd: std::env::temp_dir(),
             size: TerminalSize { cols: 77, rows: 11 },
             user: None,
-            hostname: None,
+            enclosure: None,
         }
     }
 

@@ -68,7 +68,7 @@ async fn kubectl_exec_it_follows_its_terminals_size() {
         cwd: porthole.data.path().to_path_buf(),
         size: TerminalSize { cols: 100, rows: 30 },
         user: None,
-        hostname: None,
+        enclosure: None,
     })
     .unwrap();
     let mut seen = Vec::new();

@@ -7,24 +7,59 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-/// What a shell in a pod or a job tries, as the break-in attempt did.
+/// What a shell in a pod or a job tries, as the break-in attempt did: list
+/// the data dir, read each secret.
 fn attempts(data: &std::path::Path) -> String {
     let files = ["workhorse_secret", "runner_token", "porthole.db", "local-cluster/token", "local-cluster/kubeconfig"];
-    let cats: Vec<String> = files.iter().map(|f| format!("cat {}/{f}", data.display())).collect();
-    format!("echo uid=$(id -u); ls {} ; {} ; echo 'done'-$((40+2))", data.display(), cats.join(" ; "))
+    let cats: Vec<String> = files.iter().map(|f| format!("(cat {}/{f} || echo cat-failed)", data.display())).collect();
+    format!("echo uid=$(id -u); echo listed=[$(ls {} 2>&1)]; {} ; echo 'done'-$((40+2))", data.display(), cats.join(" ; "))
 }
 
-/// Checks the output of [`attempts`]: another uid, every read refused, no
-/// secret's bytes.
+/// Checks the output of [`attempts`]: another uid, nothing listed, every
+/// read refused (the data dir closed to the sandbox user, or out of sight
+/// in an enclosure), no secret's bytes.
 fn assert_refused(output: &str, data: &std::path::Path) {
     assert!(!output.contains("uid=0\r") && !output.contains("uid=0\n"), "runs as root: {output}");
     assert!(output.contains("uid="), "{output}");
-    // ls plus five cats.
-    assert_eq!(output.matches("Permission denied").count(), 6, "{output}");
+    let listed = output.split("listed=[").nth(1).and_then(|s| s.split(']').next()).unwrap_or_default();
+    assert!(!listed.contains("porthole.db") && !listed.contains("secret"), "the data dir was listed: {output}");
+    // Lines of their own: a terminal also echoes the command as typed.
+    assert_eq!(output.lines().filter(|l| l.trim() == "cat-failed").count(), 5, "{output}");
     for secret in ["workhorse_secret", "runner_token"] {
         let value = std::fs::read_to_string(data.join(secret)).unwrap();
         assert!(!output.contains(value.trim()), "{secret} leaked: {output}");
     }
+}
+
+/// Whether pods and jobs here get their own PID and mount namespaces.
+fn namespaces_here() -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    match server::sandbox::enclosure::probe(dir.path(), &[]) {
+        Ok(()) => true,
+        Err(why) => {
+            eprintln!("skipped: no namespaces here ({why})");
+            false
+        }
+    }
+}
+
+/// What a shell checks of its enclosure: its pid and its parent's, the
+/// name and command line of PID 1, how many processes it sees, where it is.
+const WHERE_AM_I: &str = "echo pid=$$ ppid=$PPID init=$(cat /proc/1/comm) cmdline=$(tr -d '\\0' < /proc/1/cmdline) procs=$(ls /proc | grep -c '^[0-9]') pwd=$(pwd) end-$((6*7))";
+
+/// Checks the answer to [`WHERE_AM_I`] of a shell enclosed as `hostname`:
+/// PID 2 of its own process table under `pod-init` (whose command line is
+/// not Porthole's), which holds only them and the shell's pipeline (not
+/// Porthole, not the host's processes), in `/home/<hostname>`.
+fn assert_enclosed(output: &str, hostname: &str) {
+    // The answer, not the command as a terminal echoes it; a terminal may
+    // put an escape sequence (bracketed paste off) before it.
+    let line = output.lines().filter(|l| !l.contains("echo pid=")).find_map(|l| l.find("pid=").map(|at| &l[at..]));
+    let line = line.unwrap_or_else(|| panic!("no answer: {output}"));
+    assert!(line.starts_with("pid=2 ppid=1 init=pod-init cmdline=pod-init procs="), "not in an enclosure of its own: {output}");
+    let procs: usize = line.split("procs=").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
+    assert!(procs <= 6, "sees the host's processes: {output}");
+    assert!(line.contains(&format!("pwd=/home/{hostname} end-42")), "{output}");
 }
 
 fn running_as_root() -> bool {
@@ -48,6 +83,12 @@ async fn an_environment_terminal_cannot_read_porthole_s_files() {
     // Its own folder is its own.
     let output = client.run("touch mine && echo wrote-$((1+1))", "wrote-2").await;
     assert!(!output.contains("Permission denied"), "{output}");
+    let pod_dir = porthole.data.path().join("sandbox/pods/shop-production/shop-web-7c9d5b8f4-q2x7z");
+    assert!(pod_dir.join("mine").exists(), "written in the pod's folder");
+    if namespaces_here() {
+        let output = client.run(WHERE_AM_I, "end-42").await;
+        assert_enclosed(&output, "shop-web-7c9d5b8f4-q2x7z");
+    }
     client.close().await;
 }
 
@@ -63,7 +104,7 @@ async fn a_ci_job_cannot_read_porthole_s_files() {
         c.session_server = Some(ss);
     })
     .await;
-    let script = format!("{}; {}", pod_folder_attempt(porthole.data.path()), attempts(porthole.data.path()));
+    let script = format!("{WHERE_AM_I}; {}; {}", pod_folder_attempt(porthole.data.path()), attempts(porthole.data.path()));
     let id = post_job(&porthole, &script, 0).await;
     let url = format!("{}/api/v4/projects/1/jobs/{id}", porthole.url());
     let deadline = tokio::time::Instant::now() + DEADLINE;
@@ -78,6 +119,9 @@ async fn a_ci_job_cannot_read_porthole_s_files() {
     // A Developer's job cannot enter a pod's folder either.
     assert!(trace.contains("pod-folder: refused"), "{trace}");
     assert_refused(&trace, porthole.data.path());
+    if namespaces_here() {
+        assert_enclosed(&trace, &format!("job-{id}"));
+    }
 }
 
 /// A job looking into a pod's folder (only Maintainers may open its shell).
@@ -107,7 +151,7 @@ async fn an_exec_without_a_terminal_is_set_apart_too() {
     }
     let porthole = start().await;
     let secret = porthole.data.path().join("workhorse_secret");
-    let script = format!("id -u; hostname; cat {} || echo refused", secret.display());
+    let script = format!("id -u; hostname; cat {} || echo refused; {WHERE_AM_I}", secret.display());
     let out = tokio::time::timeout(
         DEADLINE,
         tokio::process::Command::new("kubectl")
@@ -123,5 +167,9 @@ async fn an_exec_without_a_terminal_is_set_apart_too() {
     assert_ne!(lines.next(), Some("0"), "runs as root: {stdout}");
     assert_eq!(lines.next(), Some("shop-web-7c9d5b8f4-q2x7z"), "{stdout}");
     assert_eq!(lines.next(), Some("refused"), "{stdout}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Permission denied") || stderr.contains("No such file"), "{stderr}");
+    if namespaces_here() {
+        assert_enclosed(&stdout, "shop-web-7c9d5b8f4-q2x7z");
+    }
 }

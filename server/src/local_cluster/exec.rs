@@ -20,6 +20,7 @@ use super::status::{bad_request, status_response};
 use crate::exec_server::process::Streams;
 use crate::exec_server::{self, ClientFrame, DEFAULT_SIZE, ExecWire, Halt, Options, Stop};
 use crate::pty::Spec;
+use crate::sandbox::Enclosure;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -118,7 +119,8 @@ pub(super) async fn exec(
         Ok(p) => p,
         Err(message) => return bad_request(message),
     };
-    let mut env = pod.exec_env(&container);
+    let enclosure = state.sandbox.enclosure(&pod.name);
+    let mut env = pod.exec_env(&container, &Enclosure::home(enclosure.as_ref(), &pod.dir));
     if !query.tty {
         env.retain(|(k, _)| k != "TERM");
     }
@@ -127,8 +129,8 @@ pub(super) async fn exec(
         env,
         cwd: pod.dir.clone(),
         size: DEFAULT_SIZE,
-        user: state.sandbox_user,
-        hostname: Some(pod.name.clone()),
+        user: state.sandbox.user,
+        enclosure,
     };
     // With a terminal, stderr is merged into it and channel 2 is not used
     // (the kubelet: "exec with tty and stderr is not supported, bypassing stderr").

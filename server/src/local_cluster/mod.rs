@@ -120,7 +120,7 @@ impl LocalCluster {
             token,
             viewer_token,
             kill_grace,
-            sandbox_user: sandbox.user,
+            sandbox,
             shutdown: shutdown.clone(),
             live_execs: live_execs.clone(),
         });

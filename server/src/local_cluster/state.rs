@@ -16,8 +16,8 @@ pub struct ClusterState {
     pub viewer_token: String,
     /// After SIGHUP, how long before SIGKILL.
     pub kill_grace: Duration,
-    /// Whom execs run as ([`crate::sandbox`]).
-    pub sandbox_user: Option<crate::sandbox::SandboxUser>,
+    /// Whom execs run as, and how they are enclosed ([`crate::sandbox`]).
+    pub sandbox: crate::sandbox::Sandbox,
     /// Ends every exec.
     pub shutdown: Shutdown,
     /// How many execs are running.
@@ -49,11 +49,11 @@ impl ClusterState {
 impl LocalPod {
     /// The environment of an exec in this pod's `container`: a clean one,
     /// nothing inherited from porthole.
-    pub fn exec_env(&self, container: &str) -> Vec<(String, String)> {
+    pub fn exec_env(&self, container: &str, home: &std::path::Path) -> Vec<(String, String)> {
         let mut env = vec![
             ("PATH".to_string(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()),
             ("HOSTNAME".to_string(), self.name.clone()),
-            ("HOME".to_string(), self.dir.display().to_string()),
+            ("HOME".to_string(), home.display().to_string()),
             ("TERM".to_string(), "xterm-256color".to_string()),
             ("PORTHOLE_CONTAINER".to_string(), container.to_string()),
         ];

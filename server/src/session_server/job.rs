@@ -5,6 +5,7 @@
 use super::registry::{JobSession as Session, ServerState};
 use crate::secrets::random_id;
 use crate::pty::{self, Spec};
+use crate::sandbox::Enclosure;
 use crate::shutdown::Shutdown;
 use shared::jobs::{JobRequest, JobSpec, JobStatus, JobUpdate, SessionInfo};
 use shared::porthole::TerminalSize;
@@ -137,13 +138,14 @@ async fn prepare_and_run(session: &Session, job: &JobSpec, state: &ServerState) 
     }
     tokio::time::sleep(Duration::from_secs(job.prepare_seconds)).await;
     session.ready.send_replace(true);
+    let enclosure = state.sandbox.enclosure(&job_hostname(session.job_id));
     let spec = Spec {
         argv: vec!["sh".into(), "-c".into(), job.script.clone()],
-        env: job_env(session),
+        env: job_env(session, enclosure.as_ref()),
         cwd: session.dir.clone(),
         size: TerminalSize { cols: 120, rows: 40 },
         user: state.sandbox.user,
-        hostname: None,
+        enclosure,
     };
     let mut process = match pty::spawn(&spec) {
         Ok(p) => p,
@@ -184,11 +186,19 @@ async fn prepare_and_run(session: &Session, job: &JobSpec, state: &ServerState) 
     (state, String::from_utf8_lossy(&trace).into_owned())
 }
 
-/// The environment of the job's script and terminal: a clean one.
-pub(crate) fn job_env(session: &Session) -> Vec<(String, String)> {
+/// The hostname of job `id`'s processes (script and terminal).
+pub(crate) fn job_hostname(id: u64) -> String {
+    format!("job-{id}")
+}
+
+/// The environment of the job's script and terminal: a clean one, `HOME`
+/// and `CI_PROJECT_DIR` its folder as the job sees it.
+pub(crate) fn job_env(session: &Session, enclosure: Option<&Enclosure>) -> Vec<(String, String)> {
+    let home = Enclosure::home(enclosure, &session.dir);
     vec![
         ("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()),
-        ("HOME".into(), session.dir.display().to_string()),
+        ("HOME".into(), home.display().to_string()),
+        ("CI_PROJECT_DIR".into(), home.display().to_string()),
         ("TERM".into(), "xterm-256color".into()),
         ("CI".into(), "true".into()),
         ("CI_JOB_ID".into(), session.job_id.to_string()),

@@ -118,13 +118,14 @@ impl ExecWire for JobTerminalWire {
 
 async fn run(socket: WebSocket, codec: BrowserCodec, session: &JobSession, state: &ServerState) {
     let kill_grace = state.kill_grace;
+    let enclosure = state.sandbox.enclosure(&super::job::job_hostname(session.job_id));
     let spec = Spec {
         argv: SHELL.map(String::from).to_vec(),
-        env: super::job::job_env(session),
+        env: super::job::job_env(session, enclosure.as_ref()),
         cwd: session.dir.clone(),
         size: DEFAULT_SIZE,
         user: state.sandbox.user,
-        hostname: None,
+        enclosure,
     };
     let streams = Streams { stdin: true, stdout: true, stderr: false, tty: true };
     let options = Options { streams, initial_resize_wait: INITIAL_RESIZE_WAIT, kill_grace };

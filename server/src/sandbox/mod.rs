@@ -20,15 +20,18 @@
 //!   version left. The data dir itself is 0711: the sandbox user may pass
 //!   through it to `sandbox/` but not list it, and reads nothing in it.
 //!
-//! A pod gets its own hostname (a UTS namespace, [`crate::pty::Spec::hostname`]).
-//! Other namespaces (its own PID 1 and mount table) are not used yet: `ps`
-//! in a pod shows the host's processes, and files other host users can read
-//! stay readable. On a real cluster pods are containers and
-//! none of this applies.
+//! - **A view of their own.** As root, where the kernel allows, each of
+//!   their processes gets its own hostname, process table and mount table,
+//!   with Porthole's data dir covered and its folder at `/home/<hostname>`
+//!   ([`enclosure`]). On a real cluster pods are containers and none of
+//!   this applies.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+pub mod enclosure;
+pub use enclosure::Enclosure;
 
 /// The user local-cluster pods run as when Porthole runs as root and no
 /// `--sandbox-user` is given.
@@ -55,6 +58,12 @@ pub struct Sandbox {
     pub dir: PathBuf,
     /// Whom their processes run as; `None` = Porthole's own user (not root).
     pub user: Option<SandboxUser>,
+    /// Folders their processes must not see ([`Enclosure::hidden`]): the
+    /// data dir, and whatever else Porthole keeps ([`Sandbox::hide`]).
+    pub hidden: Vec<PathBuf>,
+    /// Whether their processes get their own PID and mount namespaces
+    /// ([`enclosure::probe`] at start).
+    pub namespaces: bool,
 }
 
 impl Sandbox {
@@ -98,7 +107,39 @@ impl Sandbox {
         if user.is_some_and(|u| u.uid != nix::unistd::geteuid().as_raw()) {
             warn_if_unreachable(&dir);
         }
-        Ok(Sandbox { dir, user })
+        let hidden = vec![std::path::absolute(data_dir)?];
+        let namespaces = match me.is_root().then(|| enclosure::probe(&dir, &hidden)) {
+            Some(Ok(())) => {
+                tracing::info!("{who} get their own hostname, process table and mount table (namespaces)");
+                true
+            }
+            Some(Err(why)) => {
+                tracing::warn!(reason = %why, "{who} share the host's process table and files (no PID or mount namespaces)");
+                false
+            }
+            None => false,
+        };
+        Ok(Sandbox { dir, user, hidden, namespaces })
+    }
+
+    /// Also hides `folder` from pods and jobs (recordings kept outside the
+    /// data dir, say).
+    pub fn hide(&mut self, folder: &Path) -> std::io::Result<()> {
+        let folder = std::path::absolute(folder)?;
+        if !self.hidden.iter().any(|h| folder.starts_with(h)) {
+            self.hidden.push(folder);
+        }
+        Ok(())
+    }
+
+    /// How a process of the pod or job named `hostname` is enclosed; `None`
+    /// when Porthole is not root (only root may make namespaces).
+    pub fn enclosure(&self, hostname: &str) -> Option<Enclosure> {
+        nix::unistd::geteuid().is_root().then(|| Enclosure {
+            hostname: hostname.to_string(),
+            full: self.namespaces,
+            hidden: self.hidden.clone(),
+        })
     }
 
     /// Creates `path` (and its parents) for a pod or job and gives it to the
