@@ -10,5 +10,8 @@ scripts/build-frontend.sh
 python3 scripts/module-graph.py --self-test
 python3 scripts/module-graph.py
 cargo test --workspace --locked
+# The long tests (#[ignore = "long …"], e.g. an idle terminal behind nginx
+# for two minutes): `cargo test` alone skips them; here they run.
+cargo test --workspace --locked --tests -- --ignored
 # The e2e tests start target/debug/porthole, which `cargo test` just built.
 (cd e2e && npx playwright test)

@@ -1,7 +1,7 @@
 //! `porthole`: the relay, the app, the local cluster and a session server in
 //! one process; `porthole session-server`: a session server alone.
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -103,6 +103,19 @@ struct Args {
     /// Clusters, projects and environments (TOML; see the README).
     #[arg(long, env = "PORTHOLE_CONFIG", global = true)]
     config: Option<PathBuf>,
+    /// How log lines are written to stderr: `text` for people, `json` (one
+    /// object per line) for log shippers. Levels: PORTHOLE_LOG.
+    #[arg(long, env = "PORTHOLE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// `2026-12-07T16:00:00.000000Z  INFO server::relay::audit: session ended role="terminal" …`
+    Text,
+    /// `{"timestamp":"…","level":"INFO","fields":{"message":"session ended","role":"terminal",…},"target":"…"}`
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,20 +131,26 @@ enum Command {
         #[arg(long, env = "PORTHOLE_RUNNER_TOKEN_FILE")]
         runner_token_file: PathBuf,
     },
+    /// Checks a configuration file (`--config`) and exits: 0 and a summary
+    /// when porthole would start with it, else 1 and the first mistake
+    /// with its key and line. Reads the token, CA and kubeconfig files it
+    /// names; touches no database.
+    CheckConfig {
+        /// The TOML file.
+        file: PathBuf,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::stdout().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PORTHOLE_LOG").unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .init();
     let args = Args::parse();
-    if let Some(Command::SessionServer { app_url, runner_token_file }) = args.command {
-        return run_session_server(args.config, args.data_dir, args.job_user, app_url, runner_token_file).await;
+    init_logs(args.log_format);
+    match args.command {
+        Some(Command::SessionServer { app_url, runner_token_file }) => {
+            return run_session_server(args.config, args.data_dir, args.job_user, app_url, runner_token_file).await;
+        }
+        Some(Command::CheckConfig { file }) => return check_config(&file),
+        None => {}
     }
     let mut config = server::Config::new(args.data_dir);
     config.sandbox_user = args.sandbox_user;
@@ -181,6 +200,17 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Log lines to stderr, filtered by PORTHOLE_LOG (default `info`).
+fn init_logs(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTHOLE_LOG").unwrap_or_else(|_| "info,tower_http=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().init(),
+    }
+}
+
 /// `porthole session-server`: job terminals only; disabled (an error) without
 /// a `[session_server]` section.
 async fn run_session_server(
@@ -207,6 +237,32 @@ async fn run_session_server(
     // Report every job's end before the process goes.
     ss.jobs_ended(std::time::Duration::from_secs(10)).await;
     Ok(())
+}
+
+/// `porthole check-config FILE`.
+fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let seed = server::app::config_file::FileConfig::read(file).and_then(|config| {
+        let seed = config.resolve().with_context(|| format!("checking {}", file.display()))?;
+        Ok((seed, config.session_server.is_some()))
+    });
+    match seed {
+        Ok((seed, session_server)) => {
+            println!(
+                "{}: ok ({} clusters, {} projects, {} environments, job terminals {})",
+                file.display(),
+                seed.clusters.len(),
+                seed.projects.len(),
+                seed.environments.len(),
+                if session_server { "on" } else { "off" }
+            );
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("{e:#}");
+            std::process::exit(1)
+        }
+    }
 }
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM (systemd, Kubernetes, Docker):

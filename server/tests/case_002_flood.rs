@@ -3,51 +3,8 @@
 
 mod common;
 
-use common::{Client, ENV_WS, sign_in};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use common::binary::Binary;
 use std::time::{Duration, Instant};
-
-struct Binary {
-    child: Child,
-    url: String,
-    _data: tempfile::TempDir,
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_binary() -> Binary {
-    let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_porthole"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .env("PORTHOLE_LOG", "warn")
-        .env("PORTHOLE_DEMO_PASSWORD", common::DEMO_PASSWORD)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("porthole exited before listening").unwrap();
-        if let Some(url) = line.strip_prefix("porthole listening on ") {
-            break url.replacen("http://", "ws://", 1);
-        }
-    };
-    // Keep draining stdout so the child never blocks on it.
-    std::thread::spawn(move || lines.for_each(drop));
-    Binary { child, url, _data: data }
-}
-
-/// Signs the maintainer in and opens the demo terminal.
-async fn connect(porthole: &Binary, protocol: &str) -> Client {
-    let cookie = sign_in(&porthole.url.replacen("ws://", "http://", 1), "maintainer").await;
-    Client::try_connect_with(&format!("{}{ENV_WS}", porthole.url), protocol, &[("cookie", &cookie)]).await.unwrap()
-}
 
 /// A field of /proc/<pid>/status, in KiB.
 fn status_kib(pid: u32, field: &str) -> u64 {
@@ -58,9 +15,9 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 
 #[tokio::test]
 async fn case_002_a_flood_of_output_arrives_whole_with_bounded_memory() {
-    let porthole = start_binary();
+    let porthole = Binary::start(&[], "warn");
     let pid = porthole.child.id();
-    let mut client = connect(&porthole, "v1.porthole").await;
+    let mut client = porthole.connect("v1.porthole").await;
     client.expect_prompt().await;
     let baseline = status_kib(pid, "VmRSS:");
     let from = client.output.len();
@@ -90,10 +47,10 @@ async fn case_002_a_flood_of_output_arrives_whole_with_bounded_memory() {
 
 #[tokio::test]
 async fn case_002_a_slow_reader_does_not_grow_relay_memory() {
-    let porthole = start_binary();
+    let porthole = Binary::start(&[], "warn");
     let pid = porthole.child.id();
     // terminal.gitlab.com has no acks: only TCP backpressure slows the relay.
-    let mut client = connect(&porthole, "terminal.gitlab.com").await;
+    let mut client = porthole.connect("terminal.gitlab.com").await;
     client.expect_prompt().await;
     client.send_input(b"seq 1 3000000; echo END\r").await;
 

@@ -1,6 +1,8 @@
 //! Every terminal session's end reaches the app's audit log exactly once:
 //! [`Audit`] reports it (bytes each way, close code, reason, exit status),
-//! or its drop does; [`Pending`] lets shutdown wait for the reports.
+//! or its drop does; [`Pending`] lets shutdown wait for the reports. The
+//! same report writes the session's one end-of-session log line
+//! ([`Subject`]), for log shippers (`--log-format json`).
 
 use super::authorize::Authorizer;
 use super::session::Traffic;
@@ -17,16 +19,81 @@ pub struct Audit {
     /// The audit log entry, when the app recorded one.
     pub id: Option<String>,
     pending: Pending,
+    /// Whom and what the log line names; `None` once it is written.
+    subject: Option<Subject>,
+}
+
+/// Who used which terminal: the fields of the `session ended` log line.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// `"terminal"` (who types) or `"viewer"` (who watches).
+    pub role: &'static str,
+    /// The user the app granted it to; `None` when signed out.
+    pub user: Option<String>,
+    /// The project and environment or job, from the terminal's path.
+    pub target: Option<shared::paths::TerminalTarget>,
+    /// The pod and container of a Kubernetes exec, when the relay dialed one.
+    pub pod: Option<String>,
+    /// See `pod`.
+    pub container: Option<String>,
+    /// When the browser was authorized, for the duration.
+    pub started: std::time::Instant,
+}
+
+impl Subject {
+    /// A subject for the terminal at `path` (e.g.
+    /// `/demo/shop/-/environments/1/terminal.ws`) granted to `user`,
+    /// starting now.
+    pub fn new(role: &'static str, user: Option<String>, path: &str) -> Subject {
+        let target = shared::paths::TerminalTarget::parse_as(path, shared::paths::Suffix::TerminalWs);
+        Subject { role, user, target, pod: None, container: None, started: std::time::Instant::now() }
+    }
+
+    /// Writes the one `session ended` line: `user`, `project`,
+    /// `environment` or `job` (ids), `pod`, `container`, `duration_ms`,
+    /// `bytes_in`, `bytes_out`, `close_code`, `reason`, `exit_code`.
+    fn log(&self, end: &End, traffic: Traffic, audit_id: Option<&str>) {
+        let (code, reason) = end.close();
+        let project = self.target.as_ref().map(|t| t.project.as_str());
+        let id = |kind| self.target.as_ref().filter(|t| t.kind == kind).map(|t| t.id);
+        tracing::info!(
+            role = self.role,
+            user = self.user.as_deref(),
+            project,
+            environment = id(shared::paths::TerminalKind::Environment),
+            job = id(shared::paths::TerminalKind::Job),
+            pod = self.pod.as_deref(),
+            container = self.container.as_deref(),
+            duration_ms = self.started.elapsed().as_millis() as u64,
+            bytes_in = traffic.bytes_in,
+            bytes_out = traffic.bytes_out,
+            close_code = code.code(),
+            reason,
+            exit_code = match end {
+                End::Exited(code) => Some(*code),
+                _ => None,
+            },
+            audit_id,
+            "session ended"
+        );
+    }
 }
 
 impl Audit {
     /// Reports to `authorizer`'s app under `id` (nothing without one);
     /// counted in `pending` until reported.
-    pub fn new(authorizer: Authorizer, id: Option<String>, pending: Pending) -> Audit {
+    pub fn new(authorizer: Authorizer, id: Option<String>, pending: Pending, subject: Subject) -> Audit {
         if id.is_some() {
             pending.add();
         }
-        Audit { authorizer, id, pending }
+        Audit { authorizer, id, pending, subject: Some(subject) }
+    }
+
+    /// Names the pod and container the relay dialed, for the log line.
+    pub fn dialed(&mut self, pod: Option<String>, container: Option<String>) {
+        if let Some(subject) = &mut self.subject {
+            (subject.pod, subject.container) = (pod, container);
+        }
     }
 
     /// Reports the end in the background (the session is over either way).
@@ -35,6 +102,9 @@ impl Audit {
     }
 
     fn report(&mut self, end: &End, traffic: Traffic) {
+        if let Some(subject) = self.subject.take() {
+            subject.log(end, traffic, self.id.as_deref());
+        }
         let Some(id) = self.id.take() else { return };
         let (code, reason) = end.close();
         let ended = shared::api::SessionEnded {

@@ -194,7 +194,8 @@ impl Relay {
         let authorized = self.authorizer.authorize(&request).await;
         metrics::histogram!(crate::prometheus::AUTHORIZE_SECONDS).record(asked.elapsed());
         let authorized = authorized?;
-        let audit = Audit::new(self.authorizer.clone(), authorized.audit_id.clone(), self.pending.clone());
+        let subject = audit::Subject::new("terminal", authorized.user.clone(), parts.uri.path());
+        let mut audit = Audit::new(self.authorizer.clone(), authorized.audit_id.clone(), self.pending.clone(), subject);
         let channel = authorized.channel.clone();
         if let Err(e) = channel.validate() {
             audit.ended(End::Failed("invalid channel settings".into()), session::Traffic::default());
@@ -224,6 +225,7 @@ impl Relay {
             }
         };
         let (pod, container) = kube_target(&channel.url);
+        audit.dialed(pod.clone(), container.clone());
         tracing::info!(path = parts.uri.path(), ?browser_codec, ?upstream_codec, pod, container, "terminal connected");
 
         let resume = (browser_codec == BrowserCodec::Porthole && !self.resume.grace.is_zero()).then(|| {
@@ -308,7 +310,8 @@ impl Relay {
         let uri = http::Uri::try_from(format!("{}?{query}", found.uri.path())).map_err(|e| RelayError::InvalidChannel(e.to_string()))?;
         let request = authorize::AuthorizeRequest::new(parts).with_uri(uri);
         let authorized = self.authorizer.authorize(&request).await?;
-        let audit = Audit::new(self.authorizer.clone(), authorized.audit_id.clone(), self.pending.clone());
+        let subject = audit::Subject::new("viewer", authorized.user.clone(), found.uri.path());
+        let audit = Audit::new(self.authorizer.clone(), authorized.audit_id.clone(), self.pending.clone(), subject);
         let app = authorize::Reauthorizer { authorizer: self.authorizer.clone(), request: request.again(authorized.audit_id.as_deref()) };
         let recheck = Recheck { app, channel: authorized.channel, interval: self.reauthorize_interval };
         let ping_interval = self.ping_interval;

@@ -349,7 +349,7 @@ pub async fn run(
     drop(resume);
 
     let end = if end.may_be_pod_gone() && recheck.terminal_is_gone().await { End::PodTerminated } else { end };
-    tracing::info!(end = ?end, "session ended");
+    tracing::debug!(end = ?end, "the session loop ended");
     recording.finish(&end.close().1);
     viewers.end(&end);
     // Goodbye upstream: the process must not outlive the session.

@@ -103,7 +103,7 @@ pub async fn watch(browser: WebSocket, found: Found, audit: Audit, recheck: Rech
             }
         }
     };
-    tracing::info!(end = ?end, "a viewer left");
+    tracing::debug!(end = ?end, "a viewer left");
     // The feed is gone by now: the session counts this viewer out at once.
     if let Some(left) = left {
         left.notify_one();

@@ -3,6 +3,8 @@
 //! WebSocket client that speaks every browser subprotocol.
 #![allow(dead_code)]
 
+pub mod binary;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
