@@ -45,21 +45,12 @@ pub struct PtyProcess {
     pub writer: OwnedWritePty,
 }
 
-/// Held while a PTY is opened and its process spawned, and while any other
-/// pod or job process is spawned: pty-process opens the master without
-/// O_CLOEXEC and sets it a moment later, and a process spawned in between
-/// would inherit another session's terminal.
-pub fn spawning() -> std::sync::MutexGuard<'static, ()> {
-    static OPEN_AND_SPAWN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    OPEN_AND_SPAWN.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// Spawns `spec` in a new PTY.
 pub fn spawn(spec: &Spec) -> std::io::Result<PtyProcess> {
     // pty-process opens the master without O_CLOEXEC and sets it a moment
     // later: a child spawned in between would inherit another session's
     // terminal. One open-and-spawn at a time closes that window.
-    let _one_at_a_time = spawning();
+    let _one_at_a_time = crate::sandbox::spawning();
     let (pty, pts) = pty_process::open().map_err(std::io::Error::other)?;
     pty.resize(to_pty_size(spec.size)).map_err(std::io::Error::other)?;
     let (program, args) = spec.argv.split_first().ok_or_else(|| std::io::Error::other("empty command"))?;

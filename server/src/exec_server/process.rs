@@ -112,7 +112,7 @@ pub fn start(spec: &Spec, streams: Streams) -> std::io::Result<Process> {
     let mut command = tokio::process::Command::new(program);
     // The same user and hostname as with a TTY.
     pty::set_apart(&mut command, spec);
-    let spawning = pty::spawning();
+    let spawning = crate::sandbox::spawning();
     let mut child = command
         .args(args)
         .env_clear()

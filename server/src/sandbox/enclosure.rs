@@ -38,12 +38,30 @@
 // why it holds.
 #![allow(unsafe_code)]
 
-use super::SandboxUser;
 use nix::mount::MsFlags;
 use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
+
+/// A user pods and jobs run as (`setuid`/`setgid` before `exec`, with no
+/// supplementary groups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxUser {
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+}
+
+/// Held while a PTY is opened and its process spawned, and while any other
+/// pod or job process is spawned: pty-process opens the master without
+/// O_CLOEXEC and sets it a moment later, and a process spawned in between
+/// would inherit another session's terminal.
+pub fn spawning() -> std::sync::MutexGuard<'static, ()> {
+    static OPEN_AND_SPAWN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    OPEN_AND_SPAWN.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// What a pod or job sees of the machine; made by
 /// [`super::Sandbox::enclosure`].
@@ -330,7 +348,7 @@ pub fn probe(dir: &Path, hidden: &[PathBuf]) -> Result<(), String> {
         .stderr(std::process::Stdio::piped());
     // SAFETY: the hook makes system calls only (see `hook`).
     unsafe { command.pre_exec(move || hook()) };
-    let _one_at_a_time = crate::pty::spawning();
+    let _one_at_a_time = spawning();
     let output = command.output().map_err(|e| e.to_string())?;
     if output.status.success() {
         Ok(())

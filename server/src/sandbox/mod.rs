@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 pub mod enclosure;
-pub use enclosure::Enclosure;
+pub use enclosure::{Enclosure, SandboxUser, spawning};
 
 /// The user local-cluster pods run as when Porthole runs as root and no
 /// `--sandbox-user` is given.
@@ -40,16 +40,6 @@ pub const POD_USER: &str = "porthole-pod";
 /// The user CI jobs (script and terminal) run as when Porthole runs as root
 /// and no `--job-user` is given.
 pub const JOB_USER: &str = "porthole-job";
-
-/// A user pods and jobs run as (`setuid`/`setgid` before `exec`, with no
-/// supplementary groups).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SandboxUser {
-    /// User id.
-    pub uid: u32,
-    /// Primary group id.
-    pub gid: u32,
-}
 
 /// Where pods and jobs run, and as whom.
 #[derive(Debug, Clone)]
