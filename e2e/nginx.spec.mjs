@@ -82,4 +82,10 @@ test('behind a proxy that drops Upgrade the page says Connection failed', async 
   await page.goto(`http://127.0.0.1:${stripped}${TERMINAL}`);
   await refused;
   await expect(page.getByTestId('status')).toHaveText('Connection failed');
+  // Because Porthole answered 400 to the upgrade nginx made a plain GET.
+  const handshake = await page.request.get(`http://127.0.0.1:${stripped}${TERMINAL}.ws`, {
+    headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+  });
+  expect(handshake.status()).toBe(400);
+  expect(await handshake.text()).toContain('needs a WebSocket upgrade');
 });

@@ -96,11 +96,10 @@ impl Porthole {
     /// Starts the local cluster, the app and the relay.
     pub async fn start(config: Config) -> anyhow::Result<Porthole> {
         tls::install_default_provider();
-        let mut pods = sandbox::Sandbox::prepare(&config.data_dir, config.sandbox_user.as_deref(), sandbox::POD_USER)?;
-        let mut jobs = sandbox::Sandbox::prepare(&config.data_dir, config.job_user.as_deref(), sandbox::JOB_USER)?;
         // Recordings hold other people's sessions.
-        pods.hide(&config.recordings_dir())?;
-        jobs.hide(&config.recordings_dir())?;
+        let hidden = [config.recordings_dir()];
+        let pods = sandbox::Sandbox::prepare(&config.data_dir, &hidden, config.sandbox_user.as_deref(), sandbox::POD_USER)?;
+        let jobs = sandbox::Sandbox::prepare(&config.data_dir, &hidden, config.job_user.as_deref(), sandbox::JOB_USER)?;
         let shutdown = Shutdown::new();
         let draining = Shutdown::new();
         let secret = config.workhorse_secret()?;

@@ -131,13 +131,13 @@ enum Command {
         #[arg(long, env = "PORTHOLE_RUNNER_TOKEN_FILE")]
         runner_token_file: PathBuf,
     },
-    /// Checks a configuration file (`--config`) and exits: 0 and a summary
-    /// when porthole would start with it, else 1 and the first mistake
-    /// with its key and line. Reads the token, CA and kubeconfig files it
-    /// names; touches no database.
+    /// Checks a configuration file and exits: 0 and a summary when porthole
+    /// would start with it, else 1 and the first mistake (with its key, and
+    /// its line for a wrong or misspelled key). Reads the token, CA and
+    /// kubeconfig files it names; touches no database.
     CheckConfig {
-        /// The TOML file.
-        file: PathBuf,
+        /// The TOML file; default: `--config`.
+        file: Option<PathBuf>,
     },
 }
 
@@ -149,7 +149,10 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::SessionServer { app_url, runner_token_file }) => {
             return run_session_server(args.config, args.data_dir, args.job_user, app_url, runner_token_file).await;
         }
-        Some(Command::CheckConfig { file }) => return check_config(&file),
+        Some(Command::CheckConfig { file }) => {
+            let file = file.or(args.config).ok_or_else(|| anyhow::anyhow!("check-config: name a FILE (or --config)"))?;
+            return check_config(&file);
+        }
         None => {}
     }
     let mut config = server::Config::new(args.data_dir);
@@ -228,7 +231,7 @@ async fn run_session_server(
         .ok_or_else(|| anyhow::anyhow!("{}: no [session_server] section: job terminals are disabled", config.display()))?;
     let token = std::fs::read_to_string(&runner_token_file)?.trim().to_string();
     let shutdown = server::shutdown::Shutdown::new();
-    let sandbox = server::sandbox::Sandbox::prepare(&data_dir, job_user.as_deref(), server::sandbox::JOB_USER)?;
+    let sandbox = server::sandbox::Sandbox::prepare(&data_dir, &[], job_user.as_deref(), server::sandbox::JOB_USER)?;
     let grace = std::time::Duration::from_secs(2);
     let ss = server::session_server::SessionServer::start(section, app_url, token, sandbox, grace, shutdown.clone()).await?;
     println!("session server listening on {} (advertised as https://{})", ss.addr, ss.advertise);

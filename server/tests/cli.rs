@@ -10,6 +10,10 @@ use std::time::Duration;
 /// Each log line of `porthole` as JSON; panics on a line that is not.
 fn json_lines(porthole: &Binary) -> Vec<serde_json::Value> {
     let log = porthole.log.lock().unwrap();
+    for line in log.iter() {
+        // serde_json would keep the last of two: a field must not be named `message`.
+        assert!(line.matches("\"message\":").count() == 1, "one message per line: {line}");
+    }
     log.iter().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))).collect()
 }
 
@@ -21,6 +25,9 @@ fn session_ends(porthole: &Binary) -> Vec<serde_json::Value> {
 #[tokio::test]
 async fn every_log_line_is_json_and_a_session_end_is_one_line_with_who_what_and_how() {
     let porthole = Binary::start(&["--log-format", "json"], "info");
+    // A refusal logs its own words beside the event's name, not over it.
+    let signed_out = common::Client::try_connect(&format!("{}{}", porthole.url, common::ENV_WS), "v1.porthole").await;
+    assert!(signed_out.is_err());
     let mut client = porthole.connect("v1.porthole").await;
     client.expect_prompt().await;
     client.run("echo logged-$((6*7))", "logged-42").await;
@@ -42,6 +49,9 @@ async fn every_log_line_is_json_and_a_session_end_is_one_line_with_who_what_and_
     assert_eq!(end["close_code"], code, "{end}");
     assert_eq!(end["reason"], reason.as_str(), "{end}");
     assert_eq!(end["exit_code"], 3, "{end}");
+    let refused = json_lines(&porthole).into_iter().find(|l| l["fields"]["message"] == "app refused");
+    let log = porthole.log.lock().unwrap().clone();
+    assert!(refused.as_ref().is_some_and(|l| l["fields"]["status"].is_u64() && l["fields"]["reason"].is_string()), "no refusal line: {refused:?} in {log:?}");
     // Each line carries its level and time.
     let first = &json_lines(&porthole)[0];
     assert!(first["level"].is_string() && first["timestamp"].is_string(), "{first}");
@@ -168,6 +178,15 @@ fn check_config_accepts_the_reference_file_and_names_a_wrong_key_and_its_line() 
     let (ok, _, stderr) = check_config(&file);
     assert!(!ok);
     assert!(stderr.contains("no cluster \"prod\""), "{stderr}");
+
+    // Mistakes that only start-up used to find.
+    let twice = format!("{example}\n[[projects.environments]]\nid = 7\nname = \"again\"\ncluster = \"local\"\nnamespace = \"x\"\n");
+    std::fs::write(&file, twice).unwrap();
+    let (ok, _, stderr) = check_config(&file);
+    assert!(!ok && stderr.contains("id 7 is used twice"), "{stderr}");
+    std::fs::write(&file, example.replace("advertise_address = \"", "advertise_address = \"https://")).unwrap();
+    let (ok, _, stderr) = check_config(&file);
+    assert!(!ok && stderr.contains("without a scheme"), "{stderr}");
 
     // A token file that is not there.
     std::fs::remove_file(&token).unwrap();

@@ -147,11 +147,17 @@ impl FileConfig {
         if self.terminal_max_session_time.is_some_and(|t| t > shared::api::MAX_SESSION_TIME_LIMIT) {
             bail!("terminal_max_session_time: at most {} seconds (0 = no limit)", shared::api::MAX_SESSION_TIME_LIMIT);
         }
-        let mut projects = Vec::new();
-        let mut environments = Vec::new();
+        let mut projects: Vec<Project> = Vec::new();
+        let mut environments: Vec<Environment> = Vec::new();
         for p in &self.projects {
+            if projects.iter().any(|q| q.id == p.id) {
+                bail!("[[projects]] id {} is used twice", p.id);
+            }
             projects.push(Project { id: p.id, path: p.path.clone() });
             for e in &p.environments {
+                if environments.iter().any(|f| f.id == e.id) {
+                    bail!("[[projects.environments]] id {} is used twice (ids are unique across projects)", e.id);
+                }
                 if e.cluster != LOCAL_CLUSTER && !clusters.iter().any(|(name, _)| *name == e.cluster) {
                     bail!("environment {:?}: no cluster {:?}", e.name, e.cluster);
                 }
@@ -165,6 +171,9 @@ impl FileConfig {
                     command: e.command.clone().unwrap_or_else(|| DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect()),
                 });
             }
+        }
+        if let Some(address) = self.session_server.as_ref().and_then(|s| s.advertise_address.as_deref()) {
+            anyhow::ensure!(!address.contains("://"), "[session_server] advertise_address {address:?}: host:port, without a scheme");
         }
         Ok(Seed { clusters, projects, environments })
     }

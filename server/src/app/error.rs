@@ -53,7 +53,7 @@ impl IntoResponse for AppError {
             _ => {}
         }
         let (status, message) = self.status_and_message();
-        tracing::info!(status = status.as_u16(), %message, "app refused");
+        tracing::info!(status = status.as_u16(), reason = %message, "app refused");
         (status, Json(ErrorJson { message })).into_response()
     }
 }

@@ -94,7 +94,7 @@ impl IntoResponse for RelayError {
                 (StatusCode::BAD_GATEWAY, format!("connecting to the terminal failed: {}", e.public))
             }
         };
-        tracing::warn!(status = status.as_u16(), %message, "terminal request refused");
+        tracing::warn!(status = status.as_u16(), reason = %message, "terminal request refused");
         (status, format!("{message}\n")).into_response()
     }
 }

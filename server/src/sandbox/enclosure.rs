@@ -39,6 +39,7 @@
 #![allow(unsafe_code)]
 
 use nix::mount::MsFlags;
+use nix::sys::signal::Signal;
 use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -67,8 +68,8 @@ pub fn spawning() -> std::sync::MutexGuard<'static, ()> {
 /// [`super::Sandbox::enclosure`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enclosure {
-    /// Its hostname (UTS namespace): a pod's name or `job-<id>`, cut to 63
-    /// bytes (a DNS label).
+    /// Its hostname (UTS namespace): a pod's name or `job-<id>`, at most 63
+    /// bytes (a DNS label: [`dns_label`]).
     pub hostname: String,
     /// Its own process and mount tables too (PID + mount namespaces), as
     /// [`probe`] found at start; `false` = only the hostname.
@@ -102,7 +103,7 @@ pub type Hook = Box<dyn FnMut() -> std::io::Result<()> + Send + Sync>;
 /// already (pty-process's own hook runs first).
 pub fn hook(enclosure: Option<&Enclosure>, user: Option<SandboxUser>) -> Option<Hook> {
     let enclosure = enclosure.filter(|_| nix::unistd::geteuid().is_root())?;
-    let hostname = dns_label(&enclosure.hostname).to_string();
+    let hostname = enclosure.hostname.clone();
     if !enclosure.full {
         return Some(Box::new(move || {
             // Best effort: the user switch is what keeps Porthole's files safe.
@@ -119,6 +120,9 @@ pub fn hook(enclosure: Option<&Enclosure>, user: Option<SandboxUser>) -> Option<
     let area = command_line_area();
     Some(Box::new(move || {
         use nix::sched::CloneFlags;
+        // Held back until each stand-by forwards them (PID 1 would drop a
+        // signal it has no handler for) and until the program execs.
+        hold_signals(nix::sys::signal::SigmaskHow::SIG_BLOCK)?;
         nix::sched::unshare(CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS)?;
         // SAFETY: this process has one thread (a fork's child); both sides
         // go on with system calls only.
@@ -126,7 +130,7 @@ pub fn hook(enclosure: Option<&Enclosure>, user: Option<SandboxUser>) -> Option<
             nix::unistd::ForkResult::Parent { child } => stand_by(child),
             nix::unistd::ForkResult::Child => {}
         }
-        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
         nix::unistd::sethostname(&hostname)?;
         enter_own_mounts(&hidden, &home)?;
         // PID 1 of the namespace stays behind as its init, so that the
@@ -141,8 +145,21 @@ pub fn hook(enclosure: Option<&Enclosure>, user: Option<SandboxUser>) -> Option<
             }
             nix::unistd::ForkResult::Child => take_the_terminal(),
         }
+        hold_signals(nix::sys::signal::SigmaskHow::SIG_UNBLOCK)?;
         switch_user(user)
     }))
+}
+
+/// The signals a stand-by forwards.
+const FORWARDED: [Signal; 4] = [Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT, Signal::SIGQUIT];
+
+/// Blocks or unblocks [`FORWARDED`] (a mask survives fork and exec).
+fn hold_signals(how: nix::sys::signal::SigmaskHow) -> nix::Result<()> {
+    let mut set = nix::sys::signal::SigSet::empty();
+    for signal in FORWARDED {
+        set.add(signal);
+    }
+    nix::sys::signal::sigprocmask(how, Some(&set), None)
 }
 
 /// Makes the program a process group of its own and, with a terminal, its
@@ -151,7 +168,7 @@ pub fn hook(enclosure: Option<&Enclosure>, user: Option<SandboxUser>) -> Option<
 /// visible inside the namespace: dash would exit 2 with "Cannot set tty
 /// process group"). Best effort: without a terminal only the group is made.
 fn take_the_terminal() {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
     let _ = nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0));
     // Not std::io::stdin(): it allocates, and a fork's child must not.
     // SAFETY: descriptor 0 stays open for this whole function.
@@ -270,20 +287,26 @@ extern "C" fn forward(signal: nix::libc::c_int) {
 /// The stand-by (see the module docs): forwards signals to `program`,
 /// waits for it and exits as it did. Never returns.
 fn stand_by(program: nix::unistd::Pid) -> ! {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
     use nix::sys::wait::{WaitStatus, waitpid};
     PROGRAM.store(program.as_raw(), Ordering::Relaxed);
     let action = SigAction::new(SigHandler::Handler(forward), SaFlags::SA_RESTART, SigSet::empty());
-    for signal in [Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT, Signal::SIGQUIT] {
+    for signal in FORWARDED {
         // SAFETY: `forward` only reads an atomic and calls kill.
         let _ = unsafe { sigaction(signal, &action) };
     }
+    // What arrived while they were held is forwarded now.
+    let _ = hold_signals(nix::sys::signal::SigmaskHow::SIG_UNBLOCK);
     // Every descriptor but the terminal's: above all std's exec-error pipe,
     // which the spawner reads until every copy is closed (the program's
     // copy closes when it execs, or reports its error).
     // SAFETY: close_range closes descriptors this process alone uses now.
     if unsafe { nix::libc::syscall(nix::libc::SYS_close_range, 3u32, u32::MAX, 0u32) } != 0 {
-        for fd in 3..1024 {
+        // Before Linux 5.9: every descriptor the limit allows.
+        let mut limit = nix::libc::rlimit { rlim_cur: 1024, rlim_max: 1024 };
+        // SAFETY: getrlimit writes into `limit` only.
+        unsafe { nix::libc::getrlimit(nix::libc::RLIMIT_NOFILE, &mut limit) };
+        for fd in 3..limit.rlim_cur.min(1 << 20) as i32 {
             let _ = nix::unistd::close(fd);
         }
     }
@@ -318,7 +341,7 @@ fn switch_user(user: Option<SandboxUser>) -> std::io::Result<()> {
 
 /// At most 63 bytes of `name`, cut at a character boundary (a DNS label;
 /// Linux takes 64).
-fn dns_label(name: &str) -> &str {
+pub fn dns_label(name: &str) -> &str {
     let mut end = name.len().min(63);
     while !name.is_char_boundary(end) {
         end -= 1;

@@ -49,7 +49,7 @@ pub struct Sandbox {
     /// Whom their processes run as; `None` = Porthole's own user (not root).
     pub user: Option<SandboxUser>,
     /// Folders their processes must not see ([`Enclosure::hidden`]): the
-    /// data dir, and whatever else Porthole keeps ([`Sandbox::hide`]).
+    /// data dir, and whatever else Porthole keeps ([`Sandbox::prepare`]).
     pub hidden: Vec<PathBuf>,
     /// Whether their processes get their own PID and mount namespaces
     /// ([`enclosure::probe`] at start).
@@ -62,8 +62,10 @@ impl Sandbox {
     /// resolves the user: `user` by name (an error when it does not exist,
     /// or when Porthole is not root and it is not Porthole's own), or, when
     /// `None`, `default` if running as root (created when missing) and
-    /// Porthole's own user otherwise.
-    pub fn prepare(data_dir: &Path, user: Option<&str>, default: &str) -> anyhow::Result<Sandbox> {
+    /// Porthole's own user otherwise. Their processes will not see the data
+    /// dir nor `also_hidden` (recordings kept elsewhere, say); the probe
+    /// checks that with this very list.
+    pub fn prepare(data_dir: &Path, also_hidden: &[PathBuf], user: Option<&str>, default: &str) -> anyhow::Result<Sandbox> {
         // From here on, whatever Porthole creates is its own.
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
         std::fs::create_dir_all(data_dir)?;
@@ -97,7 +99,13 @@ impl Sandbox {
         if user.is_some_and(|u| u.uid != nix::unistd::geteuid().as_raw()) {
             warn_if_unreachable(&dir);
         }
-        let hidden = vec![std::path::absolute(data_dir)?];
+        let mut hidden = vec![std::path::absolute(data_dir)?];
+        for folder in also_hidden {
+            let folder = std::path::absolute(folder)?;
+            if !hidden.iter().any(|h| folder.starts_with(h)) {
+                hidden.push(folder);
+            }
+        }
         let namespaces = match me.is_root().then(|| enclosure::probe(&dir, &hidden)) {
             Some(Ok(())) => {
                 tracing::info!("{who} get their own hostname, process table and mount table (namespaces)");
@@ -112,21 +120,12 @@ impl Sandbox {
         Ok(Sandbox { dir, user, hidden, namespaces })
     }
 
-    /// Also hides `folder` from pods and jobs (recordings kept outside the
-    /// data dir, say).
-    pub fn hide(&mut self, folder: &Path) -> std::io::Result<()> {
-        let folder = std::path::absolute(folder)?;
-        if !self.hidden.iter().any(|h| folder.starts_with(h)) {
-            self.hidden.push(folder);
-        }
-        Ok(())
-    }
-
-    /// How a process of the pod or job named `hostname` is enclosed; `None`
-    /// when Porthole is not root (only root may make namespaces).
+    /// How a process of the pod or job named `hostname` (cut to a DNS
+    /// label) is enclosed; `None` when Porthole is not root (only root may
+    /// make namespaces).
     pub fn enclosure(&self, hostname: &str) -> Option<Enclosure> {
         nix::unistd::geteuid().is_root().then(|| Enclosure {
-            hostname: hostname.to_string(),
+            hostname: enclosure::dns_label(hostname).to_string(),
             full: self.namespaces,
             hidden: self.hidden.clone(),
         })
@@ -231,7 +230,7 @@ mod tests {
         std::fs::set_permissions(data.path().join("workhorse_secret"), std::fs::Permissions::from_mode(0o644)).unwrap();
         std::fs::write(data.path().join("not_ours"), "s").unwrap();
         std::fs::set_permissions(data.path().join("not_ours"), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let sandbox = Sandbox::prepare(data.path(), None, POD_USER).unwrap();
+        let sandbox = Sandbox::prepare(data.path(), &[], None, POD_USER).unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(data.path()), 0o711);
         assert_eq!(mode(&data.path().join("workhorse_secret")), 0o600);
@@ -251,7 +250,7 @@ mod tests {
     #[test]
     fn an_unknown_sandbox_user_is_an_error() {
         let data = tempfile::tempdir().unwrap();
-        let err = Sandbox::prepare(data.path(), Some("no-such-user-porthole"), POD_USER).unwrap_err();
+        let err = Sandbox::prepare(data.path(), &[], Some("no-such-user-porthole"), POD_USER).unwrap_err();
         assert!(err.to_string().contains("no such user"), "{err}");
     }
 }

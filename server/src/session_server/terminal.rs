@@ -31,7 +31,7 @@ const INITIAL_RESIZE_WAIT: Duration = Duration::from_millis(300);
 const SHELL: [&str; 3] = ["sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi"];
 
 fn refuse(status: StatusCode, message: &str) -> Response {
-    tracing::info!(status = status.as_u16(), message, "job terminal refused");
+    tracing::info!(status = status.as_u16(), reason = message, "job terminal refused");
     (status, format!("{message}\n")).into_response()
 }
 
