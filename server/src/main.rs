@@ -141,8 +141,15 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Pods' and jobs' stand-bys run as the small binary beside this one.
+    if let Some(standby) = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join("porthole-standby"))).filter(|p| p.exists()) {
+        server::sandbox::enclosure::relaunch_stand_bys(&standby);
+    }
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     init_logs(args.log_format);
     match args.command {

@@ -88,6 +88,14 @@ async fn an_environment_terminal_cannot_read_porthole_s_files() {
     if namespaces_here() {
         let output = client.run(WHERE_AM_I, "end-42").await;
         assert_enclosed(&output, "shop-web-7c9d5b8f4-q2x7z");
+        // Its stand-bys are the small binary, not forks of Porthole that
+        // would keep a copy of its memory.
+        let standby = std::fs::canonicalize(env!("CARGO_BIN_EXE_porthole-standby")).unwrap();
+        let relaunched = std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            cmdline == b"porthole-stand-by\0" && std::fs::read_link(entry.path().join("exe")).is_ok_and(|exe| exe == standby)
+        });
+        assert!(relaunched, "no porthole-stand-by process runs {}", standby.display());
     }
     client.close().await;
 }

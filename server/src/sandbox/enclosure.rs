@@ -27,6 +27,10 @@
 //! namespace. The program is not PID 1 because PID 1 ignores signals it
 //! has no handler for: `kill -9 $$` must end a shell, as in a pod.
 //!
+//! Both stand-bys exec the small `porthole-standby` binary where it is
+//! found ([`relaunch_stand_bys`]), so that a session does not keep a
+//! copy-on-write copy of Porthole's memory.
+//!
 //! Where a namespace cannot be made (not root, a container without
 //! `CAP_SYS_ADMIN`, a kernel without them), the probe says why in the log
 //! and processes get at most their hostname: the sandbox user is what keeps
@@ -127,7 +131,7 @@ pub fn hook(enclosure: Option<&Enclosure>, user: Option<SandboxUser>) -> Option<
         // SAFETY: this process has one thread (a fork's child); both sides
         // go on with system calls only.
         match unsafe { nix::unistd::fork() }? {
-            nix::unistd::ForkResult::Parent { child } => stand_by(child),
+            nix::unistd::ForkResult::Parent { child } => stand_by(child, c"porthole-stand-by"),
             nix::unistd::ForkResult::Child => {}
         }
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
@@ -141,7 +145,7 @@ pub fn hook(enclosure: Option<&Enclosure>, user: Option<SandboxUser>) -> Option<
         match unsafe { nix::unistd::fork() }? {
             nix::unistd::ForkResult::Parent { child } => {
                 become_init(area);
-                stand_by(child)
+                stand_by(child, c"pod-init")
             }
             nix::unistd::ForkResult::Child => take_the_terminal(),
         }
@@ -244,31 +248,34 @@ fn enter_own_mounts(hidden: &[CString], home: &CStr) -> nix::Result<()> {
     }
     mount(Some(c"tmpfs"), c"/home", Some(c"tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(c"size=64k,mode=0755"))?;
     nix::unistd::mkdir(home, nix::sys::stat::Mode::from_bits_truncate(0o755))?;
-    let mut path = [0u8; 32];
-    mount(Some(fd_path(std::os::fd::AsRawFd::as_raw_fd(&own), &mut path)), home, NONE, MsFlags::MS_BIND, NONE)?;
+    let mut path = [0u8; 48];
+    mount(Some(numbered(b"/proc/self/fd/", std::os::fd::AsRawFd::as_raw_fd(&own), &mut path)), home, NONE, MsFlags::MS_BIND, NONE)?;
     drop(own);
     nix::unistd::chdir(home)
 }
 
-/// `/proc/self/fd/<fd>`, written into `buf` without allocating.
-fn fd_path(fd: i32, buf: &mut [u8; 32]) -> &CStr {
-    const PREFIX: &[u8] = b"/proc/self/fd/";
-    buf[..PREFIX.len()].copy_from_slice(PREFIX);
+/// `<prefix><n>` as a C string, written into `buf` without allocating
+/// (a fork's child may not); `/nonexistent` if it does not fit.
+fn numbered<'a>(prefix: &[u8], n: i32, buf: &'a mut [u8; 48]) -> &'a CStr {
     let mut digits = [0u8; 10];
-    let mut n = fd.unsigned_abs();
+    let mut rest = n.unsigned_abs();
     let mut count = 0;
     loop {
-        digits[count] = b'0' + (n % 10) as u8;
+        digits[count] = b'0' + (rest % 10) as u8;
         count += 1;
-        n /= 10;
-        if n == 0 {
+        rest /= 10;
+        if rest == 0 {
             break;
         }
     }
-    for i in 0..count {
-        buf[PREFIX.len() + i] = digits[count - 1 - i];
+    if prefix.len() + count >= buf.len() {
+        return c"/nonexistent";
     }
-    buf[PREFIX.len() + count] = 0;
+    buf[..prefix.len()].copy_from_slice(prefix);
+    for i in 0..count {
+        buf[prefix.len() + i] = digits[count - 1 - i];
+    }
+    buf[prefix.len() + count] = 0;
     CStr::from_bytes_until_nul(&buf[..]).unwrap_or(c"/nonexistent")
 }
 
@@ -284,22 +291,61 @@ extern "C" fn forward(signal: nix::libc::c_int) {
     }
 }
 
-/// The stand-by (see the module docs): forwards signals to `program`,
-/// waits for it and exits as it did. Never returns.
-fn stand_by(program: nix::unistd::Pid) -> ! {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
-    use nix::sys::wait::{WaitStatus, waitpid};
-    PROGRAM.store(program.as_raw(), Ordering::Relaxed);
-    let action = SigAction::new(SigHandler::Handler(forward), SaFlags::SA_RESTART, SigSet::empty());
-    for signal in FORWARDED {
-        // SAFETY: `forward` only reads an atomic and calls kill.
-        let _ = unsafe { sigaction(signal, &action) };
+/// The `porthole-standby` binary stand-bys exec ([`relaunch_stand_bys`]).
+static RELAUNCH: std::sync::OnceLock<CString> = std::sync::OnceLock::new();
+
+/// The variable that tells `porthole-standby` for which pid it stands by:
+/// `PORTHOLE_STAND_BY=<pid>`.
+pub const STAND_BY_ENV: &str = "PORTHOLE_STAND_BY";
+
+/// From now on a stand-by (outside, and PID 1 inside) execs `binary`
+/// (`porthole-standby`, beside `porthole`) with only [`STAND_BY_ENV`] set,
+/// which runs [`stand_by_if_asked`]. A fork that stays a fork keeps
+/// Porthole's heap as it was at the fork (copy-on-write: each page Porthole
+/// writes later is copied once more), megabytes per session; the small
+/// binary holds a few hundred KiB. Without it (or when it cannot be
+/// reached, e.g. under a hidden folder) the fork stands by itself.
+pub fn relaunch_stand_bys(binary: &Path) {
+    if let Ok(path) = CString::new(binary.as_os_str().as_bytes()) {
+        let _ = RELAUNCH.set(path);
     }
-    // What arrived while they were held is forwarded now.
-    let _ = hold_signals(nix::sys::signal::SigmaskHow::SIG_UNBLOCK);
-    // Every descriptor but the terminal's: above all std's exec-error pipe,
-    // which the spawner reads until every copy is closed (the program's
-    // copy closes when it execs, or reports its error).
+}
+
+/// In a relaunched stand-by ([`STAND_BY_ENV`] set): does its job and
+/// never returns. Otherwise returns at once.
+pub fn stand_by_if_asked() {
+    let Some(program) = std::env::var(STAND_BY_ENV).ok().and_then(|pid| pid.parse::<i32>().ok()) else { return };
+    if std::env::args_os().next().is_some_and(|name| name == "pod-init") {
+        let _ = nix::sys::prctl::set_name(c"pod-init");
+    } else {
+        let _ = nix::sys::prctl::set_name(c"porthole-standb");
+    }
+    wait_for_program(nix::unistd::Pid::from_raw(program))
+}
+
+/// The stand-by (see the module docs), `name` in `ps`: forwards signals to
+/// `program`, waits for it and exits as it did; relaunched as the
+/// `porthole` binary when it can be. Never returns.
+fn stand_by(program: nix::unistd::Pid, name: &CStr) -> ! {
+    close_others();
+    if let Some(binary) = RELAUNCH.get() {
+        let mut variable = [0u8; 48];
+        let variable = numbered(b"PORTHOLE_STAND_BY=", program.as_raw(), &mut variable);
+        let argv = [name.as_ptr(), std::ptr::null()];
+        let envp = [variable.as_ptr(), std::ptr::null()];
+        // SAFETY: both arrays end in NULL and point at live C strings; the
+        // signal mask (HUP/TERM/INT/QUIT held) carries over to the new
+        // image, which forwards them once its handlers are in place.
+        // Returns only on failure.
+        unsafe { nix::libc::execve(binary.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    }
+    wait_for_program(program)
+}
+
+/// Every descriptor but the terminal's (0–2): above all std's exec-error
+/// pipe, which the spawner reads until every copy is closed (the
+/// program's copy closes when it execs, or reports its error).
+fn close_others() {
     // SAFETY: close_range closes descriptors this process alone uses now.
     if unsafe { nix::libc::syscall(nix::libc::SYS_close_range, 3u32, u32::MAX, 0u32) } != 0 {
         // Before Linux 5.9: every descriptor the limit allows.
@@ -310,7 +356,22 @@ fn stand_by(program: nix::unistd::Pid) -> ! {
             let _ = nix::unistd::close(fd);
         }
     }
-    // Any child: PID 1 of an enclosure adopts orphans and must reap them.
+}
+
+/// The stand-by's loop: forwards [`FORWARDED`] to `program`, reaps every
+/// child (PID 1 adopts orphans) and exits as `program` did (128 + signal
+/// when it was killed).
+fn wait_for_program(program: nix::unistd::Pid) -> ! {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
+    use nix::sys::wait::{WaitStatus, waitpid};
+    PROGRAM.store(program.as_raw(), Ordering::Relaxed);
+    let action = SigAction::new(SigHandler::Handler(forward), SaFlags::SA_RESTART, SigSet::empty());
+    for signal in FORWARDED {
+        // SAFETY: `forward` only reads an atomic and calls kill.
+        let _ = unsafe { sigaction(signal, &action) };
+    }
+    // What arrived while they were held is forwarded now.
+    let _ = hold_signals(nix::sys::signal::SigmaskHow::SIG_UNBLOCK);
     loop {
         match waitpid(None, None) {
             Ok(WaitStatus::Exited(pid, code)) if pid == program => exit_now(code),
@@ -385,11 +446,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fd_paths_are_written_whole() {
-        let mut buf = [0u8; 32];
-        assert_eq!(fd_path(7, &mut buf), c"/proc/self/fd/7");
-        assert_eq!(fd_path(1234567890, &mut buf), c"/proc/self/fd/1234567890");
-        assert_eq!(fd_path(0, &mut buf), c"/proc/self/fd/0");
+    fn numbers_are_written_whole() {
+        let mut buf = [0u8; 48];
+        assert_eq!(numbered(b"/proc/self/fd/", 7, &mut buf), c"/proc/self/fd/7");
+        assert_eq!(numbered(b"/proc/self/fd/", 1234567890, &mut buf), c"/proc/self/fd/1234567890");
+        assert_eq!(numbered(b"PORTHOLE_STAND_BY=", 0, &mut buf), c"PORTHOLE_STAND_BY=0");
+        assert_eq!(numbered(&[b'x'; 40], 12345678, &mut buf), c"/nonexistent");
     }
 
     #[test]

@@ -139,6 +139,8 @@ fn init_tracing() {
 }
 
 pub fn test_config(data: &std::path::Path) -> Config {
+    // As the `porthole` binary does: stand-bys run as the small binary.
+    server::sandbox::enclosure::relaunch_stand_bys(std::path::Path::new(env!("CARGO_BIN_EXE_porthole-standby")));
     let mut config = Config::new(data);
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.kill_grace = Duration::from_millis(500);
