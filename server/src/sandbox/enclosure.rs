@@ -131,7 +131,7 @@ pub fn hook(enclosure: Option<&Enclosure>, user: Option<SandboxUser>) -> Option<
         // SAFETY: this process has one thread (a fork's child); both sides
         // go on with system calls only.
         match unsafe { nix::unistd::fork() }? {
-            nix::unistd::ForkResult::Parent { child } => stand_by(child, c"porthole-stand-by"),
+            nix::unistd::ForkResult::Parent { child } => stand_by(child, Role::Outside),
             nix::unistd::ForkResult::Child => {}
         }
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
@@ -143,15 +143,32 @@ pub fn hook(enclosure: Option<&Enclosure>, user: Option<SandboxUser>) -> Option<
         // kill a shell that were PID 1).
         // SAFETY: as above.
         match unsafe { nix::unistd::fork() }? {
-            nix::unistd::ForkResult::Parent { child } => {
-                become_init(area);
-                stand_by(child, c"pod-init")
+            nix::unistd::ForkResult::Parent { child } => stand_by(child, Role::Init(area)),
+            nix::unistd::ForkResult::Child => {
+                take_the_terminal();
+                wait_for_init_name();
             }
-            nix::unistd::ForkResult::Child => take_the_terminal(),
         }
         hold_signals(nix::sys::signal::SigmaskHow::SIG_UNBLOCK)?;
         switch_user(user)
     }))
+}
+
+/// PID 1 names itself `pod-init` a moment after it forked the program
+/// (after its exec, when relaunched): the program waits (at most 1 s) so
+/// that what it runs first never sees another name in `/proc/1/comm` or
+/// its command line half made. System calls only, on a stack buffer.
+fn wait_for_init_name() {
+    for _ in 0..1000 {
+        let mut name = [0u8; 16];
+        if let Ok(fd) = nix::fcntl::open(c"/proc/1/comm", nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
+            let _ = nix::unistd::read(&fd, &mut name);
+        }
+        if name.starts_with(b"pod-init") {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
 
 /// The signals a stand-by forwards.
@@ -323,11 +340,22 @@ pub fn stand_by_if_asked() {
     wait_for_program(nix::unistd::Pid::from_raw(program))
 }
 
-/// The stand-by (see the module docs), `name` in `ps`: forwards signals to
-/// `program`, waits for it and exits as it did; relaunched as the
-/// `porthole` binary when it can be. Never returns.
-fn stand_by(program: nix::unistd::Pid, name: &CStr) -> ! {
+/// Which stand-by: outside the namespaces, or PID 1 inside (with where
+/// its command line lies, for [`become_init`]).
+enum Role {
+    Outside,
+    Init(Option<(usize, usize)>),
+}
+
+/// The stand-by (see the module docs): forwards signals to `program`,
+/// waits for it and exits as it did; relaunched as `porthole-standby` when
+/// it can be. Never returns.
+fn stand_by(program: nix::unistd::Pid, role: Role) -> ! {
     close_others();
+    let name = match role {
+        Role::Outside => c"porthole-stand-by",
+        Role::Init(_) => c"pod-init",
+    };
     if let Some(binary) = RELAUNCH.get() {
         let mut variable = [0u8; 48];
         let variable = numbered(b"PORTHOLE_STAND_BY=", program.as_raw(), &mut variable);
@@ -338,6 +366,9 @@ fn stand_by(program: nix::unistd::Pid, name: &CStr) -> ! {
         // image, which forwards them once its handlers are in place.
         // Returns only on failure.
         unsafe { nix::libc::execve(binary.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    }
+    if let Role::Init(area) = role {
+        become_init(area);
     }
     wait_for_program(program)
 }
