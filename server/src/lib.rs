@@ -114,9 +114,10 @@ impl Porthole {
         let local = app::discovery::Cluster { api_url: cluster.api_url(), token: cluster.token.clone(), ca_pem: cluster.ca_pem.clone() };
         let file = config.config_file.as_deref().map(app::config_file::FileConfig::read).transpose()?;
         // Mistakes in the file stop the start before anything is written.
-        if let Some(file) = &file {
-            file.resolve()?;
-        }
+        let token_files = match &file {
+            Some(file) => file.resolve()?.token_files,
+            None => Vec::new(),
+        };
         let demo = file.as_ref().is_none_or(|f| f.demo);
         let runner_token = secrets::load_or_create(&config.data_dir.join("runner_token"), || secrets::random_id(32))?;
         let database_url = config
@@ -146,7 +147,7 @@ impl Porthole {
         });
         let recordings = config.recordings_dir();
         std::fs::create_dir_all(&recordings).map_err(|e| anyhow::anyhow!("creating {}: {e}", recordings.display()))?;
-        let app = Arc::new(App::new(secret.clone(), local, runner_token.clone(), db.clone(), recordings.clone()));
+        let app = Arc::new(App::new(secret.clone(), local, runner_token.clone(), db.clone(), recordings.clone()).with_token_files(token_files));
         // Retention: now, then hourly.
         tokio::spawn({
             let app = app.clone();

@@ -134,8 +134,11 @@ fn the_configuration_reference_matches_help() {
 }
 
 /// `porthole check-config <file>`: (success, stdout, stderr).
+/// `porthole check-config FILE` as in a pod: the kubelet's two service
+/// variables set (for `in_cluster`).
 fn check_config(file: &std::path::Path) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_porthole")).arg("check-config").arg(file).output().unwrap();
+    let in_a_pod = [("KUBERNETES_SERVICE_HOST", "10.96.0.1"), ("KUBERNETES_SERVICE_PORT", "443")];
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_porthole")).arg("check-config").arg(file).envs(in_a_pod).output().unwrap();
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -156,7 +159,12 @@ fn check_config_accepts_the_reference_file_and_names_a_wrong_key_and_its_line() 
          users:\n- name: u\n  user: {token: t0k3n}\ncontexts:\n- name: staging\n  context: {cluster: s, user: u}\n",
     )
     .unwrap();
+    let service_account = dir.path().join("serviceaccount");
+    std::fs::create_dir(&service_account).unwrap();
+    std::fs::write(service_account.join("token"), "eyJ.projected\n").unwrap();
+    std::fs::write(service_account.join("ca.crt"), "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n").unwrap();
     let example = example
+        .replace("/var/run/secrets/kubernetes.io/serviceaccount", &service_account.display().to_string())
         .replace("/etc/porthole/production.token", &token.display().to_string())
         .replace("/etc/porthole/production-ca.crt", &ca.display().to_string())
         .replace("/etc/porthole/staging.kubeconfig", &kubeconfig.display().to_string());
@@ -164,7 +172,7 @@ fn check_config_accepts_the_reference_file_and_names_a_wrong_key_and_its_line() 
     std::fs::write(&file, &example).unwrap();
     let (ok, stdout, stderr) = check_config(&file);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("ok (2 clusters, 1 projects, 1 environments, job terminals on)"), "{stdout}");
+    assert!(stdout.contains("ok (3 clusters, 1 projects, 1 environments, job terminals on)"), "{stdout}");
 
     // A misspelled key: named, with its line.
     let line = example.lines().position(|l| l.starts_with("namespace = ")).unwrap() + 1;
@@ -187,6 +195,17 @@ fn check_config_accepts_the_reference_file_and_names_a_wrong_key_and_its_line() 
     std::fs::write(&file, example.replace("advertise_address = \"", "advertise_address = \"https://")).unwrap();
     let (ok, _, stderr) = check_config(&file);
     assert!(!ok && stderr.contains("without a scheme"), "{stderr}");
+
+    // in_cluster outside a pod: the missing variable named.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_porthole"))
+        .arg("check-config")
+        .arg(&file)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("cluster \"here\"") && stderr.contains("KUBERNETES_SERVICE_HOST"), "{stderr}");
 
     // A token file that is not there.
     std::fs::remove_file(&token).unwrap();

@@ -221,3 +221,73 @@ async fn the_max_session_time_setting_reaches_the_channel_and_the_page() {
     let (code, reason) = client.expect_close().await;
     assert_eq!((code, reason.as_str()), (4006, "Session expired: the maximum session time is 2 seconds"));
 }
+
+/// A projected service account volume as the kubelet writes one: `token`,
+/// `ca.crt` and `namespace` are links through `..data` to a timestamped
+/// folder, and a rotation makes a new folder and renames a new `..data`
+/// link over the old one.
+fn project_service_account(dir: &std::path::Path, generation: u32, token: &str, ca_pem: &str) {
+    use std::os::unix::fs::symlink;
+    let folder = format!("..2026_12_07_{generation:02}");
+    std::fs::create_dir(dir.join(&folder)).unwrap();
+    for (name, content) in [("token", token), ("ca.crt", ca_pem), ("namespace", "porthole")] {
+        std::fs::write(dir.join(&folder).join(name), content).unwrap();
+    }
+    symlink(&folder, dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    for name in ["token", "ca.crt", "namespace"] {
+        if std::fs::symlink_metadata(dir.join(name)).is_err() {
+            symlink(format!("..data/{name}"), dir.join(name)).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn in_cluster_credentials_come_from_the_pod_and_a_rotated_token_is_read_again() {
+    // The cluster Porthole "runs in" is another porthole's local cluster;
+    // the porthole under test is the real binary, given the two service
+    // variables a kubelet sets and a service account directory whose first
+    // token the cluster does not accept.
+    let host = start().await;
+    let cluster = &host.porthole.cluster;
+    let port = url::Url::parse(&cluster.api_url()).unwrap().port().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let service_account = dir.path().join("serviceaccount");
+    std::fs::create_dir(&service_account).unwrap();
+    project_service_account(&service_account, 1, "an-expired-token", &cluster.ca_pem);
+    let config = dir.path().join("porthole.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[clusters]]\nname = \"here\"\nin_cluster = true\nservice_account_dir = \"{}\"\n[[projects]]\nid = 1\npath = \"demo/shop\"\n{}",
+            service_account.display(),
+            environment(1, "here", "shop-production")
+        ),
+    )
+    .unwrap();
+    let env = [("KUBERNETES_SERVICE_HOST", "127.0.0.1"), ("KUBERNETES_SERVICE_PORT", port.as_str())];
+    let porthole = common::binary::Binary::start_with_env(&["--config", config.to_str().unwrap()], "warn", &env);
+    let maintainer = client_with_cookie(&sign_in(&porthole.http_url(), "maintainer").await);
+    let terminals = || async {
+        let response = maintainer.get(format!("{}{ENV_TERMINALS}", porthole.http_url())).send().await.unwrap();
+        (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap())
+    };
+    let (status, json) = terminals().await;
+    assert_eq!(status, 502, "{json}");
+    assert!(json["message"].as_str().unwrap().contains("401 Unauthorized"), "{json}");
+
+    // The kubelet rotates the token: the next request uses the new one,
+    // without a restart.
+    project_service_account(&service_account, 2, &format!("{}\n", cluster.token), &cluster.ca_pem);
+    let (status, json) = terminals().await;
+    assert_eq!((status, json.as_array().map(Vec::len)), (200, Some(4)), "{json}");
+    let mut client = porthole.connect("v1.porthole").await;
+    client.expect_prompt().await;
+    client.run("echo in-cluster-$((40+2))", "in-cluster-42\r\n").await;
+
+    // A token file gone: a 502 in words, never the database's old token.
+    std::fs::remove_file(service_account.join("token")).unwrap();
+    let (status, json) = terminals().await;
+    assert_eq!(status, 502, "{json}");
+    assert_eq!(json["message"], "the token of cluster \"here\" cannot be read from its file");
+}

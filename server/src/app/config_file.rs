@@ -16,6 +16,10 @@
 //! kubeconfig = "/etc/porthole/staging.kubeconfig" # import one context
 //! context = "staging"                             # default: current-context
 //!
+//! [[clusters]]
+//! name = "here"
+//! in_cluster = true   # Porthole's own pod's service account (in_cluster.rs)
+//!
 //! [[projects]]
 //! id = 2
 //! path = "acme/shop"
@@ -33,12 +37,16 @@
 //! database (by name and id), next to those made through the API.
 //!
 //! Only bearer-token credentials are supported (a service account token);
-//! a kubeconfig context whose user has none is an error.
+//! a kubeconfig context whose user has none is an error. A token read from
+//! a file (`token_file`, a kubeconfig user's `tokenFile`, `in_cluster`) is
+//! read again at every use, so a rotated token is picked up without a
+//! restart ([`Seed::token_files`]).
 
 use super::discovery::Cluster;
 use super::db::{Database, LOCAL_CLUSTER};
 use super::db::{Environment, Project};
 use super::defaults::DEFAULT_COMMAND;
+use super::in_cluster::read_token;
 use anyhow::{Context, anyhow, bail};
 use base64::Engine;
 use secrecy::ExposeSecret;
@@ -93,6 +101,13 @@ pub struct ClusterConfig {
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context; default its `current-context`.
     pub context: Option<String>,
+    /// Use the service account of the pod Porthole runs in
+    /// ([`super::in_cluster`]); no other credential key may be given.
+    #[serde(default)]
+    pub in_cluster: bool,
+    /// Where that service account is mounted; default
+    /// [`super::in_cluster::SERVICE_ACCOUNT_DIR`].
+    pub service_account_dir: Option<PathBuf>,
 }
 
 /// A project.
@@ -137,12 +152,14 @@ impl FileConfig {
     /// an error names the first mistake.
     pub fn resolve(&self) -> anyhow::Result<Seed> {
         let mut clusters: Vec<(String, Cluster)> = Vec::new();
+        let mut token_files = Vec::new();
         for c in &self.clusters {
-            let cluster = c.resolve().with_context(|| format!("cluster {:?}", c.name))?;
+            let (cluster, token_file) = c.resolve().with_context(|| format!("cluster {:?}", c.name))?;
             if clusters.iter().any(|(name, _)| *name == c.name) || c.name == LOCAL_CLUSTER {
                 bail!("cluster name {:?} is used twice (\"local\" is the local cluster's)", c.name);
             }
             clusters.push((c.name.clone(), cluster));
+            token_files.extend(token_file.map(|file| (c.name.clone(), file)));
         }
         if self.terminal_max_session_time.is_some_and(|t| t > shared::api::MAX_SESSION_TIME_LIMIT) {
             bail!("terminal_max_session_time: at most {} seconds (0 = no limit)", shared::api::MAX_SESSION_TIME_LIMIT);
@@ -175,7 +192,7 @@ impl FileConfig {
         if let Some(address) = self.session_server.as_ref().and_then(|s| s.advertise_address.as_deref()) {
             anyhow::ensure!(!address.contains("://"), "[session_server] advertise_address {address:?}: host:port, without a scheme");
         }
-        Ok(Seed { clusters, projects, environments })
+        Ok(Seed { clusters, token_files, projects, environments })
     }
 
     /// Writes what the file names into the database (at every start: the
@@ -212,6 +229,9 @@ impl FileConfig {
 pub struct Seed {
     /// Clusters by name.
     pub clusters: Vec<(String, Cluster)>,
+    /// Clusters whose token comes from a file, by name: the app reads the
+    /// file again at every use ([`super::App::with_token_files`]).
+    pub token_files: Vec<(String, PathBuf)>,
     /// Projects.
     pub projects: Vec<Project>,
     /// Environments (naming clusters of the file, or `local`).
@@ -219,15 +239,24 @@ pub struct Seed {
 }
 
 impl ClusterConfig {
-    /// URL, token and CA from the fields or the kubeconfig.
-    pub fn resolve(&self) -> anyhow::Result<Cluster> {
+    /// URL, token and CA from the fields, the kubeconfig or the pod's
+    /// service account; and the file the token was read from, if any.
+    pub fn resolve(&self) -> anyhow::Result<(Cluster, Option<PathBuf>)> {
+        if self.in_cluster {
+            let others = [self.api_url.is_some(), self.token.is_some(), self.token_file.is_some(), self.ca_pem.is_some(), self.ca_file.is_some(), self.kubeconfig.is_some()];
+            anyhow::ensure!(!others.contains(&true), "in_cluster takes its URL, token and CA from the pod: remove api_url, token, token_file, ca_pem, ca_file and kubeconfig");
+            let dir = self.service_account_dir.clone().unwrap_or_else(|| PathBuf::from(super::in_cluster::SERVICE_ACCOUNT_DIR));
+            let (cluster, token_file) = super::in_cluster::resolve(&dir, |name| std::env::var(name).ok())?;
+            return Ok((cluster, Some(token_file)));
+        }
+        anyhow::ensure!(self.service_account_dir.is_none(), "service_account_dir goes with in_cluster = true");
         if let Some(path) = &self.kubeconfig {
             return import_kubeconfig(path, self.context.as_deref());
         }
-        let api_url = self.api_url.clone().ok_or_else(|| anyhow!("api_url or kubeconfig is required"))?;
+        let api_url = self.api_url.clone().ok_or_else(|| anyhow!("api_url, kubeconfig or in_cluster is required"))?;
         let token = match (&self.token, &self.token_file) {
             (Some(t), None) => t.clone(),
-            (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?.trim().to_string(),
+            (None, Some(f)) => read_token(f)?,
             _ => bail!("exactly one of token and token_file is required"),
         };
         let ca_pem = match (&self.ca_pem, &self.ca_file) {
@@ -236,12 +265,13 @@ impl ClusterConfig {
             (None, None) => String::new(),
             _ => bail!("at most one of ca_pem and ca_file"),
         };
-        Ok(Cluster { api_url, token, ca_pem })
+        Ok((Cluster { api_url, token, ca_pem }, self.token_file.clone()))
     }
 }
 
-/// One context of a kubeconfig: its cluster's server and CA, its user's token.
-pub fn import_kubeconfig(path: &Path, context: Option<&str>) -> anyhow::Result<Cluster> {
+/// One context of a kubeconfig: its cluster's server and CA, its user's
+/// token, and the user's `tokenFile` when the token comes from one.
+pub fn import_kubeconfig(path: &Path, context: Option<&str>) -> anyhow::Result<(Cluster, Option<PathBuf>)> {
     let kubeconfig = kube::config::Kubeconfig::read_from(path).with_context(|| format!("reading {}", path.display()))?;
     let name = context
         .map(str::to_string)
@@ -272,12 +302,12 @@ pub fn import_kubeconfig(path: &Path, context: Option<&str>) -> anyhow::Result<C
         (None, Some(file)) => std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?,
         (None, None) => String::new(),
     };
-    let token = match (&user.token, &user.token_file) {
-        (Some(token), _) => token.expose_secret().to_string(),
-        (None, Some(file)) => std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?.trim().to_string(),
+    let (token, token_file) = match (&user.token, &user.token_file) {
+        (Some(token), _) => (token.expose_secret().to_string(), None),
+        (None, Some(file)) => (read_token(Path::new(file))?, Some(PathBuf::from(file))),
         (None, None) => bail!("user {user_name:?} has no token: only bearer tokens are supported"),
     };
-    Ok(Cluster { api_url, token, ca_pem })
+    Ok((Cluster { api_url, token, ca_pem }, token_file))
 }
 
 #[cfg(test)]
@@ -319,6 +349,7 @@ mod tests {
         assert!(config.demo);
         let seed = config.resolve().unwrap();
         assert_eq!(seed.clusters[0].1.token, "s3cret");
+        assert_eq!(seed.token_files, [("production".to_string(), token.clone())]);
         let envs = &seed.environments;
         assert_eq!(envs[0].cluster, "production");
         assert_eq!(envs[0].slug, "review-app");
@@ -332,6 +363,8 @@ mod tests {
         for bad in [
             "[[clusters]]\nname = \"a\"\n",
             "[[clusters]]\nname = \"a\"\napi_url = \"https://x\"\ntoken = \"t\"\ntoken_file = \"f\"\n",
+            "[[clusters]]\nname = \"a\"\nin_cluster = true\napi_url = \"https://x\"\n",
+            "[[clusters]]\nname = \"a\"\napi_url = \"https://x\"\ntoken = \"t\"\nservice_account_dir = \"/x\"\n",
             "[[projects]]\nid = 1\npath = \"a/b\"\n[[projects.environments]]\nid = 1\nname = \"p\"\ncluster = \"nope\"\nnamespace = \"n\"\n",
             "unknown_key = 1\n",
         ] {
@@ -352,7 +385,8 @@ mod tests {
             ),
         )
         .unwrap();
-        let cluster = import_kubeconfig(&path, None).unwrap();
+        let (cluster, token_file) = import_kubeconfig(&path, None).unwrap();
+        assert_eq!(token_file, None);
         assert_eq!(cluster.api_url, "https://10.0.0.1:6443");
         assert_eq!(cluster.token, "abc");
         assert!(cluster.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));

@@ -15,7 +15,7 @@
 //! ([`users`]), projects, environments, clusters, application settings and
 //! the audit log, managed through GitLab-named `/api/v4` endpoints
 //! ([`admin`], [`projects`], [`jobs_api`]) that [`router`] lists. The config
-//! file ([`config_file`]) and the demo seed it.
+//! file ([`config_file`], with [`in_cluster`] credentials) and the demo seed it.
 
 pub mod access;
 pub mod admin;
@@ -27,6 +27,7 @@ pub mod defaults;
 pub mod discovery;
 pub mod error;
 pub mod extract;
+pub mod in_cluster;
 pub mod jobs;
 pub mod jobs_api;
 pub mod passwords;

@@ -20,13 +20,25 @@ pub struct App {
     pub db: db::Database,
     /// Where the relay writes session recordings (`<id>.cast`).
     pub recordings: std::path::PathBuf,
+    /// Clusters whose token is read from a file at every use (a rotated
+    /// service account token), by name; see [`App::with_token_files`].
+    token_files: std::collections::HashMap<String, std::path::PathBuf>,
 }
 
 impl App {
     /// An app on `db`, verifying relay requests with `secret`; `local` is
     /// the built-in cluster; recordings are read from `recordings`.
     pub fn new(secret: WorkhorseSecret, local: Cluster, runner_token: String, db: db::Database, recordings: std::path::PathBuf) -> App {
-        App { secret, local, jobs: jobs::Jobs::new(runner_token), db, recordings }
+        App { secret, local, jobs: jobs::Jobs::new(runner_token), db, recordings, token_files: Default::default() }
+    }
+
+    /// Reads these clusters' tokens from their files at every use instead
+    /// of the database's copy (the config file's `token_file`s and
+    /// `in_cluster`: [`super::config_file::Seed::token_files`]). Each app
+    /// process reads its own files: replicas in a cluster each have their
+    /// own projected token.
+    pub fn with_token_files(self, files: impl IntoIterator<Item = (String, std::path::PathBuf)>) -> App {
+        App { token_files: files.into_iter().collect(), ..self }
     }
 
     /// Creates the demo project `demo/shop` with environment `production`,
@@ -68,12 +80,21 @@ impl App {
         Ok((project, env, cluster))
     }
 
-    /// A cluster by name: `local`, or a stored one.
+    /// A cluster by name: `local`, or a stored one, with its token file's
+    /// current token when it has one; 502 when the file cannot be read.
     pub async fn cluster(&self, name: &str) -> Result<Cluster, AppError> {
         if name == db::LOCAL_CLUSTER {
             return Ok(self.local.clone());
         }
-        self.db.cluster(name).await.map_err(db_error)?.ok_or_else(|| AppError::Cluster(format!("the environment's cluster {name:?} does not exist")))
+        let mut cluster =
+            self.db.cluster(name).await.map_err(db_error)?.ok_or_else(|| AppError::Cluster(format!("the environment's cluster {name:?} does not exist")))?;
+        if let Some(file) = self.token_files.get(name) {
+            cluster.token = super::in_cluster::read_token(file).map_err(|e| {
+                tracing::warn!(cluster = name, error = format!("{e:#}"), "the cluster's token file cannot be read");
+                AppError::Cluster(format!("the token of cluster {name:?} cannot be read from its file"))
+            })?;
+        }
+        Ok(cluster)
     }
 
 }

@@ -27,11 +27,17 @@ impl Binary {
     /// Starts `porthole --listen 127.0.0.1:0 <args>` with the demo users
     /// and `PORTHOLE_LOG=<log>`; returns once it listens.
     pub fn start(args: &[&str], log: &str) -> Binary {
+        Binary::start_with_env(args, log, &[])
+    }
+
+    /// As [`Binary::start`], with more environment variables.
+    pub fn start_with_env(args: &[&str], log: &str, env: &[(&str, &str)]) -> Binary {
         let data = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_porthole"))
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
             .args(args)
+            .envs(env.iter().copied())
             .env("PORTHOLE_LOG", log)
             .env("PORTHOLE_DEMO_PASSWORD", super::DEMO_PASSWORD)
             .stdout(Stdio::piped())
