@@ -25,6 +25,11 @@ pub struct Config {
     /// Where the local cluster's Kubernetes API (HTTPS) listens; port 0 picks
     /// a free port and the kubeconfig is rewritten with it.
     pub cluster_listen: SocketAddr,
+    /// Run the local cluster (`--no-local-cluster` turns it off: in a real
+    /// deployment its pods would run in Porthole's own container, beside
+    /// its secrets). Off, environments on `local` answer 502 and the demo
+    /// cannot be on. Default on.
+    pub local_cluster: bool,
     /// The data dir (see the module doc).
     pub data_dir: PathBuf,
     /// The built frontend (`trunk build` output).
@@ -110,6 +115,7 @@ impl Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             cluster_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            local_cluster: true,
             data_dir: data_dir.into(),
             dist_dir: PathBuf::from("frontend/dist"),
             app_url: None,

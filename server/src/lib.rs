@@ -62,8 +62,8 @@ use tower::ServiceExt;
 pub struct Porthole {
     /// Where the browser-facing server listens.
     pub addr: SocketAddr,
-    /// The local cluster.
-    pub cluster: LocalCluster,
+    /// The local cluster; `None` with `--no-local-cluster`.
+    pub cluster: Option<LocalCluster>,
     /// The session server for job terminals, when enabled.
     pub session_server: Option<session_server::SessionServer>,
     demo: bool,
@@ -110,15 +110,27 @@ impl Porthole {
             listen: config.cluster_listen,
             kill_grace: config.kill_grace,
         };
-        let cluster = LocalCluster::start(cluster_options, shutdown.clone()).await?;
-        let local = app::discovery::Cluster { api_url: cluster.api_url(), token: cluster.token.clone(), ca_pem: cluster.ca_pem.clone() };
         let file = config.config_file.as_deref().map(app::config_file::FileConfig::read).transpose()?;
+        let demo = file.as_ref().is_none_or(|f| f.demo);
+        anyhow::ensure!(config.local_cluster || !demo, "the demo runs in the local cluster: set demo = false in the config file (--config) to run without it");
         // Mistakes in the file stop the start before anything is written.
         let token_files = match &file {
-            Some(file) => file.resolve()?.token_files,
+            Some(file) => {
+                let seed = file.resolve()?;
+                if let Some(env) = seed.environments.iter().find(|e| e.cluster == app::db::LOCAL_CLUSTER).filter(|_| !config.local_cluster) {
+                    anyhow::bail!("environment {:?} is on the local cluster, which --no-local-cluster turns off", env.name);
+                }
+                seed.token_files
+            }
             None => Vec::new(),
         };
-        let demo = file.as_ref().is_none_or(|f| f.demo);
+        let cluster = match config.local_cluster {
+            true => Some(LocalCluster::start(cluster_options, shutdown.clone()).await?),
+            false => None,
+        };
+        let local = cluster
+            .as_ref()
+            .map(|cluster| app::discovery::Cluster { api_url: cluster.api_url(), token: cluster.token.clone(), ca_pem: cluster.ca_pem.clone() });
         let runner_token = secrets::load_or_create(&config.data_dir.join("runner_token"), || secrets::random_id(32))?;
         let database_url = config
             .database_url
@@ -288,7 +300,9 @@ impl Porthole {
             self.pending.reported(self.shutdown_grace).await;
         }
         self.shutdown.trigger();
-        self.cluster.execs_ended(std::time::Duration::from_secs(5)).await;
+        if let Some(cluster) = &self.cluster {
+            cluster.execs_ended(std::time::Duration::from_secs(5)).await;
+        }
         if let Some(ss) = &self.session_server {
             ss.jobs_ended(std::time::Duration::from_secs(5)).await;
         }

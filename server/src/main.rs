@@ -23,6 +23,11 @@ struct Args {
     /// Where the local cluster's Kubernetes API listens (port 0: any free port).
     #[arg(long, env = "PORTHOLE_CLUSTER_LISTEN", default_value = "127.0.0.1:0")]
     cluster_listen: SocketAddr,
+    /// Do not run the local cluster (in production: its pods would run in
+    /// Porthole's own container); environments on `local` answer 502.
+    /// Needs `demo = false` in the config file.
+    #[arg(long, env = "PORTHOLE_NO_LOCAL_CLUSTER")]
+    no_local_cluster: bool,
     /// The app the relay authorizes against; default: this process.
     #[arg(long, env = "PORTHOLE_APP_URL")]
     app_url: Option<url::Url>,
@@ -168,6 +173,7 @@ async fn run() -> anyhow::Result<()> {
     config.listen = args.listen;
     config.dist_dir = args.dist_dir;
     config.cluster_listen = args.cluster_listen;
+    config.local_cluster = !args.no_local_cluster;
     config.app_url = args.app_url;
     config.workhorse_secret_file = args.workhorse_secret_file;
     config.config_file = args.config;
@@ -200,7 +206,9 @@ async fn run() -> anyhow::Result<()> {
     let porthole = server::Porthole::start(config).await?;
     // Tests and scripts read these two lines to find the ports.
     println!("porthole listening on {}", porthole.url());
-    println!("local cluster listening on {} (kubeconfig: {})", porthole.cluster.api_url(), porthole.cluster.kubeconfig.display());
+    if let Some(cluster) = &porthole.cluster {
+        println!("local cluster listening on {} (kubeconfig: {})", cluster.api_url(), cluster.kubeconfig.display());
+    }
     if porthole.has_demo() {
         println!("open {}/demo/shop/-/environments/1/terminal", porthole.url());
     }

@@ -179,7 +179,7 @@ async fn admins_manage_users_projects_members_clusters_and_environments() {
     assert!(visible.is_empty(), "{visible:?}");
 
     // A cluster: the local cluster's API under another name, with its token and CA.
-    let cluster = &porthole.porthole.cluster;
+    let cluster = &porthole.porthole.cluster.as_ref().unwrap();
     let add = json!({"name": "copy", "platform_kubernetes_attributes": {"api_url": cluster.api_url(), "token": cluster.token, "ca_cert": cluster.ca_pem}});
     assert_eq!(status_of(maintainer.post(format!("{base}/api/v4/admin/clusters/add")).json(&add)).await.0, 403);
     assert_eq!(status_of(root.post(format!("{base}/api/v4/admin/clusters/add")).json(&add)).await.0, 201);

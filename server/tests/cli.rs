@@ -214,3 +214,29 @@ fn check_config_accepts_the_reference_file_and_names_a_wrong_key_and_its_line() 
     assert!(!ok);
     assert!(stderr.contains("production.token"), "{stderr}");
 }
+
+/// `porthole <args>` that must refuse to start: its exit and stderr.
+fn refused_start(args: &[&str], config: Option<&str>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_porthole"));
+    command.args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.path().join("data")).args(args);
+    if let Some(text) = config {
+        let file = dir.path().join("porthole.toml");
+        std::fs::write(&file, text).unwrap();
+        command.arg("--config").arg(file);
+    }
+    let out = command.env_clear().output().unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn without_the_local_cluster_nothing_may_need_it() {
+    // The demo runs in it.
+    let stderr = refused_start(&["--no-local-cluster"], None);
+    assert!(stderr.contains("set demo = false"), "{stderr}");
+    // So does an environment on `local`.
+    let config = "demo = false\n[[projects]]\nid = 2\npath = \"a/b\"\n[[projects.environments]]\nid = 3\nname = \"dev\"\ncluster = \"local\"\nnamespace = \"x\"\n";
+    let stderr = refused_start(&["--no-local-cluster"], Some(config));
+    assert!(stderr.contains("environment \"dev\" is on the local cluster"), "{stderr}");
+}

@@ -57,7 +57,7 @@ async fn a_terminal_url_can_name_the_pod_and_container() {
 }
 
 async fn delete_pod(porthole: &TestPorthole, name: &str) {
-    let cluster = &porthole.porthole.cluster;
+    let cluster = &porthole.porthole.cluster.as_ref().unwrap();
     let client = server::app::discovery::client(&Cluster {
         api_url: cluster.api_url(),
         token: cluster.token.clone(),
@@ -130,8 +130,8 @@ async fn cluster_errors_are_explained() {
     // clusters point at another porthole's with wrong credentials, or at a
     // closed port.
     let probe = start().await;
-    let api = probe.porthole.cluster.api_url();
-    let ca = probe.porthole.cluster.ca_pem.replace('\n', "\\n");
+    let api = probe.porthole.cluster.as_ref().unwrap().api_url();
+    let ca = probe.porthole.cluster.as_ref().unwrap().ca_pem.replace('\n', "\\n");
     let clusters = format!(
         "[[clusters]]\nname = \"bad-token\"\napi_url = \"{api}\"\ntoken = \"wrong\"\nca_pem = \"{ca}\"\n\
          [[clusters]]\nname = \"bad-ca\"\napi_url = \"{api}\"\ntoken = \"wrong\"\nca_pem = \"{other_ca}\"\n\
@@ -163,7 +163,7 @@ async fn cluster_errors_are_explained() {
 async fn a_cluster_imported_from_a_kubeconfig_serves_terminals() {
     // Another porthole's local cluster, reached through the kubeconfig it wrote.
     let other = start().await;
-    let kubeconfig = other.porthole.cluster.kubeconfig.display().to_string();
+    let kubeconfig = other.porthole.cluster.as_ref().unwrap().kubeconfig.display().to_string();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("porthole.toml");
     std::fs::write(
@@ -187,9 +187,9 @@ async fn a_cluster_imported_from_a_kubeconfig_serves_terminals() {
 #[tokio::test]
 async fn a_token_without_exec_rights_is_explained_on_connect() {
     let probe = start().await;
-    let api = probe.porthole.cluster.api_url();
-    let ca = probe.porthole.cluster.ca_pem.replace('\n', "\\n");
-    let viewer = &probe.porthole.cluster.viewer_token;
+    let api = probe.porthole.cluster.as_ref().unwrap().api_url();
+    let ca = probe.porthole.cluster.as_ref().unwrap().ca_pem.replace('\n', "\\n");
+    let viewer = &probe.porthole.cluster.as_ref().unwrap().viewer_token;
     let clusters = format!("[[clusters]]\nname = \"viewer\"\napi_url = \"{api}\"\ntoken = \"{viewer}\"\nca_pem = \"{ca}\"\n");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("porthole.toml");
@@ -245,11 +245,12 @@ fn project_service_account(dir: &std::path::Path, generation: u32, token: &str, 
 #[tokio::test]
 async fn in_cluster_credentials_come_from_the_pod_and_a_rotated_token_is_read_again() {
     // The cluster Porthole "runs in" is another porthole's local cluster;
-    // the porthole under test is the real binary, given the two service
+    // the porthole under test is the real binary, run as deploy/kubernetes
+    // runs it (no demo, no local cluster of its own), given the two service
     // variables a kubelet sets and a service account directory whose first
     // token the cluster does not accept.
     let host = start().await;
-    let cluster = &host.porthole.cluster;
+    let cluster = &host.porthole.cluster.as_ref().unwrap();
     let port = url::Url::parse(&cluster.api_url()).unwrap().port().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let service_account = dir.path().join("serviceaccount");
@@ -259,17 +260,19 @@ async fn in_cluster_credentials_come_from_the_pod_and_a_rotated_token_is_read_ag
     std::fs::write(
         &config,
         format!(
-            "[[clusters]]\nname = \"here\"\nin_cluster = true\nservice_account_dir = \"{}\"\n[[projects]]\nid = 1\npath = \"demo/shop\"\n{}",
+            "demo = false\n[[clusters]]\nname = \"here\"\nin_cluster = true\nservice_account_dir = \"{}\"\n[[projects]]\nid = 1\npath = \"demo/shop\"\n{}",
             service_account.display(),
             environment(1, "here", "shop-production")
         ),
     )
     .unwrap();
     let env = [("KUBERNETES_SERVICE_HOST", "127.0.0.1"), ("KUBERNETES_SERVICE_PORT", port.as_str())];
-    let porthole = common::binary::Binary::start_with_env(&["--config", config.to_str().unwrap()], "warn", &env);
-    let maintainer = client_with_cookie(&sign_in(&porthole.http_url(), "maintainer").await);
+    let args = ["--config", config.to_str().unwrap(), "--no-local-cluster", "--initial-root-password", DEMO_PASSWORD];
+    let porthole = common::binary::Binary::start_with_env(&args, "warn", &env);
+    let cookie = sign_in(&porthole.http_url(), "root").await;
+    let root = client_with_cookie(&cookie);
     let terminals = || async {
-        let response = maintainer.get(format!("{}{ENV_TERMINALS}", porthole.http_url())).send().await.unwrap();
+        let response = root.get(format!("{}{ENV_TERMINALS}", porthole.http_url())).send().await.unwrap();
         (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap())
     };
     let (status, json) = terminals().await;
@@ -281,7 +284,8 @@ async fn in_cluster_credentials_come_from_the_pod_and_a_rotated_token_is_read_ag
     project_service_account(&service_account, 2, &format!("{}\n", cluster.token), &cluster.ca_pem);
     let (status, json) = terminals().await;
     assert_eq!((status, json.as_array().map(Vec::len)), (200, Some(4)), "{json}");
-    let mut client = porthole.connect("v1.porthole").await;
+    let url = format!("{}{ENV_WS}", porthole.url);
+    let mut client = Client::try_connect_with(&url, "v1.porthole", &[("cookie", &cookie)]).await.unwrap();
     client.expect_prompt().await;
     client.run("echo in-cluster-$((40+2))", "in-cluster-42\r\n").await;
 

@@ -85,6 +85,10 @@ fn the_deployment_runs_flags_the_binary_takes_with_a_file_it_accepts() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok (1 clusters, 1 projects, 1 environments, job terminals off)"));
 
+    // No local cluster: its pods would run in this container, beside the
+    // secrets (the database URL, the relay ↔ app secret, the token).
+    assert!(args.iter().any(|a| a == "--no-local-cluster"));
+
     // Every variable it sets is porthole's (or one its args refer to).
     let help = std::process::Command::new(env!("CARGO_BIN_EXE_porthole")).arg("--help").env_clear().output().unwrap();
     let help = String::from_utf8(help.stdout).unwrap();

@@ -16,7 +16,7 @@ const POD: &str = "shop-web-7c9d5b8f4-q2x7z";
 async fn kubectl(porthole: &TestPorthole, args: &[&str]) -> std::process::Output {
     tokio::time::timeout(
         DEADLINE,
-        tokio::process::Command::new("kubectl").args(args).env("KUBECONFIG", &porthole.porthole.cluster.kubeconfig).output(),
+        tokio::process::Command::new("kubectl").args(args).env("KUBECONFIG", &porthole.porthole.cluster.as_ref().unwrap().kubeconfig).output(),
     )
     .await
     .expect("kubectl finished in time")
@@ -56,7 +56,7 @@ async fn kubectl_exec_prints_and_exits_with_the_commands_status() {
 #[tokio::test]
 async fn kubectl_exec_it_follows_its_terminals_size() {
     let porthole = start().await;
-    let kubeconfig = porthole.porthole.cluster.kubeconfig.display().to_string();
+    let kubeconfig = porthole.porthole.cluster.as_ref().unwrap().kubeconfig.display().to_string();
     let mut kubectl = pty::spawn(&Spec {
         argv: ["kubectl", "exec", "-it", POD, "-c", "web", "--", "sh"].map(String::from).to_vec(),
         env: vec![
@@ -120,7 +120,7 @@ async fn the_python_kubernetes_client_streams_stdout_and_the_exit_code() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/k8s_python_exec.py");
     let out = tokio::time::timeout(
         DEADLINE,
-        tokio::process::Command::new(venv_python).arg(script).arg(&porthole.porthole.cluster.kubeconfig).arg(POD).output(),
+        tokio::process::Command::new(venv_python).arg(script).arg(&porthole.porthole.cluster.as_ref().unwrap().kubeconfig).arg(POD).output(),
     )
     .await
     .unwrap()

@@ -153,7 +153,7 @@ async fn authorize_requires_a_fresh_relay_jwt() {
     assert_eq!(channel["Subprotocols"], serde_json::json!(["v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io"]));
     assert!(channel["Url"].as_str().unwrap().starts_with("wss://127.0.0.1:"));
     assert!(channel["Url"].as_str().unwrap().contains("/pods/shop-web-7c9d5b8f4-q2x7z/exec?container=web&"));
-    assert_eq!(channel["Header"]["Authorization"][0], format!("Bearer {}", porthole.porthole.cluster.token));
+    assert_eq!(channel["Header"]["Authorization"][0], format!("Bearer {}", porthole.porthole.cluster.as_ref().unwrap().token));
     assert!(channel["CAPem"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
     assert_eq!(channel["MaxSessionTime"], 0);
 }

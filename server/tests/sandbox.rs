@@ -164,7 +164,7 @@ async fn an_exec_without_a_terminal_is_set_apart_too() {
         DEADLINE,
         tokio::process::Command::new("kubectl")
             .args(["exec", "shop-web-7c9d5b8f4-q2x7z", "-c", "web", "--", "sh", "-c", &script])
-            .env("KUBECONFIG", &porthole.porthole.cluster.kubeconfig)
+            .env("KUBECONFIG", &porthole.porthole.cluster.as_ref().unwrap().kubeconfig)
             .output(),
     )
     .await

@@ -11,8 +11,9 @@ use crate::jwt::WorkhorseSecret;
 pub struct App {
     /// Verifies that authorize requests come from a relay.
     pub(super) secret: WorkhorseSecret,
-    /// The cluster built into this process (environments name it `local`).
-    pub(super) local: Cluster,
+    /// The cluster built into this process (environments name it `local`);
+    /// `None` when it is off (`--no-local-cluster`).
+    pub(super) local: Option<Cluster>,
     /// CI jobs and the runner API.
     pub jobs: jobs::Jobs,
     /// Users, memberships, projects, environments, clusters, settings and
@@ -27,8 +28,8 @@ pub struct App {
 
 impl App {
     /// An app on `db`, verifying relay requests with `secret`; `local` is
-    /// the built-in cluster; recordings are read from `recordings`.
-    pub fn new(secret: WorkhorseSecret, local: Cluster, runner_token: String, db: db::Database, recordings: std::path::PathBuf) -> App {
+    /// the built-in cluster, if it runs; recordings are read from `recordings`.
+    pub fn new(secret: WorkhorseSecret, local: Option<Cluster>, runner_token: String, db: db::Database, recordings: std::path::PathBuf) -> App {
         App { secret, local, jobs: jobs::Jobs::new(runner_token), db, recordings, token_files: Default::default() }
     }
 
@@ -84,7 +85,7 @@ impl App {
     /// current token when it has one; 502 when the file cannot be read.
     pub async fn cluster(&self, name: &str) -> Result<Cluster, AppError> {
         if name == db::LOCAL_CLUSTER {
-            return Ok(self.local.clone());
+            return self.local.clone().ok_or_else(|| AppError::Cluster("the local cluster is off (--no-local-cluster)".into()));
         }
         let mut cluster =
             self.db.cluster(name).await.map_err(db_error)?.ok_or_else(|| AppError::Cluster(format!("the environment's cluster {name:?} does not exist")))?;

@@ -105,7 +105,7 @@ impl TestPorthole {
 
     /// The Channel the demo app would answer, with other subprotocols and command.
     pub fn channel(&self, subprotocols: &[&str], command: &[&str]) -> ChannelSettings {
-        let cluster = &self.porthole.cluster;
+        let cluster = &self.porthole.cluster.as_ref().unwrap();
         let mut url = url::Url::parse(&format!(
             "wss://{}/api/v1/namespaces/shop-production/pods/shop-web-7c9d5b8f4-q2x7z/exec",
             cluster.addr
