@@ -10,6 +10,9 @@ scripts/build-frontend.sh
 python3 scripts/module-graph.py --self-test
 python3 scripts/module-graph.py
 cargo test --workspace --locked
+# `make bench` is not run here, but it must keep compiling (dev profile:
+# the dependencies are the tests' own).
+cargo build --locked -p porthole-server --bench relay --profile dev
 # The long tests (#[ignore = "long …"], e.g. an idle terminal behind nginx
 # for two minutes): `cargo test` alone skips them; here they run.
 cargo test --workspace --locked --tests -- --ignored

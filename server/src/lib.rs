@@ -19,7 +19,8 @@
 //! [`Porthole::start`] starts all three on the addresses in [`Config`] (port 0
 //! is fine: tests do that) and [`Porthole::shutdown`] ends every session.
 // The exceptions: setting a pod's or job's process apart between fork and
-// exec (`pre_exec` hooks, in `pty.rs` and `sandbox/enclosure.rs`).
+// exec (`pre_exec` hooks, in `pty.rs` and `sandbox/enclosure.rs`), and
+// malloc's settings (`memory.rs`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -30,6 +31,7 @@ pub mod health;
 pub mod exec_server;
 pub mod jwt;
 pub mod local_cluster;
+pub mod memory;
 pub mod prometheus;
 pub mod proxy;
 pub mod pty;
@@ -217,6 +219,11 @@ impl Porthole {
         let graceful = stop_serving.clone();
         let server = tokio::spawn(async move {
             let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            // Keystrokes' echoes and small frames go out at once, not after
+            // the browser's delayed ACK (Nagle).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(async move { graceful.wait().await }).await {
                 tracing::error!(error = %e, "server failed");
             }

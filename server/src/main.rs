@@ -147,6 +147,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    server::memory::return_large_blocks();
     // Pods' and jobs' stand-bys run as the small binary beside this one.
     if let Some(standby) = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join("porthole-standby"))).filter(|p| p.exists()) {
         server::sandbox::enclosure::relaunch_stand_bys(&standby);
@@ -204,6 +205,7 @@ async fn run() -> anyhow::Result<()> {
         buffer: args.resume_buffer,
     };
     let porthole = server::Porthole::start(config).await?;
+    server::memory::trim_periodically();
     // Tests and scripts read these two lines to find the ports.
     println!("porthole listening on {}", porthole.url());
     if let Some(cluster) = &porthole.cluster {

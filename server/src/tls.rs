@@ -191,6 +191,9 @@ pub async fn serve_tls(
             },
             _ = shutdown.wait() => return,
         };
+        // Small writes (a TLS record, a 101, the first output) go out at
+        // once instead of waiting for the peer's delayed ACK (Nagle).
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let service = TowerToHyperService::new(router.clone());
         let shutdown = shutdown.clone();

@@ -7,6 +7,14 @@ use axum::extract::ws::Message as AxumMessage;
 use shared::Frame;
 use tokio_tungstenite::tungstenite::Message as TungMessage;
 
+/// Each WebSocket's read buffer, bytes (tungstenite's `read_buffer_size`,
+/// default 128 KiB). tungstenite zero-fills the whole buffer before each
+/// read, so its size is resident memory for every open socket — and a
+/// terminal session has three (browser, upstream, and the local cluster's
+/// side). Terminal frames are a few KiB; a larger one still arrives whole
+/// (the buffer grows to fit it).
+pub const READ_BUFFER: usize = 16 << 10;
+
 /// A data frame from an axum message; `None` for control frames.
 pub fn from_axum(msg: AxumMessage) -> Option<Frame> {
     match msg {

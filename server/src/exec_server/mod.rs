@@ -240,7 +240,9 @@ async fn read_output(output: &mut Option<Output>, buf: &mut [u8]) -> (u8, std::i
 /// output is drained; returns the exit code, or `None` when the client is gone.
 async fn pump_output<W: ExecWire>(sink: &mut Sink, outputs: &mut Vec<Output>, child: &mut tokio::process::Child, wire: &W) -> Option<i32> {
     let mut sources: [Option<Output>; 2] = [outputs.pop(), outputs.pop()];
-    let (mut buf_a, mut buf_b) = (vec![0u8; READ_CHUNK], vec![0u8; READ_CHUNK]);
+    // A PTY has one output: no second buffer held for the whole session.
+    let buffer = |source: &Option<Output>| vec![0u8; if source.is_some() { READ_CHUNK } else { 0 }];
+    let (mut buf_a, mut buf_b) = (buffer(&sources[0]), buffer(&sources[1]));
     let mut exit: Option<i32> = None;
     let mut drain_until = tokio::time::Instant::now();
     loop {

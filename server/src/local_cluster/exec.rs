@@ -147,6 +147,7 @@ pub(super) async fn exec(
     upgrade
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
+        .read_buffer_size(crate::codec::wsframe::READ_BUFFER)
         .on_upgrade(move |socket| async move {
             live.send_modify(|n| *n += 1);
             let wire = KubeWire { protocol: protocol.unwrap_or(Protocol::V1), streams };

@@ -48,7 +48,8 @@ pub async fn dial(channel: &ChannelSettings, forwarded_for: &str) -> Result<(Ups
     // keeps one frame from overshooting the flow window by much.
     let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(MAX_UPSTREAM_MESSAGE))
-        .max_frame_size(Some(MAX_UPSTREAM_MESSAGE));
+        .max_frame_size(Some(MAX_UPSTREAM_MESSAGE))
+        .read_buffer_size(crate::codec::wsframe::READ_BUFFER);
     // Words for the user name the kind of upstream, never its address.
     let peer = if channel.subprotocols.iter().any(|p| shared::k8s::Protocol::from_name(p).is_some()) {
         "the cluster"

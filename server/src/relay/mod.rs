@@ -170,7 +170,8 @@ impl Relay {
             None => upgrade,
         }
         .max_message_size(MAX_BROWSER_MESSAGE)
-        .max_frame_size(MAX_BROWSER_FRAME);
+        .max_frame_size(MAX_BROWSER_FRAME)
+        .read_buffer_size(crate::codec::wsframe::READ_BUFFER);
         let joins = [shared::porthole::RESUME_PARAM, shared::porthole::VIEW_PARAM].map(|name| resume::query_param(query, name));
         if joins.iter().any(Option::is_some) && browser_codec != BrowserCodec::Porthole {
             return Err(RelayError::ResumeUnsupported);

@@ -74,7 +74,7 @@ pub(crate) async fn exec(
         Some(name) => upgrade.protocols([name]),
         None => upgrade,
     };
-    upgrade.max_message_size(MAX_BROWSER_MESSAGE).on_upgrade(move |socket| async move {
+    upgrade.max_message_size(MAX_BROWSER_MESSAGE).read_buffer_size(crate::codec::wsframe::READ_BUFFER).on_upgrade(move |socket| async move {
         run(socket, codec, &attached.0, &state).await;
         drop(attached);
     })
