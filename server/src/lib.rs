@@ -114,18 +114,12 @@ impl Porthole {
         };
         let file = config.config_file.as_deref().map(app::config_file::FileConfig::read).transpose()?;
         let demo = file.as_ref().is_none_or(|f| f.demo);
-        anyhow::ensure!(config.local_cluster || !demo, "the demo runs in the local cluster: set demo = false in the config file (--config) to run without it");
         // Mistakes in the file stop the start before anything is written.
-        let token_files = match &file {
-            Some(file) => {
-                let seed = file.resolve()?;
-                if let Some(env) = seed.environments.iter().find(|e| e.cluster == app::db::LOCAL_CLUSTER).filter(|_| !config.local_cluster) {
-                    anyhow::bail!("environment {:?} is on the local cluster, which --no-local-cluster turns off", env.name);
-                }
-                seed.token_files
-            }
-            None => Vec::new(),
-        };
+        let seed = file.as_ref().map(app::config_file::FileConfig::resolve).transpose()?;
+        if !config.local_cluster {
+            app::config_file::FileConfig::runs_without_local_cluster(file.as_ref(), seed.as_ref())?;
+        }
+        let token_files = seed.map(|seed| seed.token_files).unwrap_or_default();
         let cluster = match config.local_cluster {
             true => Some(LocalCluster::start(cluster_options, shutdown.clone()).await?),
             false => None,

@@ -164,7 +164,7 @@ async fn run() -> anyhow::Result<()> {
         }
         Some(Command::CheckConfig { file }) => {
             let file = file.or(args.config).ok_or_else(|| anyhow::anyhow!("check-config: name a FILE (or --config)"))?;
-            return check_config(&file);
+            return check_config(&file, !args.no_local_cluster);
         }
         None => {}
     }
@@ -259,11 +259,16 @@ async fn run_session_server(
     Ok(())
 }
 
-/// `porthole check-config FILE`.
-fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
+/// `porthole check-config FILE`; with `--no-local-cluster`, also what
+/// needs the local cluster.
+fn check_config(file: &std::path::Path, local_cluster: bool) -> anyhow::Result<()> {
     use anyhow::Context;
     let seed = server::app::config_file::FileConfig::read(file).and_then(|config| {
         let seed = config.resolve().with_context(|| format!("checking {}", file.display()))?;
+        if !local_cluster {
+            server::app::config_file::FileConfig::runs_without_local_cluster(Some(&config), Some(&seed))
+                .with_context(|| format!("checking {} with --no-local-cluster", file.display()))?;
+        }
         Ok((seed, config.session_server.is_some()))
     });
     match seed {

@@ -34,12 +34,17 @@ pub fn trim_periodically() {
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            #[cfg(all(target_os = "linux", target_env = "gnu"))]
-            #[allow(unsafe_code)]
-            // SAFETY: malloc_trim is thread-safe (it takes each arena's lock).
-            unsafe {
-                libc::malloc_trim(0);
-            }
+            // It holds each arena's lock while it walks it: off the
+            // runtime's workers, which allocate.
+            let _ = tokio::task::spawn_blocking(|| {
+                #[cfg(all(target_os = "linux", target_env = "gnu"))]
+                #[allow(unsafe_code)]
+                // SAFETY: malloc_trim is thread-safe (it takes each arena's lock).
+                unsafe {
+                    libc::malloc_trim(0);
+                }
+            })
+            .await;
         }
     });
 }

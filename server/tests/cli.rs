@@ -151,7 +151,8 @@ fn check_config_accepts_the_reference_file_and_names_a_wrong_key_and_its_line() 
     let token = dir.path().join("production.token");
     std::fs::write(&token, "token-123\n").unwrap();
     let ca = dir.path().join("production-ca.crt");
-    std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n").unwrap();
+    let ca_pem = server::tls::LocalCa::generate().unwrap().ca_pem;
+    std::fs::write(&ca, &ca_pem).unwrap();
     let kubeconfig = dir.path().join("staging.kubeconfig");
     std::fs::write(
         &kubeconfig,
@@ -162,7 +163,7 @@ fn check_config_accepts_the_reference_file_and_names_a_wrong_key_and_its_line() 
     let service_account = dir.path().join("serviceaccount");
     std::fs::create_dir(&service_account).unwrap();
     std::fs::write(service_account.join("token"), "eyJ.projected\n").unwrap();
-    std::fs::write(service_account.join("ca.crt"), "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n").unwrap();
+    std::fs::write(service_account.join("ca.crt"), &ca_pem).unwrap();
     let example = example
         .replace("/var/run/secrets/kubernetes.io/serviceaccount", &service_account.display().to_string())
         .replace("/etc/porthole/production.token", &token.display().to_string())
@@ -207,6 +208,12 @@ fn check_config_accepts_the_reference_file_and_names_a_wrong_key_and_its_line() 
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("cluster \"here\"") && stderr.contains("KUBERNETES_SERVICE_HOST"), "{stderr}");
 
+    // A CA file that is not PEM.
+    std::fs::write(&ca, "notpem").unwrap();
+    let (ok, _, stderr) = check_config(&file);
+    assert!(!ok && stderr.contains("cluster \"production\"") && stderr.contains("the CA"), "{stderr}");
+    std::fs::write(&ca, &ca_pem).unwrap();
+
     // A token file that is not there.
     std::fs::remove_file(&token).unwrap();
     std::fs::write(&file, &example).unwrap();
@@ -239,4 +246,11 @@ fn without_the_local_cluster_nothing_may_need_it() {
     let config = "demo = false\n[[projects]]\nid = 2\npath = \"a/b\"\n[[projects.environments]]\nid = 3\nname = \"dev\"\ncluster = \"local\"\nnamespace = \"x\"\n";
     let stderr = refused_start(&["--no-local-cluster"], Some(config));
     assert!(stderr.contains("environment \"dev\" is on the local cluster"), "{stderr}");
+    // check-config says so too, given the same flag.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("porthole.toml");
+    std::fs::write(&file, config).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_porthole")).arg("--no-local-cluster").arg("check-config").arg(&file).env_clear().output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("environment \"dev\" is on the local cluster"), "{stderr}");
 }

@@ -289,6 +289,23 @@ async fn in_cluster_credentials_come_from_the_pod_and_a_rotated_token_is_read_ag
     client.expect_prompt().await;
     client.run("echo in-cluster-$((40+2))", "in-cluster-42\r\n").await;
 
+    // The file's credentials are not the API's: pointing the cluster
+    // elsewhere (which would send the pod's token there) is refused, and
+    // nothing can go on the local cluster, which is off.
+    let api = porthole.http_url();
+    let clusters: serde_json::Value = root.get(format!("{api}/api/v4/admin/clusters")).send().await.unwrap().json().await.unwrap();
+    let id = clusters.as_array().unwrap().iter().find(|c| c["name"] == "here").expect("the file's cluster")["id"].as_u64().unwrap();
+    let moved = serde_json::json!({"platform_kubernetes_attributes": {"api_url": "https://127.0.0.1:1"}});
+    let put = root.put(format!("{api}/api/v4/admin/clusters/{id}")).json(&moved).send().await.unwrap();
+    assert_eq!(put.status().as_u16(), 409);
+    assert_eq!(root.delete(format!("{api}/api/v4/admin/clusters/{id}")).send().await.unwrap().status().as_u16(), 409);
+    let on_local = serde_json::json!({"name": "dev", "cluster": "local", "namespace": "dev"});
+    let created = root.post(format!("{api}/api/v4/projects/1/environments")).json(&on_local).send().await.unwrap();
+    assert_eq!(created.status().as_u16(), 400);
+    // Terminals still work after those refusals.
+    let (status, _) = terminals().await;
+    assert_eq!(status, 200);
+
     // A token file gone: a 502 in words, never the database's old token.
     std::fs::remove_file(service_account.join("token")).unwrap();
     let (status, json) = terminals().await;

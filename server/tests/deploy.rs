@@ -68,7 +68,7 @@ fn the_deployment_runs_flags_the_binary_takes_with_a_file_it_accepts() {
     let service_account = dir.path().join("serviceaccount");
     std::fs::create_dir(&service_account).unwrap();
     std::fs::write(service_account.join("token"), "eyJ.projected\n").unwrap();
-    std::fs::write(service_account.join("ca.crt"), "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n").unwrap();
+    std::fs::write(service_account.join("ca.crt"), server::tls::LocalCa::generate().unwrap().ca_pem).unwrap();
     let file = dir.path().join("porthole.toml");
     let toml = config_file(&objects);
     assert!(toml.contains("in_cluster = true\n"), "{toml}");
@@ -140,8 +140,11 @@ fn the_deployment_runs_flags_the_binary_takes_with_a_file_it_accepts() {
     let mount = container.volume_mounts.clone().unwrap().into_iter().find(|m| m.name == config_volume.name).unwrap();
     assert_eq!(config, format!("{}/porthole.toml", mount.mount_path));
     // Everything porthole writes is on a volume (the root file system is read-only).
+    // Porthole makes its data dir private (chmod), which it can only do to
+    // a folder it created: inside a volume, not a volume's root.
     for dir in [flag(&args, "--data-dir"), flag(&args, "--recordings-dir")] {
-        assert!(container.volume_mounts.clone().unwrap().iter().any(|m| m.mount_path == dir), "{dir} is not a volume");
+        let mounts = container.volume_mounts.clone().unwrap();
+        assert!(mounts.iter().any(|m| dir.starts_with(&format!("{}/", m.mount_path))), "{dir} is not a folder in a volume");
     }
 
     // The Service and the disruption budget select the Deployment's pods.

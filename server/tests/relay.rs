@@ -308,10 +308,16 @@ async fn changed_channel_settings_end_the_session() {
     client.expect_prompt().await;
     // Sessions outlive unchanged answers…
     client.run("echo still-$((1+1))", "still-2\r\n").await;
-    // …but a rotated cluster token ends them.
-    let mut rotated = channel;
+    // …and a rotated cluster token (projected tokens are replaced hourly):
+    // the credentials changed, not where the session goes.
+    let mut rotated = channel.clone();
     rotated.header.insert("Authorization".into(), vec!["Bearer rotated".into()]);
     rails.set(rotated);
+    rails.answered(2).await;
+    client.run("echo rotated-$((1+1))", "rotated-2\r\n").await;
+    // Another pod is other settings: the session ends.
+    let moved = shared::channel::ChannelSettings { url: channel.url.replace("shop-web-7c9d5b8f4-q2x7z", "shop-web-7c9d5b8f4-m8k3p"), ..channel };
+    rails.set(moved);
     let closed = tokio::time::timeout(Duration::from_secs(3), client.expect_close()).await.expect("closed within one poll");
     assert_eq!(closed, (4005, "the terminal's connection details changed".to_string()));
 }

@@ -270,6 +270,9 @@ pub async fn create_environment(
     if !is_namespace(&new.namespace) {
         return Err(bad("namespace: a Kubernetes namespace (a-z, 0-9, -; at most 63)"));
     }
+    if new.cluster == db::LOCAL_CLUSTER && !app.has_local_cluster() {
+        return Err(bad("cluster \"local\": the local cluster is off (--no-local-cluster)"));
+    }
     if new.cluster != db::LOCAL_CLUSTER && app.db.cluster(&new.cluster).await.map_err(db_error)?.is_none() {
         return Err(bad(format!("cluster {:?} does not exist", new.cluster)));
     }
@@ -354,6 +357,14 @@ pub async fn add_cluster(State(app): State<Arc<App>>, session: Session, ApiJson(
     Ok((StatusCode::CREATED, Json(cluster_json(id, new.name, cluster))).into_response())
 }
 
+/// 409 for a cluster whose token the config file reads from a file.
+fn refuse_file_credentials(app: &App, name: &str) -> ApiResult<()> {
+    match app.has_token_file(name) {
+        true => Err(AppError::Conflict(format!("cluster {name} is defined by the configuration file with a token file: change it there"))),
+        false => Ok(()),
+    }
+}
+
 /// A stored cluster by id; 404 when there is none.
 async fn stored_cluster(app: &App, id: u64) -> ApiResult<db::NamedCluster> {
     let clusters = app.db.clusters().await.map_err(db_error)?;
@@ -361,8 +372,10 @@ async fn stored_cluster(app: &App, id: u64) -> ApiResult<db::NamedCluster> {
 }
 
 /// `PUT /api/v4/admin/clusters/:cluster_id`: a new URL, token or CA (the
-/// local cluster's address, a rotated token); running sessions on it end at
-/// their next re-authorization (4005).
+/// local cluster's address, a rotated token); a new URL or CA ends running
+/// sessions on it at their next re-authorization (4005), a new token alone
+/// does not. 409 for a cluster the config file defines with a token file
+/// (`token_file`, `in_cluster`): its credentials are the file's.
 pub async fn update_cluster(
     State(app): State<Arc<App>>,
     session: Session,
@@ -371,6 +384,7 @@ pub async fn update_cluster(
 ) -> ApiResult<Json<ClusterJson>> {
     let admin = app.require_admin(Some(&session)).await?;
     let stored = stored_cluster(&app, id).await?;
+    refuse_file_credentials(&app, &stored.name)?;
     let change = update.platform_kubernetes_attributes;
     let cluster = checked_cluster(PlatformKubernetesAttributes {
         api_url: change.api_url.unwrap_or(stored.cluster.api_url),
@@ -389,6 +403,7 @@ pub async fn update_cluster(
 pub async fn delete_cluster(State(app): State<Arc<App>>, session: Session, ApiPath(id): ApiPath<u64>) -> ApiResult<StatusCode> {
     let admin = app.require_admin(Some(&session)).await?;
     let stored = stored_cluster(&app, id).await?;
+    refuse_file_credentials(&app, &stored.name)?;
     match app.db.delete_cluster(&stored.name).await.map_err(db_error)? {
         None => Err(AppError::NotFound("404 Cluster Not Found".into())),
         Some(users) if !users.is_empty() => Err(AppError::Conflict(format!(

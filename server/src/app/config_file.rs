@@ -158,8 +158,11 @@ impl FileConfig {
             if clusters.iter().any(|(name, _)| *name == c.name) || c.name == LOCAL_CLUSTER {
                 bail!("cluster name {:?} is used twice (\"local\" is the local cluster's)", c.name);
             }
+            if !cluster.ca_pem.trim().is_empty() {
+                crate::tls::client_config(&cluster.ca_pem).map_err(|e| anyhow!("cluster {:?}: the CA: {}", c.name, e.0))?;
+            }
+            token_files.extend(token_file.map(|path| TokenFile { cluster: c.name.clone(), path, api_url: cluster.api_url.clone() }));
             clusters.push((c.name.clone(), cluster));
-            token_files.extend(token_file.map(|file| (c.name.clone(), file)));
         }
         if self.terminal_max_session_time.is_some_and(|t| t > shared::api::MAX_SESSION_TIME_LIMIT) {
             bail!("terminal_max_session_time: at most {} seconds (0 = no limit)", shared::api::MAX_SESSION_TIME_LIMIT);
@@ -192,7 +195,28 @@ impl FileConfig {
         if let Some(address) = self.session_server.as_ref().and_then(|s| s.advertise_address.as_deref()) {
             anyhow::ensure!(!address.contains("://"), "[session_server] advertise_address {address:?}: host:port, without a scheme");
         }
+        for (name, cluster) in &mut clusters {
+            // The database never holds a file's token: the file is read at
+            // every use, and a copy would outlive its rotation (and sit in
+            // every backup).
+            if token_files.iter().any(|f| f.cluster == *name) {
+                cluster.token.clear();
+            }
+        }
         Ok(Seed { clusters, token_files, projects, environments })
+    }
+
+    /// Whether a configuration (`None`: no file, the demo) can run without
+    /// the local cluster (`--no-local-cluster`): not with the demo, nor
+    /// with an environment on `local`; the error says which.
+    pub fn runs_without_local_cluster(file: Option<&FileConfig>, seed: Option<&Seed>) -> anyhow::Result<()> {
+        if file.is_none_or(|f| f.demo) {
+            bail!("the demo runs in the local cluster: set demo = false in the config file (--config) to run without it");
+        }
+        if let Some(env) = seed.and_then(|s| s.environments.iter().find(|e| e.cluster == LOCAL_CLUSTER)) {
+            bail!("environment {:?} is on the local cluster, which --no-local-cluster turns off", env.name);
+        }
+        Ok(())
     }
 
     /// Writes what the file names into the database (at every start: the
@@ -224,14 +248,28 @@ impl FileConfig {
     }
 }
 
+/// A cluster whose bearer token is read from a file at every use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenFile {
+    /// The cluster's name.
+    pub cluster: String,
+    /// The file (`token_file`, a kubeconfig's `tokenFile`, the service
+    /// account's `token`).
+    pub path: PathBuf,
+    /// The API URL the token is for: an admin who points the cluster
+    /// elsewhere (API) does not get the file's token sent there.
+    pub api_url: String,
+}
+
 /// What a config file puts in the database.
 #[derive(Debug)]
 pub struct Seed {
     /// Clusters by name.
     pub clusters: Vec<(String, Cluster)>,
-    /// Clusters whose token comes from a file, by name: the app reads the
-    /// file again at every use ([`super::App::with_token_files`]).
-    pub token_files: Vec<(String, PathBuf)>,
+    /// Clusters whose token comes from a file: the app reads the file
+    /// again at every use ([`super::App::with_token_files`]); their entry
+    /// in [`Seed::clusters`] has an empty token.
+    pub token_files: Vec<TokenFile>,
     /// Projects.
     pub projects: Vec<Project>,
     /// Environments (naming clusters of the file, or `local`).
@@ -348,8 +386,10 @@ mod tests {
         let config: FileConfig = toml::from_str(&text).unwrap();
         assert!(config.demo);
         let seed = config.resolve().unwrap();
-        assert_eq!(seed.clusters[0].1.token, "s3cret");
-        assert_eq!(seed.token_files, [("production".to_string(), token.clone())]);
+        // Read from the file at every use, never stored.
+        assert_eq!(seed.clusters[0].1.token, "");
+        let file = TokenFile { cluster: "production".into(), path: token.clone(), api_url: "https://203.0.113.10:6443".into() };
+        assert_eq!(seed.token_files, [file]);
         let envs = &seed.environments;
         assert_eq!(envs[0].cluster, "production");
         assert_eq!(envs[0].slug, "review-app");

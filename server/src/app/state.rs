@@ -23,7 +23,7 @@ pub struct App {
     pub recordings: std::path::PathBuf,
     /// Clusters whose token is read from a file at every use (a rotated
     /// service account token), by name; see [`App::with_token_files`].
-    token_files: std::collections::HashMap<String, std::path::PathBuf>,
+    token_files: std::collections::HashMap<String, super::config_file::TokenFile>,
 }
 
 impl App {
@@ -38,8 +38,19 @@ impl App {
     /// `in_cluster`: [`super::config_file::Seed::token_files`]). Each app
     /// process reads its own files: replicas in a cluster each have their
     /// own projected token.
-    pub fn with_token_files(self, files: impl IntoIterator<Item = (String, std::path::PathBuf)>) -> App {
-        App { token_files: files.into_iter().collect(), ..self }
+    pub fn with_token_files(self, files: impl IntoIterator<Item = super::config_file::TokenFile>) -> App {
+        App { token_files: files.into_iter().map(|f| (f.cluster.clone(), f)).collect(), ..self }
+    }
+
+    /// Whether the local cluster runs in this process.
+    pub fn has_local_cluster(&self) -> bool {
+        self.local.is_some()
+    }
+
+    /// Whether the config file gives this cluster's token as a file (its
+    /// credentials are then not the API's to change).
+    pub fn has_token_file(&self, cluster: &str) -> bool {
+        self.token_files.contains_key(cluster)
     }
 
     /// Creates the demo project `demo/shop` with environment `production`,
@@ -89,8 +100,9 @@ impl App {
         }
         let mut cluster =
             self.db.cluster(name).await.map_err(db_error)?.ok_or_else(|| AppError::Cluster(format!("the environment's cluster {name:?} does not exist")))?;
-        if let Some(file) = self.token_files.get(name) {
-            cluster.token = super::in_cluster::read_token(file).map_err(|e| {
+        // Only for the URL the file's token is for.
+        if let Some(file) = self.token_files.get(name).filter(|f| f.api_url == cluster.api_url) {
+            cluster.token = super::in_cluster::read_token(&file.path).map_err(|e| {
                 tracing::warn!(cluster = name, error = format!("{e:#}"), "the cluster's token file cannot be read");
                 AppError::Cluster(format!("the token of cluster {name:?} cannot be read from its file"))
             })?;

@@ -5,7 +5,10 @@
 //! Every `interval` the relay asks the app again ([`Reauthorize`], the same
 //! request with the browser's cookies): a refusal ends the session (4004),
 //! an app that does not answer within [`RECHECK_TIMEOUT`] too ("could not be
-//! re-checked", 4004), different Channel settings end it (4005). A changed
+//! re-checked", 4004), different Channel settings end it (4005) — but a new
+//! `Authorization` value alone does not: a rotated service account token
+//! (projected tokens are replaced hourly) changes the credentials, not where
+//! the session goes, and the connection made with the old one stays. A changed
 //! `MaxSessionTime` alone is an admin's new limit: a session already past it
 //! ends (4006), others go on under it and the browser hears the new end
 //! time. The policy is behind a trait so that it is tested with paused time
@@ -50,9 +53,18 @@ pub struct Recheck<A> {
     pub interval: Duration,
 }
 
-/// The same Channel but for its `MaxSessionTime`.
+/// The same Channel but for its `MaxSessionTime` and the value of its
+/// `Authorization` header.
 fn same_but_max_session_time(a: &ChannelSettings, b: &ChannelSettings) -> bool {
-    let strip = |c: &ChannelSettings| ChannelSettings { max_session_time: 0, ..c.clone() };
+    let strip = |c: &ChannelSettings| {
+        let mut header = c.header.clone();
+        for (name, values) in header.iter_mut() {
+            if name.eq_ignore_ascii_case("authorization") {
+                values.iter_mut().for_each(String::clear);
+            }
+        }
+        ChannelSettings { max_session_time: 0, header, ..c.clone() }
+    };
     strip(a) == strip(b)
 }
 
@@ -199,6 +211,17 @@ mod tests {
     async fn changed_settings_end_the_session() {
         let moved = ChannelSettings { url: "wss://cluster/api/v1/namespaces/ns/pods/other/exec".into(), ..channel(0) };
         let r = recheck(0, vec![Ok(moved)], Duration::ZERO);
+        assert_eq!(watch(&r).await, (End::SettingsChanged, 30, vec![]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rotated_token_alone_does_not_end_the_session() {
+        let bearer = |token: &str| ChannelSettings { header: [("Authorization".to_string(), vec![format!("Bearer {token}")])].into(), ..channel(0) };
+        let r = Recheck { channel: bearer("first"), ..recheck(100, vec![Ok(bearer("rotated")), Ok(bearer("again"))], Duration::ZERO) };
+        assert_eq!(watch(&r).await, (End::Expired(100), 100, vec![]));
+        // Another header, or an Authorization added or taken away, still does.
+        let other = ChannelSettings { header: [("X-Other".to_string(), vec!["v".to_string()])].into(), ..channel(0) };
+        let r = Recheck { channel: bearer("first"), ..recheck(0, vec![Ok(other)], Duration::ZERO) };
         assert_eq!(watch(&r).await, (End::SettingsChanged, 30, vec![]));
     }
 

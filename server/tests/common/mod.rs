@@ -188,11 +188,27 @@ pub async fn post_job(porthole: &TestPorthole, script: &str, prepare_seconds: u6
 /// answers the Channel currently set.
 pub struct FakeRails {
     pub channel: Arc<Mutex<Option<ChannelSettings>>>,
+    /// Authorize requests answered so far.
+    pub asked: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FakeRails {
     pub fn set(&self, channel: ChannelSettings) {
         *self.channel.lock().unwrap() = Some(channel);
+    }
+
+    /// Waits (at most [`DEADLINE`]) until `more` authorize requests beyond
+    /// those answered so far have been answered.
+    pub async fn answered(&self, more: usize) {
+        use std::sync::atomic::Ordering;
+        let target = self.asked.load(Ordering::SeqCst) + more;
+        tokio::time::timeout(DEADLINE, async {
+            while self.asked.load(Ordering::SeqCst) < target {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("authorize asked again in time");
     }
 
     /// From now on, authorize answers 404.
@@ -215,8 +231,11 @@ pub async fn start_with_fake_rails_configured(tweak: impl FnOnce(&mut Config)) -
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let rails_url = format!("http://{}", listener.local_addr().unwrap());
     let shared_channel = channel.clone();
+    let asked: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+    let counter = asked.clone();
     let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
         let channel = shared_channel.lock().unwrap().clone();
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let secret = secret.clone();
         async move {
             use axum::response::IntoResponse;
@@ -240,7 +259,7 @@ pub async fn start_with_fake_rails_configured(tweak: impl FnOnce(&mut Config)) -
     tweak(&mut config);
     let porthole = Porthole::start(config.clone()).await.unwrap();
     sign_in_maintainer(&porthole, &config).await;
-    (TestPorthole { porthole, data }, FakeRails { channel })
+    (TestPorthole { porthole, data }, FakeRails { channel, asked })
 }
 
 pub const ENV_WS: &str = "/demo/shop/-/environments/1/terminal.ws";
