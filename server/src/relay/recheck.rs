@@ -216,12 +216,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_rotated_token_alone_does_not_end_the_session() {
-        let bearer = |token: &str| ChannelSettings { header: [("Authorization".to_string(), vec![format!("Bearer {token}")])].into(), ..channel(0) };
-        let r = Recheck { channel: bearer("first"), ..recheck(100, vec![Ok(bearer("rotated")), Ok(bearer("again"))], Duration::ZERO) };
+        let bearer = |token: &str, max: u64| ChannelSettings { header: [("Authorization".to_string(), vec![format!("Bearer {token}")])].into(), ..channel(max) };
+        let answers = vec![Ok(bearer("rotated", 100)), Ok(bearer("again", 100))];
+        let r = Recheck { channel: bearer("first", 100), ..recheck(100, answers, Duration::ZERO) };
         assert_eq!(watch(&r).await, (End::Expired(100), 100, vec![]));
         // Another header, or an Authorization added or taken away, still does.
         let other = ChannelSettings { header: [("X-Other".to_string(), vec!["v".to_string()])].into(), ..channel(0) };
-        let r = Recheck { channel: bearer("first"), ..recheck(0, vec![Ok(other)], Duration::ZERO) };
+        let r = Recheck { channel: bearer("first", 0), ..recheck(0, vec![Ok(other)], Duration::ZERO) };
         assert_eq!(watch(&r).await, (End::SettingsChanged, 30, vec![]));
     }
 
