@@ -119,7 +119,6 @@ impl Porthole {
         if !config.local_cluster {
             app::config_file::FileConfig::runs_without_local_cluster(file.as_ref(), seed.as_ref())?;
         }
-        let token_files = seed.map(|seed| seed.token_files).unwrap_or_default();
         let cluster = match config.local_cluster {
             true => Some(LocalCluster::start(cluster_options, shutdown.clone()).await?),
             false => None,
@@ -139,9 +138,10 @@ impl Porthole {
                 println!("demo users root (admin), maintainer, developer: password {password}");
             }
         }
-        if let Some(file) = &file {
-            file.seed(&db).await?;
+        if let (Some(file), Some(seed)) = (&file, &seed) {
+            file.seed(seed, &db).await?;
         }
+        let token_files = seed.map(|seed| seed.token_files).unwrap_or_default();
         if let Some(password) = &config.initial_root_password {
             app::users::create_initial_root(&db, password).await?;
         }

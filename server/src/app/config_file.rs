@@ -222,8 +222,9 @@ impl FileConfig {
     /// Writes what the file names into the database (at every start: the
     /// file wins over changes made through the API to the same names and
     /// ids), and `terminal_max_session_time` when the file sets it.
-    pub async fn seed(&self, db: &Database) -> anyhow::Result<()> {
-        let seed = self.resolve()?;
+    /// `seed` is this file's [`FileConfig::resolve`] (resolved once at
+    /// start: it reads token and CA files).
+    pub async fn seed(&self, seed: &Seed, db: &Database) -> anyhow::Result<()> {
         for (name, cluster) in &seed.clusters {
             db.put_cluster(name, cluster).await?;
         }
