@@ -25,9 +25,11 @@ export default defineConfig({
     viewport: { width: 1100, height: 700 },
     launchOptions: {
       executablePath: '/usr/bin/chromium',
+      // No WebGL: the terminal draws with its DOM renderer, whose rows the
+      // tests read as text (ux-webgl.spec.mjs runs with WebGL).
       args: [
         '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-webgl',
       ],
     },
     screenshot: 'only-on-failure',

@@ -15,12 +15,16 @@
 //!   the pod picker. Both are in [`terminal_page`].
 #![forbid(unsafe_code)]
 
+mod addons;
 mod admin;
+mod keybar;
+mod prefs;
 mod replay;
 mod route;
 mod session;
 mod status;
 mod terminal_page;
+mod terminal_tools;
 mod xterm;
 
 use leptos::prelude::*;

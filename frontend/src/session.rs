@@ -24,10 +24,11 @@
 //!   typed meanwhile are dropped, not sent later. Output the relay no
 //!   longer held is announced in the terminal ([`porthole::lost_notice`]).
 
+use crate::addons::{Addons, Controls};
 use crate::status::Status;
 use crate::xterm::{Disposable, FitAddon, Terminal, Unicode11Addon};
 use js_sys::{ArrayBuffer, Uint8Array};
-use leptos::prelude::{Set, WriteSignal};
+use leptos::prelude::{GetUntracked, Set, WriteSignal};
 use shared::porthole::{self, ACK_EVERY, ClientMessage, ResumeTicket, ServerMessage, TerminalSize};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -40,10 +41,10 @@ use web_sys::{BinaryType, CloseEvent, HtmlElement, MessageEvent, ResizeObserver,
 /// trunk serve's WebSocket proxy does not pass `Sec-WebSocket-Protocol` back.
 const DEV_WS_PREFIX: Option<&str> = option_env!("PORTHOLE_DEV_WS");
 
-/// xterm.js options (JSON, parsed once).
-const TERMINAL_OPTIONS: &str = r##"{"cursorBlink":true,"allowProposedApi":true,"scrollback":5000,
-  "fontFamily":"ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace","fontSize":14,
-  "theme":{"background":"#101418","foreground":"#e6e6e6"}}"##;
+/// xterm.js options (JSON, parsed once); font size, scrollback and theme
+/// come from [`Addons`] (the person's preferences, the colour scheme).
+const TERMINAL_OPTIONS: &str = r##"{"cursorBlink":true,"allowProposedApi":true,
+  "fontFamily":"ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"}"##;
 
 /// A pod and container to open a terminal in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +78,10 @@ struct Inner {
     term: Terminal,
     parent: HtmlElement,
     fit: FitAddon,
+    /// Search, links, clipboard, renderer, preferences, title and bell.
+    addons: Rc<Addons>,
+    /// The page's controls (sticky Ctrl and Alt from the key bar).
+    controls: Controls,
     ws_path: String,
     /// The session watched read-only (`?view=<id>`), for a viewer's page.
     view: Option<String>,
@@ -90,6 +95,8 @@ struct Inner {
     offset: Cell<u64>,
     /// How to resume the session, once the relay said how.
     resume: RefCell<Option<Resume>>,
+    /// The relay warned of the idle timeout and nothing happened since.
+    idle_warned: Cell<bool>,
     listeners: RefCell<Vec<Disposable>>,
     observer: RefCell<Option<ResizeObserver>>,
     // Closures JS holds on to; dropped with the view.
@@ -192,8 +199,16 @@ impl Drop for Connection {
 impl TerminalView {
     /// Creates the terminal inside `parent`, fitted to it; not yet connected.
     /// With `view`, the page watches that session read-only: nothing typed
-    /// or resized is sent.
-    pub fn open(parent: &HtmlElement, ws_path: String, view: Option<String>, set_status: WriteSignal<Status>) -> TerminalView {
+    /// or resized is sent. `controls` are the page's (search bar, key bar,
+    /// preferences); `title_prefix` goes before titles programs set.
+    pub fn open(
+        parent: &HtmlElement,
+        ws_path: String,
+        view: Option<String>,
+        set_status: WriteSignal<Status>,
+        controls: Controls,
+        title_prefix: String,
+    ) -> TerminalView {
         let options = js_sys::JSON::parse(TERMINAL_OPTIONS).expect("options are valid JSON");
         if view.is_some() {
             let _ = js_sys::Reflect::set(&options, &"disableStdin".into(), &JsValue::TRUE);
@@ -204,11 +219,14 @@ impl TerminalView {
         term.load_addon(&Unicode11Addon::new());
         term.unicode().set_active_version("11");
         term.open(parent);
+        let addons = Addons::load(&term, parent, &fit, controls, title_prefix);
         fit.fit();
         let inner = Rc::new(Inner {
             term,
             parent: parent.clone(),
             fit,
+            addons,
+            controls,
             ws_path,
             view,
             target: RefCell::new(None),
@@ -217,6 +235,7 @@ impl TerminalView {
             generation: Cell::new(0),
             offset: Cell::new(0),
             resume: RefCell::new(None),
+            idle_warned: Cell::new(false),
             listeners: RefCell::new(Vec::new()),
             observer: RefCell::new(None),
             _closures: RefCell::new(Vec::new()),
@@ -251,6 +270,22 @@ impl TerminalView {
         Some(link)
     }
 
+    /// The terminal's addons (search, clipboard, preferences, …).
+    pub fn addons(&self) -> &Rc<Addons> {
+        &self.inner.addons
+    }
+
+    /// Focuses the terminal.
+    pub fn focus(&self) {
+        self.inner.term.focus();
+    }
+
+    /// Types `data` as keys (the on-screen key bar), through the sticky
+    /// modifiers.
+    pub fn type_key(&self, data: &str) {
+        self.inner.typed(data);
+    }
+
     /// Ends the session and removes the terminal.
     pub fn dispose(&self) {
         self.inner.resume.borrow_mut().take();
@@ -261,6 +296,7 @@ impl TerminalView {
         for listener in self.inner.listeners.borrow_mut().drain(..) {
             listener.dispose();
         }
+        self.inner.addons.dispose();
         self.inner.term.dispose();
     }
 }
@@ -271,7 +307,7 @@ impl Inner {
         let weak = Rc::downgrade(inner);
         let on_data = Closure::<dyn FnMut(String)>::new(move |data: String| {
             if let Some(inner) = weak.upgrade() {
-                inner.send_bytes(data.as_bytes());
+                inner.typed(&data);
             }
         });
         let weak = Rc::downgrade(inner);
@@ -474,6 +510,7 @@ impl Inner {
                 return;
             }
             self.offset.set(self.offset.get() + n);
+            self.active();
             let weak: Weak<Inner> = Rc::downgrade(self);
             let written = Closure::once_into_js(move || {
                 if let Some(inner) = weak.upgrade() {
@@ -488,7 +525,7 @@ impl Inner {
                         Some(Status::Connected { viewers, .. }) => *viewers,
                         _ => 0,
                     };
-                    let status = Status::Connected { pod, container, expires_at, viewers };
+                    let status = Status::Connected { pod, container, expires_at, idle_ends_at: None, viewers };
                     let mut kept = self.resume.borrow_mut();
                     match (resume, kept.as_mut()) {
                         (Some(ticket), _) => *kept = Some(Resume { ticket, connected: status.clone(), lost_at: 0.0, attempt: 0 }),
@@ -498,6 +535,8 @@ impl Inner {
                     }
                     drop(kept);
                     self.set_status.set(status);
+                    // The prompt is on its way: now the WebGL renderer may load.
+                    Addons::use_webgl(&self.addons);
                     // The layout may have changed while the session was being
                     // authorized and dialed: resizes are only sent once open.
                     let size = self.publish_size();
@@ -533,10 +572,31 @@ impl Inner {
                         }
                     });
                 }
+                Ok(ServerMessage::Idle { ends_at }) => {
+                    self.idle_warned.set(true);
+                    self.set_idle_end(Some(ends_at));
+                }
                 Ok(ServerMessage::Exit { code }) => state.borrow_mut().exit = Some(code),
                 Ok(ServerMessage::End { code, reason }) => state.borrow_mut().end = Some((code, reason)),
                 Err(e) => web_sys::console::warn_1(&format!("porthole: ignoring control message: {e}").into()),
             }
+        }
+    }
+
+    /// Shows (or, with `None`, clears) the idle timeout's end in the status line.
+    fn set_idle_end(&self, at: Option<u64>) {
+        self.update_connected(|r| {
+            if let Status::Connected { idle_ends_at, .. } = &mut r.connected {
+                *idle_ends_at = at;
+            }
+        });
+    }
+
+    /// A keystroke or output: the relay's idle countdown starts again, so
+    /// the warning goes.
+    fn active(&self) {
+        if self.idle_warned.replace(false) {
+            self.set_idle_end(None);
         }
     }
 
@@ -598,6 +658,18 @@ impl Inner {
         self.set_status.set(status);
     }
 
+    /// Keys typed (or pasted), with the key bar's sticky Ctrl and Alt
+    /// applied once and released.
+    fn typed(&self, data: &str) {
+        let (ctrl, alt) = (self.controls.ctrl.get_untracked(), self.controls.alt.get_untracked());
+        if !(ctrl || alt) {
+            return self.send_bytes(data.as_bytes());
+        }
+        self.controls.ctrl.set(false);
+        self.controls.alt.set(false);
+        self.send_bytes(crate::keybar::with_modifiers(data, ctrl, alt).as_bytes());
+    }
+
     fn send_bytes(&self, bytes: &[u8]) {
         // A viewer types nothing (the relay would drop it anyway).
         if self.view.is_some() {
@@ -606,6 +678,7 @@ impl Inner {
         if let Some(conn) = self.conn.borrow().as_ref() {
             if conn.ws.ready_state() == WebSocket::OPEN {
                 let _ = conn.ws.send_with_u8_array(bytes);
+                self.active();
             }
         }
     }

@@ -17,6 +17,9 @@ pub enum Status {
         /// When the relay will end the session (ms since the epoch), if a
         /// max session time applies.
         expires_at: Option<u64>,
+        /// When the relay will end the session for inactivity (ms since the
+        /// epoch), once it has warned; cleared by a keystroke or output.
+        idle_ends_at: Option<u64>,
         /// Read-only viewers watching now.
         viewers: u32,
     },
@@ -61,7 +64,7 @@ impl Status {
             Status::Reconnecting { attempt } => format!("Reconnecting… ({attempt})"),
             Status::Viewing { owner: Some(owner) } => format!("Viewing {owner}'s session, read-only"),
             Status::Viewing { owner: None } => "Viewing a session, read-only".into(),
-            Status::Connected { pod, container, expires_at, viewers } => {
+            Status::Connected { pod, container, expires_at, idle_ends_at, viewers } => {
                 let mut text = match (pod, container) {
                     (Some(pod), Some(container)) => format!("Connected to pod {pod}, container {container}"),
                     (Some(pod), None) => format!("Connected to pod {pod}"),
@@ -72,9 +75,15 @@ impl Status {
                     1 => text.push_str(" · 1 watching"),
                     n => text.push_str(&format!(" · {n} watching")),
                 }
+                let left = |at: u64, now: f64| {
+                    let left = ((at as f64 - now) / 1000.0).round().max(0.0) as u64;
+                    format!("{}:{:02}", left / 60, left % 60)
+                };
                 if let (Some(at), Some(now)) = (expires_at, now_ms) {
-                    let left = ((*at as f64 - now) / 1000.0).round().max(0.0) as u64;
-                    text.push_str(&format!(" · session ends in {}:{:02}", left / 60, left % 60));
+                    text.push_str(&format!(" · session ends in {}", left(*at, now)));
+                }
+                if let (Some(at), Some(now)) = (idle_ends_at, now_ms) {
+                    text.push_str(&format!(" · closes in {} without activity: type to keep it", left(*at, now)));
                 }
                 text
             }
@@ -114,7 +123,7 @@ mod tests {
     fn texts() {
         assert_eq!(Status::Connecting.text(), "Connecting…");
         assert_eq!(
-            Status::Connected { pod: Some("web-1".into()), container: Some("app".into()), expires_at: None, viewers: 0 }.text(),
+            Status::Connected { pod: Some("web-1".into()), container: Some("app".into()), expires_at: None, idle_ends_at: None, viewers: 0 }.text(),
             "Connected to pod web-1, container app"
         );
         assert_eq!(
@@ -131,17 +140,19 @@ mod tests {
         assert!(Status::Failed.is_over() && !Status::Connecting.is_over());
         assert_eq!(Status::Reconnecting { attempt: 3 }.text(), "Reconnecting… (3)");
         assert_eq!(Status::Viewing { owner: Some("maintainer".into()) }.text(), "Viewing maintainer's session, read-only");
-        let watched = Status::Connected { pod: Some("web-1".into()), container: None, expires_at: None, viewers: 2 };
+        let watched = Status::Connected { pod: Some("web-1".into()), container: None, expires_at: None, idle_ends_at: None, viewers: 2 };
         assert_eq!(watched.text(), "Connected to pod web-1 · 2 watching");
         assert!(!Status::Reconnecting { attempt: 3 }.is_over());
     }
 
     #[test]
     fn countdown() {
-        let s = Status::Connected { pod: None, container: None, expires_at: Some(100_000), viewers: 0 };
+        let s = Status::Connected { pod: None, container: None, expires_at: Some(100_000), idle_ends_at: None, viewers: 0 };
         assert_eq!(s.text_at(Some(100_000.0 - 61_600.0)), "Connected · session ends in 1:02");
         assert_eq!(s.text_at(Some(100_000.0 - 19_990.0)), "Connected · session ends in 0:20");
         assert_eq!(s.text_at(Some(200_000.0)), "Connected · session ends in 0:00");
         assert_eq!(s.text_at(None), "Connected");
+        let idle = Status::Connected { pod: None, container: None, expires_at: None, idle_ends_at: Some(100_000), viewers: 0 };
+        assert_eq!(idle.text_at(Some(40_000.0)), "Connected · closes in 1:00 without activity: type to keep it");
     }
 }

@@ -4,8 +4,11 @@
 //! otherwise its title, the status bar (status, time connected, a button
 //! for a new session) and one [`TerminalView`].
 
+use crate::addons::Controls;
+use crate::keybar::KeyBar;
 use crate::session::{Target, TerminalView};
 use crate::status::Status;
+use crate::terminal_tools::{SearchBar, TerminalSlot, TerminalTools};
 use crate::{FetchError, confirmed, encode, fetched};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -20,21 +23,22 @@ pub(crate) fn JobTerminalPage(project: String, id: u64, ws_path: String) -> impl
     let job = fetched::<JobJson>(format!("/api/v4/projects/{}/jobs/{id}", encode(&project)));
     view! {
         <TerminalFrame project=project.clone() title=format!("{project} · job #{id} · terminal") gate=gate(job)>
-            <JobTerminal job=job ws_path=ws_path.clone()/>
+            <JobTerminal job=job ws_path=ws_path.clone() project=project.clone()/>
         </TerminalFrame>
     }
 }
 
 /// A job's terminal and its status bar.
 #[component]
-fn JobTerminal(job: LocalResource<Result<JobJson, FetchError>>, ws_path: String) -> impl IntoView {
+fn JobTerminal(job: LocalResource<Result<JobJson, FetchError>>, ws_path: String, project: String) -> impl IntoView {
     let (status, set_status) = signal(Status::Connecting);
     let container = NodeRef::<leptos::html::Div>::new();
     let view_slot = terminal_slot();
+    let controls = Controls::new();
     Effect::new(move |_| {
         let Some(element) = container.get() else { return };
         if view_slot.with_value(Option::is_none) {
-            let terminal = TerminalView::open(&element, ws_path.clone(), None, set_status);
+            let terminal = TerminalView::open(&element, ws_path.clone(), None, set_status, controls, project.clone());
             terminal.connect_to(None);
             view_slot.set_value(Some(terminal));
         }
@@ -51,7 +55,23 @@ fn JobTerminal(job: LocalResource<Result<JobJson, FetchError>>, ws_path: String)
         })
     };
     view! {
-        <StatusBar status=status on_reconnect=Callback::new(reconnect)/>
+        <StatusBar status=status on_reconnect=Callback::new(reconnect)>
+            <TerminalTools terminal=view_slot controls=controls/>
+        </StatusBar>
+        <TerminalArea terminal=view_slot controls=controls container=container/>
+    }
+}
+
+/// The terminal with its search bar and, on phones, the key bar.
+#[component]
+fn TerminalArea(terminal: TerminalSlot, controls: Controls, container: NodeRef<leptos::html::Div>) -> impl IntoView {
+    let slot = terminal;
+    let send = Callback::new(move |bytes: &'static str| {
+        slot.with_value(|view| view.as_ref().map(|v| v.type_key(bytes)));
+    });
+    view! {
+        <SearchBar terminal=slot controls=controls/>
+        <KeyBar controls=controls send=send/>
         <div class="terminal" data-testid="terminal" node_ref=container></div>
     }
 }
@@ -213,8 +233,8 @@ fn WhoToAsk(project: String) -> impl IntoView {
 
 /// Where a page keeps its terminal; the terminal is disposed with the page
 /// (its socket closed, its listeners removed).
-fn terminal_slot() -> StoredValue<Option<TerminalView>, LocalStorage> {
-    let slot: StoredValue<Option<TerminalView>, LocalStorage> = StoredValue::new_local(None);
+fn terminal_slot() -> TerminalSlot {
+    let slot: TerminalSlot = StoredValue::new_local(None);
     on_cleanup(move || {
         slot.update_value(|slot| {
             if let Some(terminal) = slot.take() {
@@ -259,17 +279,18 @@ pub(crate) fn TerminalPage(project: String, id: u64, ws_path: String) -> impl In
     };
     view! {
         <TerminalFrame project=project.clone() title=title gate=gate(terminals)>
-            <EnvironmentTerminal terminals=terminals ws_path=ws_path.clone()/>
+            <EnvironmentTerminal terminals=terminals ws_path=ws_path.clone() project=project.clone()/>
         </TerminalFrame>
     }
 }
 
 /// An environment's terminal, its status bar and the pod picker.
 #[component]
-fn EnvironmentTerminal(terminals: LocalResource<Result<Vec<TerminalJson>, FetchError>>, ws_path: String) -> impl IntoView {
+fn EnvironmentTerminal(terminals: LocalResource<Result<Vec<TerminalJson>, FetchError>>, ws_path: String, project: String) -> impl IntoView {
     let (status, set_status) = signal(Status::Connecting);
     let container = NodeRef::<leptos::html::Div>::new();
     let view_slot = terminal_slot();
+    let controls = Controls::new();
     // What the user picked; `None` until then (the URL's, or the first).
     let (picked, set_picked) = signal(target_from_location());
     let connected_to: StoredValue<Option<Target>> = StoredValue::new(None);
@@ -277,7 +298,8 @@ fn EnvironmentTerminal(terminals: LocalResource<Result<Vec<TerminalJson>, FetchE
     Effect::new(move |_| {
         let Some(element) = container.get() else { return };
         if view_slot.with_value(Option::is_none) {
-            view_slot.set_value(Some(TerminalView::open(&element, ws_path.clone(), view_from_location(), set_status)));
+            let view = view_from_location();
+            view_slot.set_value(Some(TerminalView::open(&element, ws_path.clone(), view, set_status, controls, project.clone())));
         }
         let list = match terminals.get() {
             None => return,
@@ -343,7 +365,7 @@ fn EnvironmentTerminal(terminals: LocalResource<Result<Vec<TerminalJson>, FetchE
     let share = move |_| {
         let link = view_slot.with_value(|slot| slot.as_ref().and_then(TerminalView::share_link));
         if let Some(link) = &link {
-            copy_to_clipboard(link);
+            crate::addons::write_clipboard(link);
         }
         set_share_link.set(link);
     };
@@ -357,6 +379,7 @@ fn EnvironmentTerminal(terminals: LocalResource<Result<Vec<TerminalJson>, FetchE
                     "Share (read-only)"
                 </button>
             })}
+            <TerminalTools terminal=view_slot controls=controls/>
         </StatusBar>
         {move || share_link.get().map(|link| view! {
             <p class="notice share">
@@ -364,17 +387,7 @@ fn EnvironmentTerminal(terminals: LocalResource<Result<Vec<TerminalJson>, FetchE
                 <input data-testid="share-link" readonly=true value=link on:focus=|ev| select_target(&ev)/>
             </p>
         })}
-        <div class="terminal" data-testid="terminal" node_ref=container></div>
-    }
-}
-
-/// Copies `text` to the clipboard where the page may (a secure context).
-fn copy_to_clipboard(text: &str) {
-    let Some(window) = web_sys::window() else { return };
-    let clipboard = js_sys::Reflect::get(&window.navigator(), &"clipboard".into()).ok();
-    let write = clipboard.as_ref().and_then(|c| js_sys::Reflect::get(c, &"writeText".into()).ok());
-    if let (Some(clipboard), Some(write)) = (clipboard, write.and_then(|w| w.dyn_into::<js_sys::Function>().ok())) {
-        let _ = write.call1(&clipboard, &text.into());
+        <TerminalArea terminal=view_slot controls=controls container=container/>
     }
 }
 

@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use shared::api::{ApplicationSettings, AuditEvent, AuditOutcome, MemberJson, ProjectJson};
+use shared::porthole::ServerMessage;
 use std::time::Duration;
 
 async fn as_user(porthole: &TestPorthole, user: &str) -> reqwest::Client {
@@ -79,6 +80,26 @@ async fn the_max_session_time_setting_ends_sessions_on_time() {
     assert_eq!(put(1).await.unwrap().status().as_u16(), 200);
     let closed = tokio::time::timeout(Duration::from_secs(3), client.expect_close()).await.expect("closed within one re-check");
     assert_eq!(closed, (4006, "Session expired: the maximum session time is 1 seconds".to_string()));
+}
+
+#[tokio::test]
+async fn the_idle_timeout_setting_closes_quiet_sessions() {
+    let porthole = start().await;
+    let root = as_user(&porthole, "root").await;
+    let settings = format!("{}/api/v4/application/settings", porthole.url());
+    let current: ApplicationSettings = root.get(&settings).send().await.unwrap().json().await.unwrap();
+    assert_eq!(current.terminal_idle_timeout, 0, "never by default");
+    let (status, body) = status_of(root.put(&settings).json(&json!({ "terminal_idle_timeout": 99_999_999 }))).await;
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().contains("terminal_idle_timeout"), "{body}");
+    let (status, body) = status_of(root.put(&settings).json(&json!({ "terminal_idle_timeout": 2 }))).await;
+    assert_eq!((status, body["terminal_idle_timeout"].as_u64()), (200, Some(2)));
+    // The authorize answer carries it to the relay, which ends the quiet session.
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    let (code, reason) = client.expect_close().await;
+    assert_eq!((code, reason.as_str()), (4012, "closed after 2 seconds without activity"));
+    assert!(client.controls.iter().any(|m| matches!(m, ServerMessage::Idle { .. })), "warned first: {:?}", client.controls);
 }
 
 #[tokio::test]

@@ -370,3 +370,23 @@ async fn the_max_session_time_ends_the_session_on_time() {
     assert_eq!((code, reason.as_str()), (4006, "Session expired: the maximum session time is 3 seconds"));
     assert!(elapsed >= Duration::from_secs(2) && elapsed <= Duration::from_secs(4), "{elapsed:?}");
 }
+
+#[tokio::test]
+async fn an_idle_session_is_warned_then_closed_and_typing_keeps_it() {
+    let (porthole, rails) = start_with_fake_rails().await;
+    // 4 s: the warning comes half way (2 s) after the last keystroke or output.
+    rails.set(shared::channel::ChannelSettings { idle_timeout: 4, ..porthole.channel(&["v5.channel.k8s.io"], &SHELL) });
+    let mut client = Client::connect(&porthole.ws_url(ENV_WS), "v1.porthole").await;
+    client.expect_prompt().await;
+    let warnings = |c: &Client| c.controls.iter().filter(|m| matches!(m, ServerMessage::Idle { .. })).count();
+    client.read_until("an idle warning", |c| warnings(c) == 1).await;
+    // Typing after the warning starts the count again: the session lives on
+    // past the first warning's end, and a new quiet spell is warned anew.
+    let first_end = client.controls.iter().find_map(|m| match m { ServerMessage::Idle { ends_at } => Some(*ends_at), _ => None });
+    client.run("echo still-$((20+1))", "still-21\r\n").await;
+    client.read_until("a second idle warning", |c| warnings(c) == 2).await;
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    assert!(first_end.is_some_and(|end| end < now_ms + 1000), "the first end {first_end:?} had passed or nearly (now {now_ms})");
+    let (code, reason) = client.expect_close().await;
+    assert_eq!((code, reason.as_str()), (4012, "closed after 4 seconds without activity"));
+}

@@ -235,6 +235,12 @@ pub struct ApplicationSettings {
     /// sent as the Channel's `MaxSessionTime`. Admin > Settings > Web
     /// terminal in GitLab.
     pub terminal_max_session_time: u64,
+    /// Seconds without keystrokes or output after which the relay ends a
+    /// terminal session (close code 4012), 0 = never (the default); the
+    /// page warns a minute before. Sent as the Channel's `IdleTimeout`.
+    /// Admin > Settings > Web terminal.
+    #[serde(default)]
+    pub terminal_idle_timeout: u64,
     /// Record every terminal session as asciicast v2 (output and resizes,
     /// never input), replayable from the audit log. Default on.
     #[serde(default = "on")]
@@ -264,6 +270,10 @@ pub struct SettingsUpdate {
     /// See [`ApplicationSettings::terminal_max_session_time`]; at most
     /// [`MAX_SESSION_TIME_LIMIT`].
     pub terminal_max_session_time: Option<u64>,
+    /// See [`ApplicationSettings::terminal_idle_timeout`]; at most
+    /// [`MAX_SESSION_TIME_LIMIT`].
+    #[serde(default)]
+    pub terminal_idle_timeout: Option<u64>,
     /// See [`ApplicationSettings::terminal_recording`].
     #[serde(default)]
     pub terminal_recording: Option<bool>,

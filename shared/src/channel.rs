@@ -49,6 +49,16 @@ pub struct ChannelSettings {
     /// `MaxSessionTime`: seconds, 0 (or `null`) = no limit.
     #[serde(rename = "MaxSessionTime", default, deserialize_with = "null_as_zero")]
     pub max_session_time: u64,
+    /// `IdleTimeout` (Porthole's, not GitLab's; Workhorse ignores it): the
+    /// relay ends the session after this many seconds with nothing typed
+    /// and no output (close code 4012); 0 or absent = never. The
+    /// application setting `terminal_idle_timeout`.
+    #[serde(rename = "IdleTimeout", default, deserialize_with = "null_as_zero", skip_serializing_if = "is_zero")]
+    pub idle_timeout: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn null_as_zero<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -104,6 +114,7 @@ mod tests {
             header: BTreeMap::from([("Authorization".into(), vec!["Bearer t".into()])]),
             ca_pem: "-----BEGIN CERTIFICATE-----".into(),
             max_session_time: 0,
+            idle_timeout: 0,
         }
     }
 

@@ -37,6 +37,9 @@ pub enum CloseCode {
     /// 4011: a read-only viewer fell too far behind the session's output
     /// (the session never waits for its viewers).
     ViewerBehind,
+    /// 4012: nothing was typed and no output came for the application
+    /// setting `terminal_idle_timeout`.
+    IdleTimeout,
     /// 1009 (RFC 6455 "message too big"): the browser sent a message over
     /// the relay's limit; the reason names the limit.
     MessageTooBig,
@@ -44,7 +47,7 @@ pub enum CloseCode {
 
 impl CloseCode {
     /// Every code, for tables and tests.
-    pub const ALL: [CloseCode; 13] = [
+    pub const ALL: [CloseCode; 14] = [
         CloseCode::ProcessExited,
         CloseCode::UpstreamClosed,
         CloseCode::UpstreamError,
@@ -57,10 +60,11 @@ impl CloseCode {
         CloseCode::NotResumable,
         CloseCode::ResumedElsewhere,
         CloseCode::ViewerBehind,
+        CloseCode::IdleTimeout,
         CloseCode::MessageTooBig,
     ];
 
-    /// The WebSocket close code: 4000..=4011, or 1009.
+    /// The WebSocket close code: 4000..=4012, or 1009.
     pub fn code(self) -> u16 {
         match self {
             CloseCode::ProcessExited => 4000,
@@ -75,6 +79,7 @@ impl CloseCode {
             CloseCode::NotResumable => 4009,
             CloseCode::ResumedElsewhere => 4010,
             CloseCode::ViewerBehind => 4011,
+            CloseCode::IdleTimeout => 4012,
             CloseCode::MessageTooBig => 1009,
         }
     }
@@ -99,6 +104,7 @@ impl CloseCode {
             CloseCode::NotResumable => "this session can no longer be resumed",
             CloseCode::ResumedElsewhere => "this session was resumed from another connection",
             CloseCode::ViewerBehind => "you fell too far behind the session's output: reload to watch again",
+            CloseCode::IdleTimeout => "closed after a time without activity",
             CloseCode::MessageTooBig => "the browser sent a message larger than the server accepts",
         }
     }
@@ -129,6 +135,9 @@ pub enum End {
     MessageTooBig(usize),
     /// `MaxSessionTime` (seconds) was reached.
     Expired(u64),
+    /// Nothing typed and no output for this many seconds (the application
+    /// setting `terminal_idle_timeout`).
+    Idle(u64),
     /// The relay is shutting down.
     Shutdown,
     /// The pod went away during the session.
@@ -178,6 +187,7 @@ impl End {
             End::Expired(secs) => {
                 (CloseCode::SessionExpired, format!("Session expired: the maximum session time is {secs} seconds"))
             }
+            End::Idle(secs) => (CloseCode::IdleTimeout, format!("closed after {} without activity", describe_duration(*secs))),
             End::Shutdown => (CloseCode::RelayShutdown, CloseCode::RelayShutdown.default_reason().into()),
             End::PodTerminated => (CloseCode::PodTerminated, CloseCode::PodTerminated.default_reason().into()),
             End::Unreachable(why) => (CloseCode::UpstreamError, why.clone()),
@@ -200,6 +210,21 @@ impl End {
     /// or the exec stream broke): worth asking authorize again.
     pub fn may_be_pod_gone(&self) -> bool {
         matches!(self, End::Failed(_) | End::UpstreamClosed | End::UpstreamError(_) | End::Exited(137))
+    }
+}
+
+/// `secs` in words: "90 seconds", "1 minute", "15 minutes", "2 hours",
+/// "1 hour 30 minutes" (whole minutes above a minute, seconds dropped).
+pub fn describe_duration(secs: u64) -> String {
+    let plural = |n: u64, unit: &str| if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") };
+    if secs < 120 && secs % 60 != 0 {
+        return plural(secs, "second");
+    }
+    let (hours, minutes) = (secs / 3600, secs % 3600 / 60);
+    match (hours, minutes) {
+        (0, m) => plural(m, "minute"),
+        (h, 0) => plural(h, "hour"),
+        (h, m) => format!("{} {}", plural(h, "hour"), plural(m, "minute")),
     }
 }
 
@@ -235,6 +260,24 @@ mod tests {
     }
 
     #[test]
+    fn durations_read_as_words() {
+        let cases = [
+            (1, "1 second"),
+            (45, "45 seconds"),
+            (60, "1 minute"),
+            (90, "90 seconds"),
+            (120, "2 minutes"),
+            (150, "2 minutes"),
+            (3600, "1 hour"),
+            (5400, "1 hour 30 minutes"),
+            (7260, "2 hours 1 minute"),
+        ];
+        for (secs, words) in cases {
+            assert_eq!(describe_duration(secs), words, "{secs} s");
+        }
+    }
+
+    #[test]
     fn every_end_has_an_application_close_code_and_a_reason() {
         for end in [
             End::Exited(3),
@@ -246,6 +289,7 @@ mod tests {
             End::BrowserProtocol("x".into()),
             End::MessageTooBig(4 << 20),
             End::Expired(3),
+            End::Idle(900),
             End::Shutdown,
             End::PodTerminated,
             End::Unreachable("x".into()),
@@ -266,6 +310,7 @@ mod tests {
         }
         assert_eq!(End::Exited(3).close().1, "the process exited with exit status 3");
         assert_eq!(End::Expired(3).close().1, "Session expired: the maximum session time is 3 seconds");
+        assert_eq!(End::Idle(900).close(), (CloseCode::IdleTimeout, "closed after 15 minutes without activity".into()));
         assert_eq!(End::MessageTooBig(4 << 20).close(), (CloseCode::MessageTooBig, "message too big: the limit is 4194304 bytes (4 MiB)".into()));
         assert!(End::Exited(137).may_be_pod_gone() && !End::Exited(1).may_be_pod_gone());
     }

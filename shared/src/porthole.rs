@@ -199,6 +199,14 @@ pub enum ServerMessage {
         /// Milliseconds since the Unix epoch.
         ends_at: u64,
     },
+    /// Nothing was typed and no output came for a while (Channel
+    /// `IdleTimeout`): the session ends at `ends_at` (close code 4012)
+    /// unless something is typed or printed first; the page shows it until
+    /// then. `{"type":"idle","ends_at":1764860000000}`.
+    Idle {
+        /// Milliseconds since the Unix epoch.
+        ends_at: u64,
+    },
     /// To the session's own page: how many watch it now.
     /// `{"type":"viewers","count":2}`.
     Viewers {
@@ -313,6 +321,7 @@ mod tests {
             ServerMessage::Viewing { owner: Some("maintainer".into()) },
             ServerMessage::Viewers { count: 2 },
             ServerMessage::Draining { ends_at: 5 },
+            ServerMessage::Idle { ends_at: 6 },
             ServerMessage::Exit { code: 42 },
             ServerMessage::End { code: 4000, reason: "process exited with status 42".into() },
         ] {

@@ -1,5 +1,5 @@
-//! Settings › Web terminal (the maximum session time, recordings and how
-//! long they are kept) and the users:
+//! Settings › Web terminal (the maximum session time, the idle timeout,
+//! recordings and how long they are kept) and the users:
 //! add, make or remove admin, new password, remove.
 
 use super::{Forms, Listed, action_button, edit_row, edit_toggle, loaded, remove_button, send, FormError};
@@ -9,10 +9,12 @@ use leptos::prelude::*;
 use serde_json::json;
 use shared::api::{ApplicationSettings, NewUser, SettingsUpdate, UpdateUser, UserJson};
 
-/// Settings › Web terminal: the maximum session time, recording, retention.
+/// Settings › Web terminal: the maximum session time, the idle timeout,
+/// recording, retention.
 #[component]
 pub(super) fn SettingsSection(settings: ApplicationSettings) -> impl IntoView {
     let max_time = RwSignal::new(settings.terminal_max_session_time.to_string());
+    let idle_time = RwSignal::new(settings.terminal_idle_timeout.to_string());
     let recording = RwSignal::new(settings.terminal_recording);
     let retention = RwSignal::new(settings.recording_retention_days.to_string());
     let (saved, set_saved) = signal(false);
@@ -23,17 +25,22 @@ pub(super) fn SettingsSection(settings: ApplicationSettings) -> impl IntoView {
         let Ok(seconds) = max_time.get_untracked().trim().parse::<u64>() else {
             return form.fail("The maximum session time is a whole number of seconds.".into());
         };
+        let Ok(idle) = idle_time.get_untracked().trim().parse::<u64>() else {
+            return form.fail("The idle timeout is a whole number of seconds.".into());
+        };
         let Ok(days) = retention.get_untracked().trim().parse::<u64>() else {
             return form.fail("Recordings are kept a whole number of days.".into());
         };
         let update = SettingsUpdate {
             terminal_max_session_time: Some(seconds),
+            terminal_idle_timeout: Some(idle),
             terminal_recording: Some(recording.get_untracked()),
             recording_retention_days: Some(days),
         };
         send("PUT", "/api/v4/application/settings".into(), Some(json!(update)), form, move |now: ApplicationSettings| {
             // Show what the server kept, which is what sessions will get.
             max_time.set(now.terminal_max_session_time.to_string());
+            idle_time.set(now.terminal_idle_timeout.to_string());
             recording.set(now.terminal_recording);
             retention.set(now.recording_retention_days.to_string());
             set_saved.set(true);
@@ -53,6 +60,18 @@ pub(super) fn SettingsSection(settings: ApplicationSettings) -> impl IntoView {
                         required=true
                         bind:value=max_time
                         // "Saved." is about the value saved, not one being typed.
+                        on:input=move |_| set_saved.set(false)
+                    />
+                </label>
+                <label>
+                    "Close idle terminals after (seconds without keystrokes or output, 0 = never)"
+                    <input
+                        type="number"
+                        name="terminal_idle_timeout"
+                        min="0"
+                        step="1"
+                        required=true
+                        bind:value=idle_time
                         on:input=move |_| set_saved.set(false)
                     />
                 </label>

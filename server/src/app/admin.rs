@@ -61,13 +61,15 @@ pub const MAX_RETENTION_DAYS: u64 = 36_500;
 pub async fn get_settings(State(app): State<Arc<App>>, session: Session) -> ApiResult<Json<ApplicationSettings>> {
     app.require_admin(Some(&session)).await?;
     let terminal_max_session_time = app.db.max_session_time().await.map_err(db_error)?;
+    let terminal_idle_timeout = app.db.idle_timeout().await.map_err(db_error)?;
     let terminal_recording = app.db.terminal_recording().await.map_err(db_error)?;
     let recording_retention_days = app.db.recording_retention_days().await.map_err(db_error)?;
-    Ok(Json(ApplicationSettings { terminal_max_session_time, terminal_recording, recording_retention_days }))
+    Ok(Json(ApplicationSettings { terminal_max_session_time, terminal_idle_timeout, terminal_recording, recording_retention_days }))
 }
 
 /// `PUT /api/v4/application/settings`. Sessions past a lowered
-/// `terminal_max_session_time` end at their next re-authorization.
+/// `terminal_max_session_time` end at their next re-authorization; a new
+/// `terminal_idle_timeout` applies to sessions opened from then on.
 pub async fn put_settings(State(app): State<Arc<App>>, session: Session, ApiJson(update): ApiJson<SettingsUpdate>) -> ApiResult<Json<ApplicationSettings>> {
     let admin = app.require_admin(Some(&session)).await?;
     if let Some(seconds) = update.terminal_max_session_time {
@@ -77,6 +79,13 @@ pub async fn put_settings(State(app): State<Arc<App>>, session: Session, ApiJson
         }
         app.db.set_max_session_time(seconds).await.map_err(db_error)?;
         tracing::info!(by = admin.username, seconds, "terminal_max_session_time changed");
+    }
+    if let Some(seconds) = update.terminal_idle_timeout {
+        if seconds > MAX_SESSION_TIME_LIMIT {
+            return Err(bad(format!("terminal_idle_timeout must be at most {MAX_SESSION_TIME_LIMIT} seconds (0 = never)")));
+        }
+        app.db.set_idle_timeout(seconds).await.map_err(db_error)?;
+        tracing::info!(by = admin.username, seconds, "terminal_idle_timeout changed");
     }
     if let Some(days) = update.recording_retention_days {
         if days > MAX_RETENTION_DAYS {

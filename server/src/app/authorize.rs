@@ -114,9 +114,10 @@ impl App {
                     return Err(AppError::Forbidden("Only the user who started a job can open its terminal".into()));
                 }
             }
-            let channel = job
+            let mut channel = job
                 .and_then(|job| job.channel())
                 .ok_or(AppError::NotFound("the job is not running or has no terminal".into()))?;
+            channel.idle_timeout = self.db.idle_timeout().await.map_err(db_error)?;
             tracing::info!(project, job = id, "authorized a job terminal");
             return Ok(channel);
         }
@@ -140,6 +141,7 @@ impl App {
         audit.container = Some(terminal.container.clone());
         let mut channel = channel_for(&env, &cluster, terminal).map_err(AppError::Cluster)?;
         channel.max_session_time = self.db.max_session_time().await.map_err(db_error)?;
+        channel.idle_timeout = self.db.idle_timeout().await.map_err(db_error)?;
         tracing::info!(project = project.path, environment = env.name, pod = terminal.pod, container = terminal.container, "authorized a terminal");
         Ok(channel)
     }
@@ -226,6 +228,7 @@ fn channel_for(env: &Environment, cluster: &Cluster, terminal: &TerminalJson) ->
         header: [("Authorization".to_string(), vec![format!("Bearer {}", cluster.token)])].into(),
         ca_pem: cluster.ca_pem.clone(),
         max_session_time: 0,
+        idle_timeout: 0,
     })
 }
 

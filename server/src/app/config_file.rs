@@ -4,6 +4,7 @@
 //! ```toml
 //! demo = true                      # keep the demo project (default true)
 //! terminal_max_session_time = 0    # seconds; 0 = no limit; unset = keep the admin setting
+//! terminal_idle_timeout = 900      # seconds without keystrokes or output; 0 = never; unset = keep
 //!
 //! [[clusters]]
 //! name = "production"
@@ -67,6 +68,12 @@ pub struct FileConfig {
     /// admins change in Admin > Settings > Web terminal).
     #[serde(default)]
     pub terminal_max_session_time: Option<u64>,
+    /// The application setting `terminal_idle_timeout`: seconds without
+    /// keystrokes or output after which a session ends (4012), 0 = never
+    /// (the default); written to the database at every start when set, as
+    /// `terminal_max_session_time`.
+    #[serde(default)]
+    pub terminal_idle_timeout: Option<u64>,
     /// Clusters, by name.
     #[serde(default)]
     pub clusters: Vec<ClusterConfig>,
@@ -167,6 +174,9 @@ impl FileConfig {
         if self.terminal_max_session_time.is_some_and(|t| t > shared::api::MAX_SESSION_TIME_LIMIT) {
             bail!("terminal_max_session_time: at most {} seconds (0 = no limit)", shared::api::MAX_SESSION_TIME_LIMIT);
         }
+        if self.terminal_idle_timeout.is_some_and(|t| t > shared::api::MAX_SESSION_TIME_LIMIT) {
+            bail!("terminal_idle_timeout: at most {} seconds (0 = never)", shared::api::MAX_SESSION_TIME_LIMIT);
+        }
         let mut projects: Vec<Project> = Vec::new();
         let mut environments: Vec<Environment> = Vec::new();
         for p in &self.projects {
@@ -221,7 +231,8 @@ impl FileConfig {
 
     /// Writes what the file names into the database (at every start: the
     /// file wins over changes made through the API to the same names and
-    /// ids), and `terminal_max_session_time` when the file sets it.
+    /// ids), and `terminal_max_session_time` and `terminal_idle_timeout`
+    /// when the file sets them.
     /// `seed` is this file's [`FileConfig::resolve`] (resolved once at
     /// start: it reads token and CA files).
     pub async fn seed(&self, seed: &Seed, db: &Database) -> anyhow::Result<()> {
@@ -244,6 +255,9 @@ impl FileConfig {
         }
         if let Some(seconds) = self.terminal_max_session_time {
             db.set_max_session_time(seconds).await?;
+        }
+        if let Some(seconds) = self.terminal_idle_timeout {
+            db.set_idle_timeout(seconds).await?;
         }
         Ok(())
     }

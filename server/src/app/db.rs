@@ -612,6 +612,17 @@ impl Database {
         self.set_setting("recording_retention_days", &days.to_string()).await
     }
 
+    /// `terminal_idle_timeout`: seconds without keystrokes or output after
+    /// which the relay ends a session, 0 = never (also when unset).
+    pub async fn idle_timeout(&self) -> sqlx::Result<u64> {
+        Ok(self.setting("terminal_idle_timeout").await?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Sets `terminal_idle_timeout` (seconds, 0 = never).
+    pub async fn set_idle_timeout(&self, seconds: u64) -> sqlx::Result<()> {
+        self.set_setting("terminal_idle_timeout", &seconds.to_string()).await
+    }
+
     /// Sets `terminal_max_session_time` (seconds, 0 = no limit).
     pub async fn set_max_session_time(&self, seconds: u64) -> sqlx::Result<()> {
         let sql = "INSERT INTO settings (name, value) VALUES ('terminal_max_session_time', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
@@ -865,6 +876,9 @@ mod tests {
         assert_eq!(db.max_session_time().await.unwrap(), 0);
         db.set_max_session_time(30).await.unwrap();
         assert_eq!(db.max_session_time().await.unwrap(), 30);
+        assert_eq!(db.idle_timeout().await.unwrap(), 0);
+        db.set_idle_timeout(900).await.unwrap();
+        assert_eq!(db.idle_timeout().await.unwrap(), 900);
         let start = AuditStart { username: Some("maintainer".into()), project: "demo/shop".into(), target: "environment production".into(), ..Default::default() };
         let id = db.audit_start(&start, AuditOutcome::Opened, None).await.unwrap();
         db.audit_start(&start, AuditOutcome::Refused, Some("no")).await.unwrap();

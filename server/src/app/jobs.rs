@@ -84,6 +84,7 @@ impl Job {
             header: [("Authorization".to_string(), vec![session.authorization.clone()])].into(),
             ca_pem: session.certificate.clone(),
             max_session_time: 0,
+            idle_timeout: 0,
         })
     }
 }

@@ -93,7 +93,8 @@ impl UpstreamCodec {
                     | ServerMessage::Resumed { .. }
                     | ServerMessage::Viewing { .. }
                     | ServerMessage::Viewers { .. }
-                    | ServerMessage::Draining { .. } => UpstreamEvent::Nothing,
+                    | ServerMessage::Draining { .. }
+                    | ServerMessage::Idle { .. } => UpstreamEvent::Nothing,
                 },
             }),
         }

@@ -25,6 +25,7 @@ pub mod flow;
 pub mod forward;
 pub mod goodbye;
 pub mod heartbeat;
+pub mod idle;
 pub mod output_log;
 pub mod recheck;
 pub mod recording;
@@ -239,6 +240,7 @@ impl Relay {
             pod,
             container,
             max_session_time: channel.max_session_time,
+            idle_timeout: channel.idle_timeout,
             ping_interval: self.ping_interval,
             resume,
             recording: self.recorder(&authorized, initial_size),

@@ -53,9 +53,9 @@ pub struct Recheck<A> {
     pub interval: Duration,
 }
 
-/// The same Channel but for its `MaxSessionTime` and the value of its
-/// `Authorization` header.
-fn same_but_max_session_time(a: &ChannelSettings, b: &ChannelSettings) -> bool {
+/// The same Channel but for its `MaxSessionTime`, its `IdleTimeout` (a new
+/// one applies to new sessions) and the value of its `Authorization` header.
+fn same_upstream(a: &ChannelSettings, b: &ChannelSettings) -> bool {
     let strip = |c: &ChannelSettings| {
         let mut header = c.header.clone();
         for (name, values) in header.iter_mut() {
@@ -63,7 +63,7 @@ fn same_but_max_session_time(a: &ChannelSettings, b: &ChannelSettings) -> bool {
                 values.iter_mut().for_each(String::clear);
             }
         }
-        ChannelSettings { max_session_time: 0, header, ..c.clone() }
+        ChannelSettings { max_session_time: 0, idle_timeout: 0, header, ..c.clone() }
     };
     strip(a) == strip(b)
 }
@@ -85,7 +85,7 @@ impl<A: Reauthorize> Recheck<A> {
             }
             next_check += self.interval;
             match tokio::time::timeout(RECHECK_TIMEOUT, self.app.reauthorize()).await {
-                Ok(Ok(new)) if same_but_max_session_time(&new, &self.channel) => {
+                Ok(Ok(new)) if same_upstream(&new, &self.channel) => {
                     if new.max_session_time == max {
                         reauthorized("ok");
                         continue;
@@ -180,6 +180,7 @@ mod tests {
             header: Default::default(),
             ca_pem: String::new(),
             max_session_time: max,
+            idle_timeout: 0,
         }
     }
 

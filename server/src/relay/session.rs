@@ -11,7 +11,8 @@
 //!   ends the session (4004), different Channel settings too (4005); a new
 //!   `MaxSessionTime` alone applies at once (4006 when already past it).
 //! - Whichever ends first (exit status, a closed or broken side, a protocol
-//!   error, the max session time, re-authorization, shutdown) decides the
+//!   error, the max session time, the idle timeout, re-authorization,
+//!   shutdown) decides the
 //!   [`End`]; then the
 //!   upstream is told goodbye (v5 close or EOT) and closed, and the browser
 //!   gets the exit status, the end reason and a Close frame with a 4xxx code.
@@ -32,6 +33,7 @@ use super::fanout::Viewers;
 use super::flow::FlowWindow;
 use super::goodbye::{refuse, tell_browser};
 use super::heartbeat::{self, Heard};
+use super::idle::{self, Activity, Idle};
 use super::output_log::OutputLog;
 use super::recheck::{Reauthorize, Recheck};
 use super::recording::{Recorder, Recording};
@@ -87,6 +89,8 @@ pub struct SessionParams {
     pub container: Option<String>,
     /// Channel `MaxSessionTime`: seconds, 0 = no limit.
     pub max_session_time: u64,
+    /// Channel `IdleTimeout`: seconds without keystrokes or output, 0 = never.
+    pub idle_timeout: u64,
     /// How often to ping the browser.
     pub ping_interval: Duration,
     /// How this session outlives its WebSocket; `None` = it does not.
@@ -134,14 +138,25 @@ pub struct Traffic {
     pub bytes_out: u64,
 }
 
-/// [`Traffic`], counted while the session runs.
+/// [`Traffic`], counted while the session runs, and when it last moved.
 #[derive(Debug, Default)]
 struct Counters {
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    activity: Activity,
 }
 
 impl Counters {
+    fn typed(&self, bytes: usize) {
+        self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.activity.touch();
+    }
+
+    fn printed(&self, bytes: usize) {
+        self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.activity.touch();
+    }
+
     fn total(&self) -> Traffic {
         Traffic { bytes_in: self.bytes_in.load(Ordering::Relaxed), bytes_out: self.bytes_out.load(Ordering::Relaxed) }
     }
@@ -170,6 +185,8 @@ enum Step {
     ViewerLeft,
     /// The relay began draining.
     Draining,
+    /// The idle timeout is near: the session ends after this long.
+    IdleWarning(Duration),
 }
 
 /// Runs a session to its end and returns how it ended and what it moved.
@@ -221,6 +238,8 @@ pub async fn run(
     let draining = params.draining.take();
     let mut drain_told = false;
     let mut lost_at = Instant::now();
+    let idle_timeout = Duration::from_secs(params.idle_timeout);
+    let mut idle_warned = None;
     let end = match first {
         Some(end) => end,
         None => loop {
@@ -249,6 +268,10 @@ pub async fn run(
                         Some(a) = next_attachment(&mut resume) => Step::Attach(a),
                         () = left.notified() => Step::ViewerLeft,
                         () = drain_signal(&draining), if !drain_told => Step::Draining,
+                        idle = idle::next(&counters.activity, idle_timeout, &mut idle_warned) => match idle {
+                            Idle::Warn(left) => Step::IdleWarning(left),
+                            Idle::TimedOut => Step::End(End::Idle(params.idle_timeout)),
+                        },
                     }
                 }
                 None => {
@@ -268,6 +291,11 @@ pub async fn run(
                             Step::End(finished.take().unwrap_or(End::ResumeExpired(grace.as_secs())))
                         }
                         Some(a) = r.attachments.recv() => Step::Attach(a),
+                        idle = idle::next(&counters.activity, idle_timeout, &mut idle_warned), if finished.is_none() => match idle {
+                            Idle::TimedOut => Step::End(End::Idle(params.idle_timeout)),
+                            // Nobody to warn: only the end applies.
+                            Idle::Warn(_) => continue,
+                        },
                     }
                 }
             };
@@ -285,10 +313,13 @@ pub async fn run(
                 Step::Draining => {
                     drain_told = true;
                     let grace = draining.as_ref().map_or(Duration::ZERO, |(_, grace)| *grace);
-                    let ends_at = SystemTime::now().checked_add(grace).and_then(|t| t.duration_since(UNIX_EPOCH).ok());
-                    let ends_at = ends_at.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
                     if let Some(b) = browser.as_mut() {
-                        tell(&mut b.sink, browser_codec, &ServerMessage::Draining { ends_at }).await;
+                        tell(&mut b.sink, browser_codec, &ServerMessage::Draining { ends_at: epoch_ms_after(grace) }).await;
+                    }
+                }
+                Step::IdleWarning(left) => {
+                    if let Some(b) = browser.as_mut() {
+                        tell(&mut b.sink, browser_codec, &ServerMessage::Idle { ends_at: epoch_ms_after(left) }).await;
                     }
                 }
                 Step::ViewerLeft => {
@@ -369,6 +400,13 @@ pub async fn run(
         }
     }
     (end, counters.total())
+}
+
+/// Milliseconds since the Unix epoch, `after` from now (for the page's
+/// countdowns).
+fn epoch_ms_after(after: Duration) -> u64 {
+    let at = SystemTime::now().checked_add(after).and_then(|t| t.duration_since(UNIX_EPOCH).ok());
+    at.map_or(u64::MAX, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Resolves when the relay starts draining (never without a drain signal).
@@ -494,7 +532,7 @@ async fn downstream(ustream: &mut UpstreamStream, bsink: &mut BrowserSink, ucode
                     tell(bsink, bcodec, &ServerMessage::Viewers { count: viewers.count() }).await;
                 }
                 window.sent(bytes.len());
-                counters.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                counters.printed(bytes.len());
                 let sent = tokio::time::timeout(BROWSER_WRITE_TIMEOUT, bsink.send(to_axum(bcodec.output(bytes)))).await;
                 match sent {
                     Ok(Ok(())) => {}
@@ -527,7 +565,7 @@ async fn read_detached(
                 recording.output(&bytes);
                 viewers.output(&bytes);
                 window.sent(bytes.len());
-                counters.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                counters.printed(bytes.len());
             }
             Ok(None) => {}
             Err(end) => return end,
@@ -575,7 +613,7 @@ async fn read_browser(
         let Some(frame) = from_axum(msg) else { continue };
         let queued = match bcodec.decode(frame) {
             Ok(BrowserEvent::Input(bytes)) => {
-                counters.bytes_in.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                counters.typed(bytes.len());
                 ucodec.stdin(&bytes).try_for_each(queue)
             }
             Ok(BrowserEvent::Resize(size)) => {

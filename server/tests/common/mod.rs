@@ -127,6 +127,7 @@ impl TestPorthole {
             header: [("Authorization".to_string(), vec![format!("Bearer {}", cluster.token)])].into(),
             ca_pem: cluster.ca_pem.clone(),
             max_session_time: 0,
+            idle_timeout: 0,
         }
     }
 }
