@@ -41,6 +41,7 @@ pub mod sandbox;
 pub mod secrets;
 pub mod session_server;
 pub mod shutdown;
+pub mod static_files;
 pub mod tls;
 
 pub use config::Config;
@@ -58,7 +59,6 @@ use shutdown::Shutdown;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tower::ServiceExt;
 
 /// A running porthole.
 pub struct Porthole {
@@ -199,7 +199,7 @@ impl Porthole {
         // GET is the frontend's sign-in page; POST is the form's target.
         let sign_in_page = get(move |request: Request| {
             let dist = dist.clone();
-            async move { static_files(&dist, request).await }
+            async move { static_files::serve(&dist, request).await }
         });
         let health = health::router(health::Health { db: db.clone(), shutdown: draining.clone() });
         let router = app::router(app, accounts, sign_in_page).merge(health).fallback(dispatch).with_state(services);
@@ -384,22 +384,7 @@ async fn dispatch(State(services): State<Arc<Services>>, ConnectInfo(peer): Conn
             Ok(response) => response,
             Err(e) => e.into_response(),
         },
-        Route::Other => static_files(&services.dist_dir, request).await,
+        Route::Other => static_files::serve(&services.dist_dir, request).await,
     }
 }
 
-async fn static_files(dist: &std::path::Path, request: Request) -> Response {
-    let index = dist.join("index.html");
-    if !index.exists() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the frontend is not built: {} is missing (run `make run`)\n", index.display()),
-        )
-            .into_response();
-    }
-    let serve = tower_http::services::ServeDir::new(dist).fallback(tower_http::services::ServeFile::new(index));
-    match serve.oneshot(request).await {
-        Ok(response) => response.into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
-}
