@@ -31,3 +31,16 @@ export async function waitForPrompt(page) {
   await waitForRow(page, (r) => /[$#]$/.test(r), 'a prompt');
 }
 
+
+/** Types a command into the terminal and presses Enter. */
+export async function run(page, command) {
+  await page.locator('.xterm').click();
+  await page.keyboard.type(command);
+  await page.keyboard.press('Enter');
+}
+
+/** Opens the demo environment's terminal page and waits for the shell. */
+export async function openTerminal(page) {
+  await page.goto(TERMINAL);
+  await waitForPrompt(page);
+}

@@ -3,7 +3,7 @@
 // page says it is reconnecting, resumes the same shell by itself, and shows
 // the output produced meanwhile exactly once.
 import { test, expect } from '@playwright/test';
-import { TERMINAL, rows, signIn, waitForPrompt, waitForRow } from './helpers.mjs';
+import { TERMINAL, rows, run, signIn, waitForPrompt, waitForRow } from './helpers.mjs';
 import net from 'node:net';
 
 /** A TCP proxy to porthole on 127.0.0.1 that can cut every connection. */
@@ -32,12 +32,6 @@ async function startProxy(targetPort) {
     },
     server,
   };
-}
-
-async function run(page, command) {
-  await page.locator('.xterm').click();
-  await page.keyboard.type(command);
-  await page.keyboard.press('Enter');
 }
 
 test('a dropped connection resumes the same shell without losing or repeating output', async ({ page, baseURL }) => {
@@ -83,6 +77,8 @@ test('a recorded session replays from the audit log', async ({ page }) => {
   const replay = page.getByTestId('audit-row').first().getByTestId('replay-link');
   await expect.poll(async () => {
     await page.reload();
+    // Counted once the audit log has loaded, not before.
+    await page.getByTestId('audit-row').first().waitFor();
     return replay.count();
   }, { message: 'a replay link on the newest session' }).toBe(1);
   await replay.click();

@@ -1,6 +1,6 @@
 // The environment terminal page, as a person uses it.
 import { test, expect } from '@playwright/test';
-import { TERMINAL, rows, signIn, waitForPrompt, waitForRow } from './helpers.mjs';
+import { TERMINAL, rows, run, signIn, waitForPrompt, waitForRow } from './helpers.mjs';
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -18,12 +18,6 @@ test.beforeEach(async ({ page }) => {
   await signIn(page, 'maintainer');
 });
 
-/** Types a command and presses Enter. */
-async function run(page, command) {
-  await page.locator('.xterm').click();
-  await page.keyboard.type(command);
-  await page.keyboard.press('Enter');
-}
 
 async function termSize(page) {
   const el = page.getByTestId('terminal');

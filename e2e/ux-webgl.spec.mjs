@@ -2,7 +2,7 @@
 // GPU (SwiftShader): WebGL draws, and a lost context falls back to the DOM
 // renderer with the session going on. The DOM-only case is in ux.spec.mjs.
 import { test, expect } from '@playwright/test';
-import { TERMINAL, signIn, waitForPrompt, waitForRow } from './helpers.mjs';
+import { TERMINAL, run, signIn, waitForPrompt, waitForRow } from './helpers.mjs';
 
 test.use({
   launchOptions: {
@@ -18,12 +18,6 @@ test.beforeEach(async ({ page }) => {
   await signIn(page, 'maintainer');
 });
 
-
-async function run(page, command) {
-  await page.locator('.xterm').click();
-  await page.keyboard.type(command);
-  await page.keyboard.press('Enter');
-}
 
 test('WebGL draws when there is WebGL2, and a lost context falls back to the DOM', async ({ page }) => {
   await page.goto(TERMINAL);

@@ -97,7 +97,8 @@ pub fn shortcut(key: &str, ctrl: bool, shift: bool, alt: bool, meta: bool, mac: 
         ("v", false, false, true) if mac => Some(Shortcut::Paste),
         ("f", false, false, true) if mac => Some(Shortcut::Search),
         ("=" | "+", true, _, false) => Some(Shortcut::Font(1)),
-        ("-" | "_", true, _, false) => Some(Shortcut::Font(-1)),
+        // Not Ctrl+_ (Shift): readline's undo.
+        ("-", true, false, false) => Some(Shortcut::Font(-1)),
         ("0", true, false, false) => Some(Shortcut::Font(0)),
         _ => None,
     }
@@ -108,7 +109,7 @@ enum Search {
     /// Not asked for yet.
     NotLoaded,
     /// Importing; the search to run once it is there.
-    Loading(Option<(String, bool, bool)>),
+    Loading(Option<(String, Find)>),
     /// Ready.
     Ready(SearchAddon),
 }
@@ -132,8 +133,13 @@ pub struct Addons {
     base_title: String,
     /// Prefix of the title a program sets: the project.
     title_prefix: String,
-    /// The title flashes for a bell while the tab is hidden.
+    /// The title flashes for a bell while the tab is hidden: the interval.
     bell_flash: Cell<Option<i32>>,
+    /// What the interval runs.
+    bell_flip: RefCell<Option<js_sys::Function>>,
+    /// Listeners on the page (target, event, capture, function), removed
+    /// by [`Addons::dispose`].
+    dom_listeners: RefCell<Vec<(web_sys::EventTarget, &'static str, bool, js_sys::Function)>>,
     listeners: RefCell<Vec<Disposable>>,
     // Closures JS holds on to; dropped with the addons.
     closures: RefCell<Vec<Box<dyn std::any::Any>>>,
@@ -158,6 +164,8 @@ impl Addons {
             base_title: document.map(|d| d.title()).unwrap_or_default(),
             title_prefix,
             bell_flash: Cell::new(None),
+            bell_flip: RefCell::new(None),
+            dom_listeners: RefCell::new(Vec::new()),
             listeners: RefCell::new(Vec::new()),
             closures: RefCell::new(Vec::new()),
         });
@@ -173,6 +181,22 @@ impl Addons {
 
     fn keep(&self, closure: impl std::any::Any) {
         self.closures.borrow_mut().push(Box::new(closure));
+    }
+
+    /// Listens for `event` on `target` (in the capture phase with
+    /// `capture`) until [`Addons::dispose`].
+    fn listen<E: wasm_bindgen::convert::FromWasmAbi + 'static>(
+        &self,
+        target: &web_sys::EventTarget,
+        event: &'static str,
+        capture: bool,
+        closure: Closure<dyn FnMut(E)>,
+    ) {
+        let function: js_sys::Function = closure.as_ref().unchecked_ref::<js_sys::Function>().clone();
+        if target.add_event_listener_with_callback_and_bool(event, &function, capture).is_ok() {
+            self.dom_listeners.borrow_mut().push((target.clone(), event, capture, function));
+        }
+        self.keep(closure);
     }
 
     /// Applies the preferences now in the controls to the terminal.
@@ -202,25 +226,27 @@ impl Addons {
     /// Searches the scrollback for `text`, downwards or upwards; the
     /// match count arrives in the controls. The first search imports the
     /// addon and runs once it is there.
-    pub fn find(self: &Rc<Self>, text: &str, forward: bool, case_sensitive: bool) {
+    pub fn find(self: &Rc<Self>, text: &str, how: Find) {
         if text.is_empty() {
             self.clear_search();
             return;
         }
-        let ready = match &mut *self.search.borrow_mut() {
-            Search::Ready(search) => Some(search.clone()),
+        let wanted = Some((text.to_string(), how));
+        let (ready, load) = match &mut *self.search.borrow_mut() {
+            Search::Ready(search) => (Some(search.clone()), false),
             Search::Loading(pending) => {
-                *pending = Some((text.to_string(), forward, case_sensitive));
-                None
+                *pending = wanted;
+                (None, false)
             }
             state @ Search::NotLoaded => {
-                *state = Search::Loading(Some((text.to_string(), forward, case_sensitive)));
-                None
+                *state = Search::Loading(wanted);
+                (None, true)
             }
         };
-        match ready {
-            Some(search) => self.run_search(&search, text, forward, case_sensitive),
-            None => Addons::load_search(self),
+        if let Some(search) = ready {
+            self.run_search(&search, text, how);
+        } else if load {
+            Addons::load_search(self);
         }
     }
 
@@ -259,21 +285,21 @@ impl Addons {
                 Search::Loading(pending) => pending,
                 _ => None,
             };
-            if let Some((text, forward, case_sensitive)) = pending {
-                addons.run_search(&search, &text, forward, case_sensitive);
+            if let Some((text, how)) = pending {
+                addons.run_search(&search, &text, how);
             }
         });
     }
 
-    fn run_search(&self, search: &SearchAddon, text: &str, forward: bool, case_sensitive: bool) {
+    fn run_search(&self, search: &SearchAddon, text: &str, how: Find) {
         // The addon keeps its highlights for the same text even when the
         // options change (it compares the new options with themselves):
         // clearing them makes it count again.
-        if self.search_case.replace(Some(case_sensitive)).is_some_and(|was| was != case_sensitive) {
+        if self.search_case.replace(Some(how.case_sensitive)).is_some_and(|was| was != how.case_sensitive) {
             search.clear_decorations();
         }
-        let options = search_options(case_sensitive);
-        let found = if forward { search.find_next(text, &options) } else { search.find_previous(text, &options) };
+        let options = search_options(how);
+        let found = if how.forward { search.find_next(text, &options) } else { search.find_previous(text, &options) };
         if !found {
             self.controls.matches.set(Matches { index: -1, count: 0 });
         }
@@ -299,9 +325,11 @@ impl Addons {
     /// Pastes what the clipboard holds (asking first when it is large).
     pub fn paste_from_clipboard(self: &Rc<Self>) {
         let Some(read) = clipboard_call("readText", None) else { return };
-        let addons = self.clone();
+        let weak = Rc::downgrade(self);
         wasm_bindgen_futures::spawn_local(async move {
-            match wasm_bindgen_futures::JsFuture::from(read).await {
+            let read = wasm_bindgen_futures::JsFuture::from(read).await;
+            let Some(addons) = weak.upgrade() else { return };
+            match read {
                 Ok(text) => addons.paste(&text.as_string().unwrap_or_default()),
                 Err(_) => web_sys::console::warn_1(&"porthole: the browser did not let the page read the clipboard".into()),
             }
@@ -346,7 +374,7 @@ impl Addons {
         let weak = Rc::downgrade(addons);
         let write = Closure::<dyn FnMut(String, String) -> JsValue>::new(move |_selection: String, text: String| {
             if let Some(addons) = weak.upgrade() {
-                if addons.osc52_allowed(text.chars().count()) {
+                if addons.osc52_allowed(&text) {
                     write_clipboard(&text);
                 }
             }
@@ -361,13 +389,18 @@ impl Addons {
         addons.keep(read);
     }
 
-    /// Whether a program may set the clipboard: asked the first time.
-    fn osc52_allowed(&self, chars: usize) -> bool {
+    /// Whether a program may set the clipboard to `text`: asked the first
+    /// time (with the start of what it wants to copy); the answer holds
+    /// until the page is left.
+    fn osc52_allowed(&self, text: &str) -> bool {
         if let Some(answer) = self.osc52.get() {
             return answer;
         }
+        let chars = text.chars().count();
+        let shown: String = text.chars().take(80).map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let more = if chars > 80 { "…" } else { "" };
         let question = format!(
-            "A program in this terminal wants to copy {chars} characters to your clipboard. \
+            "A program in this terminal wants to copy {chars} characters to your clipboard:\n\n{shown}{more}\n\n\
              Allow programs in this terminal to set your clipboard until you leave the page?"
         );
         let answer = crate::confirmed(&question);
@@ -413,8 +446,7 @@ impl Addons {
                 addons.paste_from_clipboard();
             }
         });
-        let _ = addons.parent.add_event_listener_with_callback("contextmenu", on_context_menu.as_ref().unchecked_ref());
-        addons.keep(on_context_menu);
+        addons.listen(&addons.parent, "contextmenu", false, on_context_menu);
 
         // The browser's own paste (Cmd+V, the menu): the same size check,
         // before xterm.js takes it.
@@ -425,14 +457,7 @@ impl Addons {
                 event.stop_propagation();
             }
         });
-        let capture = web_sys::AddEventListenerOptions::new();
-        capture.set_capture(true);
-        let _ = addons.parent.add_event_listener_with_callback_and_add_event_listener_options(
-            "paste",
-            on_paste.as_ref().unchecked_ref(),
-            &capture,
-        );
-        addons.keep(on_paste);
+        addons.listen(&addons.parent, "paste", true, on_paste);
 
         let weak = Rc::downgrade(addons);
         let on_select = Closure::<dyn FnMut()>::new(move || {
@@ -468,15 +493,25 @@ impl Addons {
         addons.keep(on_bell);
 
         let weak = Rc::downgrade(addons);
-        let on_visible = Closure::<dyn FnMut()>::new(move || {
+        let on_visible = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
             if let Some(addons) = weak.upgrade().filter(|_| !document_hidden()) {
                 addons.stop_flashing();
             }
         });
         if let Some(document) = web_sys::window().and_then(|w| w.document()) {
-            let _ = document.add_event_listener_with_callback("visibilitychange", on_visible.as_ref().unchecked_ref());
+            addons.listen(&document, "visibilitychange", false, on_visible);
         }
-        addons.keep(on_visible);
+
+        // One closure flips the title for every bell.
+        let flip = Closure::<dyn FnMut()>::new(|| {
+            let now = current_title();
+            match now.strip_prefix(BELL_MARK) {
+                Some(plain) => set_document_title(plain),
+                None => set_document_title(&format!("{BELL_MARK}{now}")),
+            }
+        });
+        *addons.bell_flip.borrow_mut() = Some(flip.as_ref().unchecked_ref::<js_sys::Function>().clone());
+        addons.keep(flip);
     }
 
     /// The page title for a terminal title: `project · title`, or the
@@ -486,24 +521,15 @@ impl Addons {
         if title.trim().is_empty() { self.base_title.clone() } else { format!("{} · {}", self.title_prefix, title) }
     }
 
-    fn bell(self: &Rc<Self>) {
+    fn bell(&self) {
         if !document_hidden() || self.bell_flash.get().is_some() {
             return;
         }
-        let Some(window) = web_sys::window() else { return };
-        let title = current_title();
-        set_document_title(&format!("{BELL_MARK}{title}"));
-        let flip = Closure::<dyn FnMut()>::new(move || {
-            let now = current_title();
-            match now.strip_prefix(BELL_MARK) {
-                Some(plain) => set_document_title(plain),
-                None => set_document_title(&format!("{BELL_MARK}{now}")),
-            }
-        });
-        if let Ok(handle) = window.set_interval_with_callback_and_timeout_and_arguments_0(flip.as_ref().unchecked_ref(), 1000) {
+        let (Some(window), Some(flip)) = (web_sys::window(), self.bell_flip.borrow().clone()) else { return };
+        set_document_title(&format!("{BELL_MARK}{}", current_title()));
+        if let Ok(handle) = window.set_interval_with_callback_and_timeout_and_arguments_0(&flip, 1000) {
             self.bell_flash.set(Some(handle));
         }
-        self.keep(flip);
     }
 
     fn stop_flashing(&self) {
@@ -527,8 +553,7 @@ impl Addons {
                 addons.set_theme(event.matches());
             }
         });
-        let _ = query.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
-        addons.keep(on_change);
+        addons.listen(&query, "change", false, on_change);
     }
 
     fn set_theme(&self, light: bool) {
@@ -590,6 +615,9 @@ impl Addons {
         for listener in self.listeners.borrow_mut().drain(..) {
             listener.dispose();
         }
+        for (target, event, capture, function) in self.dom_listeners.borrow_mut().drain(..) {
+            let _ = target.remove_event_listener_with_callback_and_bool(event, &function, capture);
+        }
         if !self.base_title.is_empty() {
             set_document_title(&self.base_title);
         }
@@ -606,11 +634,24 @@ const LIGHT_THEME: &str = r##"{"background":"#fbfbfb","foreground":"#1f2328","cu
   "black":"#1f2328","red":"#b42318","green":"#116329","yellow":"#7d4e00","blue":"#0550ae","magenta":"#8250df","cyan":"#1b7c83","white":"#6e7781",
   "brightBlack":"#57606a","brightRed":"#cf222e","brightGreen":"#1a7f37","brightYellow":"#9a6700","brightBlue":"#0969da","brightMagenta":"#a475f9","brightCyan":"#3192aa","brightWhite":"#8c959f"}"##;
 
+/// How to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Find {
+    /// Down (next) or up (previous).
+    pub forward: bool,
+    /// Match case.
+    pub case_sensitive: bool,
+    /// The text is being typed: stay on the current match while it still
+    /// matches, rather than moving to the next.
+    pub incremental: bool,
+}
+
 /// Search options with match highlights (which also make xterm.js count
 /// the matches).
-fn search_options(case_sensitive: bool) -> JsValue {
+fn search_options(how: Find) -> JsValue {
     let json = format!(
-        r##"{{"caseSensitive":{case_sensitive},"decorations":{{"matchBackground":"#6b5a00","matchOverviewRuler":"#d4b000","activeMatchBackground":"#d4b000","activeMatchColorOverviewRuler":"#ffdd33"}}}}"##
+        r##"{{"caseSensitive":{},"incremental":{},"decorations":{{"matchBackground":"#6b5a00","matchOverviewRuler":"#d4b000","activeMatchBackground":"#d4b000","activeMatchColorOverviewRuler":"#ffdd33"}}}}"##,
+        how.case_sensitive, how.incremental
     );
     js_sys::JSON::parse(&json).unwrap_or(JsValue::UNDEFINED)
 }
@@ -702,6 +743,7 @@ mod tests {
         assert_eq!(shortcut("=", true, false, false, false, false), Some(Shortcut::Font(1)));
         assert_eq!(shortcut("+", true, true, false, false, false), Some(Shortcut::Font(1)));
         assert_eq!(shortcut("-", true, false, false, false, false), Some(Shortcut::Font(-1)));
+        assert_eq!(shortcut("_", true, true, false, false, false), None, "readline's undo");
         assert_eq!(shortcut("0", true, false, false, false, false), Some(Shortcut::Font(0)));
         assert_eq!(shortcut("f", true, true, true, false, false), None, "Alt is for the shell");
     }

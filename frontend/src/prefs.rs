@@ -13,8 +13,9 @@ pub const FONT_SIZES: std::ops::RangeInclusive<u32> = 8..=32;
 pub const DEFAULT_FONT_SIZE: u32 = 14;
 /// Scrollback lines of a first visit.
 pub const DEFAULT_SCROLLBACK: u32 = 10_000;
-/// The most scrollback lines accepted (xterm.js keeps every line in memory).
-pub const MAX_SCROLLBACK: u32 = 1_000_000;
+/// The most scrollback lines accepted: xterm.js keeps every line in
+/// memory, 12 bytes a cell (100 000 lines of 200 columns are 240 MB).
+pub const MAX_SCROLLBACK: u32 = 100_000;
 
 /// Terminal preferences; unknown or out-of-range stored values fall back
 /// to the defaults ([`Prefs::parse`]).

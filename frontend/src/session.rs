@@ -28,7 +28,7 @@ use crate::addons::{Addons, Controls};
 use crate::status::Status;
 use crate::xterm::{Disposable, FitAddon, Terminal, Unicode11Addon};
 use js_sys::{ArrayBuffer, Uint8Array};
-use leptos::prelude::{GetUntracked, Set, WriteSignal};
+use leptos::prelude::{GetUntracked, Set, Update, WriteSignal};
 use shared::porthole::{self, ACK_EVERY, ClientMessage, ResumeTicket, ServerMessage, TerminalSize};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -242,6 +242,7 @@ impl TerminalView {
         });
         Inner::listen(&inner, parent);
         inner.publish_size();
+        Inner::refit_when_fonts_load(&inner);
         TerminalView { inner }
     }
 
@@ -283,7 +284,7 @@ impl TerminalView {
     /// Types `data` as keys (the on-screen key bar), through the sticky
     /// modifiers.
     pub fn type_key(&self, data: &str) {
-        self.inner.typed(data);
+        self.inner.typed(data, true);
     }
 
     /// Ends the session and removes the terminal.
@@ -307,7 +308,10 @@ impl Inner {
         let weak = Rc::downgrade(inner);
         let on_data = Closure::<dyn FnMut(String)>::new(move |data: String| {
             if let Some(inner) = weak.upgrade() {
-                inner.typed(&data);
+                // One character is a key; more is a paste or a reply the
+                // terminal sends by itself (mouse, status, OSC 52).
+                let key = data.chars().nth(1).is_none();
+                inner.typed(&data, key);
             }
         });
         let weak = Rc::downgrade(inner);
@@ -347,6 +351,23 @@ impl Inner {
             Box::new(on_resize),
             Box::new(on_observe),
         ]);
+    }
+
+    /// Fits again once the page's fonts have loaded: the first fit may have
+    /// measured a fallback font's cells.
+    fn refit_when_fonts_load(inner: &Rc<Inner>) {
+        let fonts = web_sys::window().and_then(|w| w.document()).and_then(|d| js_sys::Reflect::get(&d, &"fonts".into()).ok());
+        let Some(ready) = fonts.and_then(|f| js_sys::Reflect::get(&f, &"ready".into()).ok()).and_then(|r| r.dyn_into::<js_sys::Promise>().ok())
+        else {
+            return;
+        };
+        let weak = Rc::downgrade(inner);
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(ready).await;
+            if let Some(inner) = weak.upgrade() {
+                inner.fit.fit();
+            }
+        });
     }
 
     fn size(&self) -> TerminalSize {
@@ -583,13 +604,18 @@ impl Inner {
         }
     }
 
-    /// Shows (or, with `None`, clears) the idle timeout's end in the status line.
+    /// Shows (or, with `None`, clears) the idle timeout's end in the status
+    /// line, and in the status kept for a resume.
     fn set_idle_end(&self, at: Option<u64>) {
-        self.update_connected(|r| {
-            if let Status::Connected { idle_ends_at, .. } = &mut r.connected {
+        let set = |status: &mut Status| {
+            if let Status::Connected { idle_ends_at, .. } = status {
                 *idle_ends_at = at;
             }
-        });
+        };
+        if let Some(r) = self.resume.borrow_mut().as_mut() {
+            set(&mut r.connected);
+        }
+        self.set_status.update(set);
     }
 
     /// A keystroke or output: the relay's idle countdown starts again, so
@@ -658,11 +684,11 @@ impl Inner {
         self.set_status.set(status);
     }
 
-    /// Keys typed (or pasted), with the key bar's sticky Ctrl and Alt
-    /// applied once and released.
-    fn typed(&self, data: &str) {
+    /// Input for the terminal; when it is a `key`, with the key bar's
+    /// sticky Ctrl and Alt applied once and released.
+    fn typed(&self, data: &str, key: bool) {
         let (ctrl, alt) = (self.controls.ctrl.get_untracked(), self.controls.alt.get_untracked());
-        if !(ctrl || alt) {
+        if !(key && (ctrl || alt)) {
             return self.send_bytes(data.as_bytes());
         }
         self.controls.ctrl.set(false);

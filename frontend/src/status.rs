@@ -102,6 +102,8 @@ impl Status {
     pub fn class(&self) -> &'static str {
         match self {
             Status::Connecting | Status::Reconnecting { .. } => "status connecting",
+            // The idle timeout is near: a warning, not a plain "connected".
+            Status::Connected { idle_ends_at: Some(_), .. } => "status connected warning",
             Status::Connected { .. } | Status::Viewing { .. } => "status connected",
             Status::Ended { exit: Some(0), .. } => "status ended",
             Status::Ended { .. } => "status ended abnormal",

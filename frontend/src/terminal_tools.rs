@@ -3,8 +3,8 @@
 //! menu of preferences (copy on select, scrollback, screen reader mode).
 //! Every control is a labelled button or input, reachable by keyboard.
 
-use crate::addons::{Addons, Controls};
-use crate::prefs::MAX_SCROLLBACK;
+use crate::addons::{Addons, Controls, Find};
+use crate::prefs::{MAX_SCROLLBACK, Prefs};
 use crate::session::TerminalView;
 use leptos::prelude::*;
 use std::rc::Rc;
@@ -30,10 +30,12 @@ pub fn SearchBar(terminal: TerminalSlot, controls: Controls) -> impl IntoView {
     let text = RwSignal::new(String::new());
     let case_sensitive = RwSignal::new(false);
     let input = NodeRef::<leptos::html::Input>::new();
-    let find = move |forward: bool| {
+    let search = move |forward: bool, incremental: bool| {
         let text = text.get_untracked();
-        with_addons(slot, |a| a.find(&text, forward, case_sensitive.get_untracked()));
+        let how = Find { forward, case_sensitive: case_sensitive.get_untracked(), incremental };
+        with_addons(slot, |a| a.find(&text, how));
     };
+    let find = move |forward: bool| search(forward, false);
     let close = move || {
         controls.search_open.set(false);
         with_addons(slot, |a| a.clear_search());
@@ -78,7 +80,7 @@ pub fn SearchBar(terminal: TerminalSlot, controls: Controls) -> impl IntoView {
                 aria-label="Find in the terminal"
                 data-testid="search-input"
                 bind:value=text
-                on:input=move |_| find(true)
+                on:input=move |_| search(true, true)
                 on:keydown=on_key
             />
             <span class="search-count" data-testid="search-count" aria-live="polite">{count}</span>
@@ -121,37 +123,33 @@ pub fn TerminalTools(terminal: TerminalSlot, controls: Controls) -> impl IntoVie
             <button aria-label="Find in the terminal" title="Find (Ctrl+Shift+F)" data-testid="search-open" on:click=move |_| controls.search_open.set(true)>
                 "Find"
             </button>
-            <button aria-label="Smaller text" title="Smaller text (Ctrl+-)" data-testid="font-smaller" on:click=move |_| font(-1)>"A−"</button>
+            // A mouse click leaves the keyboard with the terminal (Tab still
+            // reaches these buttons).
+            <button aria-label="Smaller text" title="Smaller text (Ctrl+-)" data-testid="font-smaller" on:mousedown=keep_focus on:click=move |_| font(-1)>
+                "A−"
+            </button>
             <span class="font-size" data-testid="font-size" aria-label="Font size">{move || prefs.get().font_size}</span>
-            <button aria-label="Larger text" title="Larger text (Ctrl+=)" data-testid="font-larger" on:click=move |_| font(1)>"A+"</button>
-            <button aria-label="Fullscreen" title="Fullscreen (Esc leaves)" data-testid="fullscreen" on:click=toggle_fullscreen>"Fullscreen"</button>
-            <details class="menu" data-testid="terminal-menu">
+            <button aria-label="Larger text" title="Larger text (Ctrl+=)" data-testid="font-larger" on:mousedown=keep_focus on:click=move |_| font(1)>
+                "A+"
+            </button>
+            <button
+                aria-label="Fullscreen"
+                title="Fullscreen (Esc leaves)"
+                data-testid="fullscreen"
+                on:mousedown=keep_focus
+                on:click=move |ev| {
+                    toggle_fullscreen(ev);
+                    slot.with_value(|view| view.as_ref().map(TerminalView::focus));
+                }
+            >
+                "Fullscreen"
+            </button>
+            // Closes when the focus leaves it (a click in the terminal) or on Esc.
+            <details class="menu" data-testid="terminal-menu" on:focusout=close_menu_on_leave on:keydown=close_menu_on_escape>
                 <summary aria-label="Terminal settings">"Settings"</summary>
                 <div class="menu-items">
-                    <label class="check">
-                        <input
-                            type="checkbox"
-                            data-testid="copy-on-select"
-                            prop:checked=move || prefs.get().copy_on_select
-                            on:change=move |ev| {
-                                let on = event_target_checked(&ev);
-                                with_addons(slot, |a| a.update_prefs(|p| p.copy_on_select = on));
-                            }
-                        />
-                        "Copy on select"
-                    </label>
-                    <label class="check">
-                        <input
-                            type="checkbox"
-                            data-testid="screen-reader"
-                            prop:checked=move || prefs.get().screen_reader
-                            on:change=move |ev| {
-                                let on = event_target_checked(&ev);
-                                with_addons(slot, |a| a.update_prefs(|p| p.screen_reader = on));
-                            }
-                        />
-                        "Screen reader mode"
-                    </label>
+                    {pref_check(slot, prefs, "Copy on select", "copy-on-select", |p| &mut p.copy_on_select)}
+                    {pref_check(slot, prefs, "Screen reader mode", "screen-reader", |p| &mut p.screen_reader)}
                     <label>
                         "Scrollback (lines)"
                         <input
@@ -167,6 +165,53 @@ pub fn TerminalTools(terminal: TerminalSlot, controls: Controls) -> impl IntoVie
                 </div>
             </details>
         </span>
+    }
+}
+
+/// Keeps the focus where it is (the terminal) when a button is clicked.
+fn keep_focus(ev: leptos::ev::MouseEvent) {
+    ev.prevent_default();
+}
+
+/// Closes the Settings menu once the focus has left it.
+fn close_menu_on_leave(ev: leptos::ev::FocusEvent) {
+    let Some(menu) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else { return };
+    let to = ev.related_target().and_then(|t| t.dyn_into::<web_sys::Node>().ok());
+    if !to.is_some_and(|to| menu.contains(Some(&to))) {
+        let _ = menu.remove_attribute("open");
+    }
+}
+
+/// Closes the Settings menu on Esc.
+fn close_menu_on_escape(ev: leptos::ev::KeyboardEvent) {
+    if ev.key() == "Escape" {
+        if let Some(menu) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+            let _ = menu.remove_attribute("open");
+        }
+    }
+}
+
+/// A yes/no preference's checkbox in the Settings menu; `field` picks it.
+fn pref_check(
+    slot: TerminalSlot,
+    prefs: RwSignal<Prefs>,
+    label: &'static str,
+    testid: &'static str,
+    field: fn(&mut Prefs) -> &mut bool,
+) -> impl IntoView {
+    view! {
+        <label class="check">
+            <input
+                type="checkbox"
+                data-testid=testid
+                prop:checked=move || *field(&mut prefs.get())
+                on:change=move |ev| {
+                    let on = event_target_checked(&ev);
+                    with_addons(slot, |a| a.update_prefs(|p| *field(p) = on));
+                }
+            />
+            {label}
+        </label>
     }
 }
 

@@ -213,11 +213,11 @@ impl End {
     }
 }
 
-/// `secs` in words: "90 seconds", "1 minute", "15 minutes", "2 hours",
-/// "1 hour 30 minutes" (whole minutes above a minute, seconds dropped).
+/// `secs` in words, exactly: "1 second", "90 seconds", "1 minute", "15
+/// minutes", "2 hours", "1 hour 30 minutes" (seconds unless whole minutes).
 pub fn describe_duration(secs: u64) -> String {
     let plural = |n: u64, unit: &str| if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") };
-    if secs < 120 && secs % 60 != 0 {
+    if secs == 0 || secs % 60 != 0 {
         return plural(secs, "second");
     }
     let (hours, minutes) = (secs / 3600, secs % 3600 / 60);
@@ -267,7 +267,8 @@ mod tests {
             (60, "1 minute"),
             (90, "90 seconds"),
             (120, "2 minutes"),
-            (150, "2 minutes"),
+            (150, "150 seconds"),
+            (3650, "3650 seconds"),
             (3600, "1 hour"),
             (5400, "1 hour 30 minutes"),
             (7260, "2 hours 1 minute"),

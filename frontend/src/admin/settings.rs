@@ -50,52 +50,34 @@ pub(super) fn SettingsSection(settings: ApplicationSettings) -> impl IntoView {
         <section data-testid="admin-settings">
             <h2>"Settings › Web terminal"</h2>
             <form on:submit=save>
-                <label>
-                    "Maximum session time (seconds, 0 = no limit)"
-                    <input
-                        type="number"
-                        name="terminal_max_session_time"
-                        min="0"
-                        step="1"
-                        required=true
-                        bind:value=max_time
-                        // "Saved." is about the value saved, not one being typed.
-                        on:input=move |_| set_saved.set(false)
-                    />
-                </label>
-                <label>
-                    "Close idle terminals after (seconds without keystrokes or output, 0 = never)"
-                    <input
-                        type="number"
-                        name="terminal_idle_timeout"
-                        min="0"
-                        step="1"
-                        required=true
-                        bind:value=idle_time
-                        on:input=move |_| set_saved.set(false)
-                    />
-                </label>
+                {number_field("Maximum session time (seconds, 0 = no limit)", "terminal_max_session_time", max_time, set_saved)}
+                {number_field(
+                    "Close idle terminals after (seconds without keystrokes or output, 0 = never)",
+                    "terminal_idle_timeout",
+                    idle_time,
+                    set_saved,
+                )}
                 <label class="check">
                     <input type="checkbox" name="terminal_recording" bind:checked=recording on:change=move |_| set_saved.set(false)/>
                     "Record terminal sessions (output only, never keystrokes)"
                 </label>
-                <label>
-                    "Keep recordings for (days, 0 = forever)"
-                    <input
-                        type="number"
-                        name="recording_retention_days"
-                        min="0"
-                        step="1"
-                        required=true
-                        bind:value=retention
-                        on:input=move |_| set_saved.set(false)
-                    />
-                </label>
+                {number_field("Keep recordings for (days, 0 = forever)", "recording_retention_days", retention, set_saved)}
                 <button type="submit" class="primary">"Save changes"</button>
             </form>
             {move || saved.get().then(|| view! { <p class="notice" data-testid="settings-saved">"Saved."</p> })}
             <FormError form=form/>
         </section>
+    }
+}
+
+/// A whole-number setting's field; typing in it clears "Saved." (which is
+/// about the value saved, not one being typed).
+fn number_field(label: &'static str, name: &'static str, value: RwSignal<String>, set_saved: WriteSignal<bool>) -> impl IntoView {
+    view! {
+        <label>
+            {label}
+            <input type="number" name=name min="0" step="1" required=true bind:value=value on:input=move |_| set_saved.set(false)/>
+        </label>
     }
 }
 

@@ -366,6 +366,8 @@ pub async fn run(
                             tell(&mut sink, browser_codec, &ServerMessage::Viewers { count: viewers.count() }).await;
                         }
                         browser = Some(Browser { sink, stream });
+                        // A warning given while it was away is warned again.
+                        idle_warned = None;
                         if let Some(end) = finished.take() {
                             break end;
                         }
