@@ -36,7 +36,9 @@ export default defineConfig({
     trace: 'off',
   },
   webServer: {
-    command: `../target/debug/porthole --listen 127.0.0.1:${port} --data-dir ${dataDir} --dist-dir ../frontend/dist --demo-password e2e-password --shutdown-grace 0`,
+    // PORTHOLE_E2E_BINARY=../target/release/porthole times the page against
+    // the release build (e2e/weight.spec.mjs).
+    command: `${process.env.PORTHOLE_E2E_BINARY || '../target/debug/porthole'} --listen 127.0.0.1:${port} --data-dir ${dataDir} --dist-dir ../frontend/dist --demo-password e2e-password --shutdown-grace 0`,
     url: `http://127.0.0.1:${port}/users/sign_in`,
     reuseExistingServer: false,
     timeout: 60_000,
