@@ -11,6 +11,8 @@
 //! - throughput of 100 MB of output;
 //! - 50 sessions × 2 MB at once, every byte delivered;
 //! - server RSS idle, with 100 idle sessions, per session; peak RSS;
+//! - Porthole only: 1,000 idle sessions on one fresh process — RSS, and
+//!   the echo latency of one more session while they are open;
 //! - Porthole only: the cost of durable sessions — RSS per idle session
 //!   with resuming off (`--resume-grace 0`) beside the default (a 1 MiB
 //!   resume buffer each, filled only as output comes), and the 100 MB
@@ -36,6 +38,8 @@ const BIG_OUTPUT: u64 = 100_000_000;
 const SESSIONS: usize = 50;
 const SESSION_OUTPUT: u64 = 2_000_000;
 const IDLE_SESSIONS: usize = 100;
+/// Sessions one process holds at once in the last step.
+const MANY_SESSIONS: usize = 1_000;
 /// Any single wait; a bench that hangs is a failed bench.
 const DEADLINE: Duration = Duration::from_secs(120);
 
@@ -66,7 +70,11 @@ fn main() {
             per_session[i] = idle_sessions(&fresh).await.1;
         }
         let [per_session_resume_on, per_session_resume_off] = per_session;
-        report(&rows[0], &rows[1], &Durable { per_session_resume_on, per_session_resume_off, ..durable });
+        let fresh = Target::porthole().await;
+        eprintln!("bench: {MANY_SESSIONS} idle sessions on a fresh porthole");
+        let many = many_sessions(&fresh).await;
+        drop(fresh);
+        report(&rows[0], &rows[1], &Durable { per_session_resume_on, per_session_resume_off, ..durable }, &many);
     });
 }
 
@@ -143,6 +151,11 @@ impl Target {
             status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
         };
         (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// Open file descriptors of the server process.
+    fn descriptors(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.process.id())).map_or(0, Iterator::count)
     }
 }
 
@@ -287,23 +300,7 @@ async fn measure(target: &Target) -> Figures {
     f.first_byte_p50_ms = percentile(&mut firsts, 0.5).as_secs_f64() * 1e3;
     f.first_byte_p99_ms = percentile(&mut firsts, 0.99).as_secs_f64() * 1e3;
 
-    let (mut s, _) = Session::open(target).await;
-    s.send(b"stty raw -echo; echo READY-$((4*4)); cat\r").await;
-    s.until(b"READY-16").await;
-    let mut echoes = Vec::new();
-    for i in 0..KEYS {
-        let key = [b'a' + (i % 26) as u8];
-        let started = Instant::now();
-        s.tail.clear();
-        s.send(&key).await;
-        while !s.tail.contains(&key[0]) {
-            s.read().await;
-        }
-        echoes.push(started.elapsed());
-    }
-    f.echo_p50_us = percentile(&mut echoes, 0.5).as_secs_f64() * 1e6;
-    f.echo_p99_us = percentile(&mut echoes, 0.99).as_secs_f64() * 1e6;
-    s.close().await;
+    (f.echo_p50_us, f.echo_p99_us) = echo_latency(target).await;
 
     let (mut s, _) = Session::open(target).await;
     s.run("echo ready").await;
@@ -335,6 +332,70 @@ async fn measure(target: &Target) -> Figures {
     (f.rss_idle_sessions_kib, f.per_session_kib) = idle_sessions(target).await;
     f.peak_rss_kib = target.rss_kib().1;
     f
+}
+
+/// Echo latency p50/p99 (µs) over [`KEYS`] keys through `cat` in raw mode,
+/// in a session of its own.
+async fn echo_latency(target: &Target) -> (f64, f64) {
+    let (mut s, _) = Session::open(target).await;
+    s.send(b"stty raw -echo; echo READY-$((4*4)); cat\r").await;
+    s.until(b"READY-16").await;
+    let mut echoes = Vec::new();
+    for i in 0..KEYS {
+        let key = [b'a' + (i % 26) as u8];
+        let started = Instant::now();
+        s.tail.clear();
+        s.send(&key).await;
+        while !s.tail.contains(&key[0]) {
+            s.read().await;
+        }
+        echoes.push(started.elapsed());
+    }
+    s.close().await;
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    (us(percentile(&mut echoes, 0.5)), us(percentile(&mut echoes, 0.99)))
+}
+
+/// [`MANY_SESSIONS`] idle sessions held by one process at once.
+#[derive(Debug, Default, serde::Serialize)]
+struct Many {
+    /// Sessions opened, each answering a command.
+    held: usize,
+    /// Seconds to open them all, one after the other.
+    open_seconds: f64,
+    /// RSS with them open, and per session (KiB).
+    rss_kib: u64,
+    per_session_kib: u64,
+    /// The server's open descriptors with them open.
+    descriptors: usize,
+    /// Echo latency in one more session meanwhile (µs).
+    echo_p50_us: f64,
+    echo_p99_us: f64,
+}
+
+/// Opens [`MANY_SESSIONS`] sessions on `target` (each runs a command),
+/// measures RSS and the echo of one more session while they are all open,
+/// then closes them. Every wait is bounded by [`DEADLINE`].
+async fn many_sessions(target: &Target) -> Many {
+    let before = target.rss_kib().0;
+    let started = Instant::now();
+    let mut open = Vec::with_capacity(MANY_SESSIONS);
+    for i in 0..MANY_SESSIONS {
+        let (mut s, _) = Session::open(target).await;
+        s.run("echo ready").await;
+        open.push(s);
+        if (i + 1) % 250 == 0 {
+            eprintln!("bench: {} sessions open", i + 1);
+        }
+    }
+    let open_seconds = started.elapsed().as_secs_f64();
+    let rss_kib = target.rss_kib().0;
+    let descriptors = target.descriptors();
+    let (echo_p50_us, echo_p99_us) = echo_latency(target).await;
+    let held = open.len();
+    futures_util::future::join_all(open.into_iter().map(Session::close)).await;
+    let per_session_kib = rss_kib.saturating_sub(before) / held as u64;
+    Many { held, open_seconds, rss_kib, per_session_kib, descriptors, echo_p50_us, echo_p99_us }
 }
 
 /// RSS with 100 idle sessions open, and per session (KiB). The sessions
@@ -412,7 +473,7 @@ async fn with_viewers(target: &Target, n: usize) -> (f64, usize) {
     (mb_s, kept_up)
 }
 
-fn report(porthole: &Figures, baseline: &Figures, durable: &Durable) {
+fn report(porthole: &Figures, baseline: &Figures, durable: &Durable, many: &Many) {
     let ratio = |a: f64, b: f64| if b > 0.0 { format!("{:.2}×", a / b) } else { "-".into() };
     let rows: [(&str, f64, f64); 11] = [
         ("WebSocket open p50 (ms)", porthole.open_p50_ms, baseline.open_p50_ms),
@@ -440,7 +501,14 @@ fn report(porthole: &Figures, baseline: &Figures, durable: &Durable) {
     println!("| throughput, 100 MB, 10 viewers (MB/s) | {:.1} ({} of 10 got every byte) |", durable.viewers_10_mb_s, durable.kept_up_10);
     println!("| RSS per idle session, fresh process, resume on (KiB) | {} |", durable.per_session_resume_on);
     println!("| RSS per idle session, fresh process, --resume-grace 0 (KiB) | {} |", durable.per_session_resume_off);
-    let json = serde_json::json!({ "porthole": porthole, "baseline": baseline, "durable": durable });
+    println!();
+    println!("| {MANY_SESSIONS} idle sessions (porthole, fresh process) | |");
+    println!("|---|---|");
+    println!("| held, each answering a command | {} (opened in {:.1} s) |", many.held, many.open_seconds);
+    println!("| RSS with them open (KiB) | {} ({} per session) |", many.rss_kib, many.per_session_kib);
+    println!("| the server's open descriptors | {} |", many.descriptors);
+    println!("| echo p50 / p99 in one more session (µs) | {:.1} / {:.1} |", many.echo_p50_us, many.echo_p99_us);
+    let json = serde_json::json!({ "porthole": porthole, "baseline": baseline, "durable": durable, "many_sessions": many });
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench.json");
     if std::fs::write(path, serde_json::to_string_pretty(&json).unwrap()).is_ok() {
         println!("\nJSON: target/bench.json");
