@@ -207,7 +207,7 @@ impl Porthole {
             .await?
             .layer(axum::middleware::from_fn(routes::deny_websocket))
             .layer(axum::middleware::from_fn_with_state(Arc::new(config.allowed_origins.clone()), routes::deny_cross_site_writes))
-            .layer(axum::extract::DefaultBodyLimit::max(8 << 20))
+            .layer(axum::extract::DefaultBodyLimit::max(app::extract::MAX_BODY))
             .layer(tower_http::trace::TraceLayer::new_for_http());
         let stop_serving = Shutdown::new();
         let graceful = stop_serving.clone();

@@ -43,7 +43,20 @@ async fn only_admins_read_and_change_application_settings() {
     assert_eq!(status, 400, "not a number of seconds");
     assert!(body["message"].as_str().is_some(), "a JSON message: {body}");
     let (status, body) = status_of(root.put(&url).body("{not json").header("content-type", "application/json")).await;
-    assert_eq!((status, body["message"].is_string()), (400, true));
+    assert_eq!((status, body["message"].as_str()), (400, Some("the body is not valid JSON: key must be a string at line 1 column 2")));
+    let (status, body) = status_of(root.put(&url).json(&json!([]))).await;
+    assert_eq!(status, 400);
+    assert!(!body["message"].as_str().unwrap().contains("SettingsUpdate"), "no type names: {body}");
+    let (status, body) = status_of(root.put(&url).body("{}")).await;
+    assert_eq!((status, body["message"].as_str()), (400, Some("send the body as JSON, with Content-Type: application/json")));
+    // Deep nesting stops at serde_json's depth limit; a body over 8 MiB is
+    // refused before it is parsed.
+    let nested = "[".repeat(1 << 20);
+    let (status, body) = status_of(root.put(&url).body(nested).header("content-type", "application/json")).await;
+    assert_eq!(status, 400, "{body}");
+    let huge = format!("{{\"terminal_max_session_time\": 1, \"pad\": \"{}\"}}", "x".repeat(9 << 20));
+    let (status, body) = status_of(root.put(&url).body(huge).header("content-type", "application/json")).await;
+    assert_eq!((status, body["message"].as_str()), (413, Some("the body is too large (at most 8 MiB)")));
     assert_eq!(status_of(root.put(&url).json(&json!({"terminal_max_session_time": 99_999_999}))).await.0, 400);
     // A cross-site page cannot change it, even with the admin's cookie.
     let (status, _) = status_of(root.put(&url).header("origin", "https://evil.example").json(&json!({"terminal_max_session_time": 1}))).await;

@@ -24,6 +24,8 @@ pub enum AppError {
     BadRequest(String),
     /// 409, with what already exists.
     Conflict(String),
+    /// 413: the request body is over the limit; the limit in words.
+    TooLarge(String),
     /// 503: the database failed.
     Database(String),
 }
@@ -40,6 +42,7 @@ impl AppError {
             AppError::Forbidden(why) => (StatusCode::FORBIDDEN, why.clone()),
             AppError::BadRequest(why) => (StatusCode::BAD_REQUEST, why.clone()),
             AppError::Conflict(why) => (StatusCode::CONFLICT, why.clone()),
+            AppError::TooLarge(why) => (StatusCode::PAYLOAD_TOO_LARGE, why.clone()),
             AppError::Database(_) => (StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable".to_string()),
         }
     }

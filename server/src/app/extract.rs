@@ -5,6 +5,7 @@
 
 use super::error::AppError;
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 
 /// A 400 with `why` for the person.
@@ -22,9 +23,47 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
     async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(bad(rejection.body_text())),
+            Err(rejection) => Err(json_problem(&rejection)),
         }
     }
+}
+
+/// The largest request body the server reads: 8 MiB (a CI job's trace
+/// update is the largest there is).
+pub const MAX_BODY: usize = 8 << 20;
+
+/// A JSON body's rejection in the API's words: what is wrong and where
+/// (serde's line and column), without axum's phrasing or our type names;
+/// 413 for a body over [`MAX_BODY`].
+fn json_problem(rejection: &JsonRejection) -> AppError {
+    let text = rejection.body_text();
+    // "Failed to …: <serde's words>": serde's words, where they are.
+    let detail = text.split_once(": ").map_or(text.as_str(), |(_, detail)| detail);
+    let detail = without_type_names(detail);
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => bad("send the body as JSON, with Content-Type: application/json"),
+        JsonRejection::JsonSyntaxError(_) => bad(format!("the body is not valid JSON: {detail}")),
+        JsonRejection::JsonDataError(_) => bad(format!("the body's JSON does not fit: {detail}")),
+        _ if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::TooLarge(format!("the body is too large (at most {} MiB)", MAX_BODY >> 20))
+        }
+        _ => bad(format!("the body could not be read: {detail}")),
+    }
+}
+
+/// serde's words with "struct UpdateCluster" (our type's name) as "an object".
+fn without_type_names(detail: &str) -> String {
+    let mut out = String::with_capacity(detail.len());
+    let mut rest = detail;
+    while let Some(at) = rest.find("struct ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "struct ".len()..];
+        let name_end = after.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(after.len());
+        out.push_str("an object");
+        rest = &after[name_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// An extractor like axum's `$inner` whose rejections are 400 `{"message"}`.
@@ -56,3 +95,17 @@ api_extractor!(
     ApiQuery,
     Query
 );
+
+#[cfg(test)]
+mod tests {
+    use super::without_type_names;
+
+    #[test]
+    fn serde_words_lose_our_type_names() {
+        assert_eq!(
+            without_type_names("invalid length 0, expected struct UpdateCluster with 1 element at line 1 column 2"),
+            "invalid length 0, expected an object with 1 element at line 1 column 2"
+        );
+        assert_eq!(without_type_names("missing field `name` at line 1 column 2"), "missing field `name` at line 1 column 2");
+    }
+}
