@@ -228,6 +228,10 @@ impl Addons {
     /// addon and runs once it is there.
     pub fn find(self: &Rc<Self>, text: &str, how: Find) {
         if text.is_empty() {
+            // Nothing to find once the addon arrives either.
+            if let Search::Loading(pending) = &mut *self.search.borrow_mut() {
+                *pending = None;
+            }
             self.clear_search();
             return;
         }
@@ -397,7 +401,7 @@ impl Addons {
             return answer;
         }
         let chars = text.chars().count();
-        let shown: String = text.chars().take(80).map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let shown: String = text.chars().take(80).map(|c| if is_hidden(c) { ' ' } else { c }).collect();
         let more = if chars > 80 { "…" } else { "" };
         let question = format!(
             "A program in this terminal wants to copy {chars} characters to your clipboard:\n\n{shown}{more}\n\n\
@@ -662,6 +666,12 @@ pub fn is_web_link(uri: &str) -> bool {
     (lower.starts_with("https://") || lower.starts_with("http://")) && !uri.chars().any(char::is_control)
 }
 
+/// Characters that would hide or reorder what a question shows: control
+/// characters, zero-width ones and bidirectional overrides.
+fn is_hidden(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// True when a paste of `bytes` may go ahead: small, or confirmed.
 fn paste_allowed(bytes: usize) -> bool {
     bytes <= PASTE_CONFIRM_BYTES
@@ -746,6 +756,14 @@ mod tests {
         assert_eq!(shortcut("_", true, true, false, false, false), None, "readline's undo");
         assert_eq!(shortcut("0", true, false, false, false, false), Some(Shortcut::Font(0)));
         assert_eq!(shortcut("f", true, true, true, false, false), None, "Alt is for the shell");
+    }
+
+    #[test]
+    fn questions_show_no_hidden_characters() {
+        for c in ['\u{7}', '\u{200B}', '\u{202E}', '\u{2066}', '\u{FEFF}'] {
+            assert!(is_hidden(c), "{c:?}");
+        }
+        assert!(!is_hidden('a') && !is_hidden('é') && !is_hidden('😀'));
     }
 
     #[test]

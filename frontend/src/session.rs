@@ -97,6 +97,8 @@ struct Inner {
     resume: RefCell<Option<Resume>>,
     /// The relay warned of the idle timeout and nothing happened since.
     idle_warned: Cell<bool>,
+    /// xterm.js reported a key press whose `onData` has not come yet.
+    key_pressed: Cell<bool>,
     listeners: RefCell<Vec<Disposable>>,
     observer: RefCell<Option<ResizeObserver>>,
     // Closures JS holds on to; dropped with the view.
@@ -236,6 +238,7 @@ impl TerminalView {
             offset: Cell::new(0),
             resume: RefCell::new(None),
             idle_warned: Cell::new(false),
+            key_pressed: Cell::new(false),
             listeners: RefCell::new(Vec::new()),
             observer: RefCell::new(None),
             _closures: RefCell::new(Vec::new()),
@@ -308,9 +311,11 @@ impl Inner {
         let weak = Rc::downgrade(inner);
         let on_data = Closure::<dyn FnMut(String)>::new(move |data: String| {
             if let Some(inner) = weak.upgrade() {
-                // One character is a key; more is a paste or a reply the
-                // terminal sends by itself (mouse, status, OSC 52).
-                let key = data.chars().nth(1).is_none();
+                // A key: a keyboard's (arrows send several bytes), or one
+                // character (a phone's keyboard has no key events). Not a
+                // paste or a reply the terminal sends by itself (mouse,
+                // status, OSC 52).
+                let key = inner.key_pressed.replace(false) || data.chars().nth(1).is_none();
                 inner.typed(&data, key);
             }
         });
@@ -320,6 +325,12 @@ impl Inner {
             let bytes: Vec<u8> = data.chars().map(|c| c as u32 as u8).collect();
             if let Some(inner) = weak.upgrade() {
                 inner.send_bytes(&bytes);
+            }
+        });
+        let weak = Rc::downgrade(inner);
+        let on_key = Closure::<dyn FnMut(JsValue)>::new(move |_key: JsValue| {
+            if let Some(inner) = weak.upgrade() {
+                inner.key_pressed.set(true);
             }
         });
         let weak = Rc::downgrade(inner);
@@ -339,6 +350,7 @@ impl Inner {
             let mut listeners = inner.listeners.borrow_mut();
             listeners.push(inner.term.on_data(&on_data));
             listeners.push(inner.term.on_binary(&on_binary));
+            listeners.push(inner.term.on_key(&on_key));
             listeners.push(inner.term.on_resize(&on_resize));
         }
         if let Ok(observer) = ResizeObserver::new(on_observe.as_ref().unchecked_ref()) {
@@ -348,6 +360,7 @@ impl Inner {
         inner._closures.borrow_mut().extend([
             Box::new(on_data) as Box<dyn std::any::Any>,
             Box::new(on_binary),
+            Box::new(on_key),
             Box::new(on_resize),
             Box::new(on_observe),
         ]);

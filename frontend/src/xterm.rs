@@ -44,6 +44,11 @@ extern "C" {
     #[wasm_bindgen(method, js_name = onBinary)]
     pub fn on_binary(this: &Terminal, listener: &Closure<dyn FnMut(String)>) -> Disposable;
 
+    /// A key pressed on a keyboard (`{key, domEvent}`), just before its
+    /// `onData`; not for input from a phone's keyboard or a paste.
+    #[wasm_bindgen(method, js_name = onKey)]
+    pub fn on_key(this: &Terminal, listener: &Closure<dyn FnMut(JsValue)>) -> Disposable;
+
     /// Size changes: `{cols, rows}`.
     #[wasm_bindgen(method, js_name = onResize)]
     pub fn on_resize(this: &Terminal, listener: &Closure<dyn FnMut(JsValue)>) -> Disposable;

@@ -49,8 +49,8 @@ async fn only_admins_read_and_change_application_settings() {
     assert!(!body["message"].as_str().unwrap().contains("SettingsUpdate"), "no type names: {body}");
     let (status, body) = status_of(root.put(&url).body("{}")).await;
     assert_eq!((status, body["message"].as_str()), (400, Some("send the body as JSON, with Content-Type: application/json")));
-    // Deep nesting stops at serde_json's depth limit; a body over 8 MiB is
-    // refused before it is parsed.
+    // A megabyte of nesting is refused at its first bracket; a body over
+    // 8 MiB is refused before it is parsed.
     let nested = "[".repeat(1 << 20);
     let (status, body) = status_of(root.put(&url).body(nested).header("content-type", "application/json")).await;
     assert_eq!(status, 400, "{body}");

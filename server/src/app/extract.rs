@@ -13,8 +13,9 @@ pub fn bad(why: impl Into<String>) -> AppError {
     AppError::BadRequest(why.into())
 }
 
-/// A JSON request body whose rejections (not JSON, wrong shape, wrong
-/// content type) are 400 `{"message"}` like every other API error.
+/// A JSON request body whose rejections are `{"message"}` like every other
+/// API error: 400 when it is not JSON, has the wrong shape or content
+/// type, 413 when it is over [`MAX_BODY`].
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
@@ -51,19 +52,14 @@ fn json_problem(rejection: &JsonRejection) -> AppError {
     }
 }
 
-/// serde's words with "struct UpdateCluster" (our type's name) as "an object".
+/// serde's words with "expected struct UpdateCluster" (our type's name)
+/// as "expected an object"; nothing else is touched.
 fn without_type_names(detail: &str) -> String {
-    let mut out = String::with_capacity(detail.len());
-    let mut rest = detail;
-    while let Some(at) = rest.find("struct ") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + "struct ".len()..];
-        let name_end = after.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(after.len());
-        out.push_str("an object");
-        rest = &after[name_end..];
-    }
-    out.push_str(rest);
-    out
+    const EXPECTED: &str = "expected struct ";
+    let Some(at) = detail.find(EXPECTED) else { return detail.to_string() };
+    let after = &detail[at + EXPECTED.len()..];
+    let name_end = after.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(after.len());
+    format!("{}expected an object{}", &detail[..at], &after[name_end..])
 }
 
 /// An extractor like axum's `$inner` whose rejections are 400 `{"message"}`.
@@ -107,5 +103,8 @@ mod tests {
             "invalid length 0, expected an object with 1 element at line 1 column 2"
         );
         assert_eq!(without_type_names("missing field `name` at line 1 column 2"), "missing field `name` at line 1 column 2");
+        // Words quoted back from the body stay as they are.
+        let quoted = "unknown variant `struct X`, expected `a` at line 1 column 9";
+        assert_eq!(without_type_names(quoted), quoted);
     }
 }
