@@ -183,6 +183,13 @@ impl Addons {
         self.closures.borrow_mut().push(Box::new(closure));
     }
 
+    /// Keeps an xterm.js subscription until [`Addons::dispose`], and the
+    /// closure it calls.
+    fn subscribe(&self, subscription: Disposable, closure: impl std::any::Any) {
+        self.listeners.borrow_mut().push(subscription);
+        self.keep(closure);
+    }
+
     /// Listens for `event` on `target` (in the capture phase with
     /// `capture`) until [`Addons::dispose`].
     fn listen<E: wasm_bindgen::convert::FromWasmAbi + 'static>(
@@ -355,8 +362,7 @@ impl Addons {
             let (index, count) = (field("resultIndex"), field("resultCount"));
             matches.set(Matches { index: index as i32, count: count.max(0.0) as u32 });
         });
-        addons.listeners.borrow_mut().push(search.on_did_change_results(&on_results));
-        addons.keep(on_results);
+        addons.subscribe(search.on_did_change_results(&on_results), on_results);
     }
 
     /// Web links: http(s) URLs in the output open in a new tab.
@@ -471,8 +477,7 @@ impl Addons {
                 }
             }
         });
-        addons.listeners.borrow_mut().push(addons.term.on_selection_change(&on_select));
-        addons.keep(on_select);
+        addons.subscribe(addons.term.on_selection_change(&on_select), on_select);
     }
 
     /// The page title follows the terminal's (OSC 0/2), after the project;
@@ -484,8 +489,7 @@ impl Addons {
                 set_document_title(&addons.page_title(&title));
             }
         });
-        addons.listeners.borrow_mut().push(addons.term.on_title_change(&on_title));
-        addons.keep(on_title);
+        addons.subscribe(addons.term.on_title_change(&on_title), on_title);
 
         let weak = Rc::downgrade(addons);
         let on_bell = Closure::<dyn FnMut()>::new(move || {
@@ -493,8 +497,7 @@ impl Addons {
                 addons.bell();
             }
         });
-        addons.listeners.borrow_mut().push(addons.term.on_bell(&on_bell));
-        addons.keep(on_bell);
+        addons.subscribe(addons.term.on_bell(&on_bell), on_bell);
 
         let weak = Rc::downgrade(addons);
         let on_visible = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
@@ -592,8 +595,7 @@ impl Addons {
                 addons.drop_webgl();
             }
         });
-        addons.listeners.borrow_mut().push(webgl.on_context_loss(&on_loss));
-        addons.keep(on_loss);
+        addons.subscribe(webgl.on_context_loss(&on_loss), on_loss);
         if let Err(e) = try_load_addon(&addons.term, &webgl) {
             return web_sys::console::warn_2(&"porthole: the WebGL renderer failed, using the DOM renderer:".into(), &e);
         }

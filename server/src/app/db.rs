@@ -572,9 +572,7 @@ impl Database {
 
     /// `terminal_max_session_time`: seconds, 0 = no limit (also when unset).
     pub async fn max_session_time(&self) -> sqlx::Result<u64> {
-        let sql = "SELECT value FROM settings WHERE name = 'terminal_max_session_time'";
-        let row: Option<(String,)> = on_pool!(self, pool => sqlx::query_as(sql).fetch_optional(pool).await)?;
-        Ok(row.and_then(|(v,)| v.parse().ok()).unwrap_or(0))
+        Ok(self.setting("terminal_max_session_time").await?.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
     /// An application setting's stored text, if it was ever set.
@@ -625,8 +623,7 @@ impl Database {
 
     /// Sets `terminal_max_session_time` (seconds, 0 = no limit).
     pub async fn set_max_session_time(&self, seconds: u64) -> sqlx::Result<()> {
-        let sql = "INSERT INTO settings (name, value) VALUES ('terminal_max_session_time', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
-        self.execute(sql, &[Bind::Text(&seconds.to_string())]).await.map(drop)
+        self.set_setting("terminal_max_session_time", &seconds.to_string()).await
     }
 
     // ---- audit log
